@@ -1,0 +1,207 @@
+"""Every error aiodataops raises, in one tree.
+
+```
+DataOpsError                      base of everything raised on purpose
+├── ConfigurationError            missing or contradictory settings (names what is missing)
+├── APIStatusError                the server answered with an HTTP error status
+│   ├── BadRequestError           400, 422: the request is wrong; never retried
+│   ├── AuthenticationError       401, 412 (legacy bad signature): key, signature, token or clock
+│   ├── PermissionDeniedError     403
+│   ├── NotFoundError             404
+│   ├── ConflictError             409
+│   ├── ThrottledError            429 (carries retry_after)
+│   └── ServerError               5xx, and 408
+├── TransportError                no usable HTTP answer
+│   ├── ConnectError              could not connect, or the connection dropped
+│   └── TimeoutError_             connecting or reading took too long (not the builtin: see below)
+├── ResponseShapeError            an answer that does not fit the model (names the field path)
+└── WaitError                     a wait for a settled state ended without success
+    ├── WaitFailedError           the service reached a failure state (ERROR, FAILED)
+    ├── WaitTimeoutError          the deadline passed
+    ├── WaitVanishedError         the resource answered 404 too many times while waiting
+    └── WaitTransientError        too many transient errors in a row while polling
+```
+
+``TimeoutError_`` does not subclass the builtin ``TimeoutError`` on purpose: anyio's and asyncio's cancellation
+machinery treat the builtin specially, and a request timeout must never look like a cancelled scope.
+
+No message, attribute or repr here holds a secret: bodies are kept raw for debugging, but the server never echoes
+the signature, and ``account_password`` values are masked before a body is stored (see ``redact_body``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = [
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectError",
+    "DataOpsError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ResponseShapeError",
+    "ServerError",
+    "ThrottledError",
+    "TimeoutError_",
+    "TransportError",
+    "WaitError",
+    "WaitFailedError",
+    "WaitTimeoutError",
+    "WaitTransientError",
+    "WaitVanishedError",
+    "redact_body",
+]
+
+_MAX_BODY = 4096
+_PASSWORD_RE = re.compile(r'("account_password"\s*:\s*)"(?:[^"\\]|\\.)*"')
+
+
+def redact_body(text: str) -> str:
+    """Mask every ``account_password`` value in a raw body and cut it to a size fit for an exception."""
+    masked = _PASSWORD_RE.sub(r'\1"***"', text)
+    if len(masked) > _MAX_BODY:
+        return masked[:_MAX_BODY] + f"... [{len(masked) - _MAX_BODY} more characters]"
+    return masked
+
+
+class DataOpsError(Exception):
+    """Base of every error aiodataops raises on purpose."""
+
+
+class ConfigurationError(DataOpsError):
+    """Settings are missing or contradict each other."""
+
+
+class APIStatusError(DataOpsError):
+    """The server answered with an HTTP error status; carries what it said, with secrets masked."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str,
+        url: str,
+        code: str | None = None,
+        request_id: str | None = None,
+        body: str = "",
+        details: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.url = url
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.body = redact_body(body)
+        self.details = details
+        self.retry_after = retry_after
+        parts = [f"{method} {url} -> HTTP {status}"]
+        if code:
+            parts.append(f"[{code}]")
+        parts.append(message)
+        if request_id:
+            parts.append(f"(request id {request_id})")
+        super().__init__(" ".join(parts))
+
+
+class BadRequestError(APIStatusError):
+    """400 or 422: the request itself is wrong; retrying cannot help."""
+
+
+class AuthenticationError(APIStatusError):
+    """401 or 412: the access key, the signature, the token or the clock (a timestamp over 15 min off)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the credentials are valid but may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such resource (or, on some SCP gateways, an unauthenticated request)."""
+
+
+class ConflictError(APIStatusError):
+    """409: the resource is busy or the name is taken."""
+
+
+class ThrottledError(APIStatusError):
+    """429: too many requests; ``retry_after`` holds the server's hint in seconds, if it gave one."""
+
+
+class ServerError(APIStatusError):
+    """5xx or 408: the server or a proxy in front of it failed; safe methods are retried."""
+
+
+class TransportError(DataOpsError):
+    """No usable HTTP answer arrived."""
+
+    def __init__(self, message: str, *, method: str, url: str) -> None:
+        self.method = method
+        self.url = url
+        super().__init__(f"{method} {url}: {message}")
+
+
+class ConnectError(TransportError):
+    """The connection could not be made, or it dropped before a whole answer arrived."""
+
+
+class TimeoutError_(TransportError):  # noqa: N801 -- trailing underscore: must not shadow the builtin TimeoutError
+    """Connecting or reading took longer than the configured timeout."""
+
+
+class ResponseShapeError(DataOpsError):
+    """An answer does not fit the model; ``path`` names the field, e.g. ``$.contents[3].state``."""
+
+    def __init__(self, message: str, *, path: str = "$", body: str = "") -> None:
+        self.path = path
+        self.problem = message
+        self.body = redact_body(body)
+        super().__init__(f"response field {path}: {message}")
+
+
+class WaitError(DataOpsError):
+    """A wait for a settled state ended without success; carries what was last seen."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        resource_id: str,
+        last_state: str | None,
+        last_body: Any = None,
+        elapsed: float,
+        polls: int,
+        cause: BaseException | None = None,
+    ) -> None:
+        self.resource_id = resource_id
+        self.last_state = last_state
+        self.last_body = last_body
+        self.elapsed = elapsed
+        self.polls = polls
+        self.cause = cause
+        super().__init__(
+            f"{resource_id}: {message} (last state {last_state!r}, {polls} polls in {elapsed:.1f}s)"
+        )
+
+
+class WaitFailedError(WaitError):
+    """The resource reached a failure state such as ERROR or FAILED."""
+
+
+class WaitTimeoutError(WaitError):
+    """The wait's deadline passed before the resource settled."""
+
+
+class WaitVanishedError(WaitError):
+    """The resource answered 404 more times in a row than the policy tolerates."""
+
+
+class WaitTransientError(WaitError):
+    """Polling met more transient errors in a row than the policy tolerates."""

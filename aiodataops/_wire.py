@@ -1,0 +1,274 @@
+"""The one cattrs converter between the models and the wire JSON; every quirk of the API lives here.
+
+Quirks handled (API.md, "Models"):
+
+- ``host_alias.enabled`` is a bool in Python, sent as ``"true"``/``"false"``, read from a JSON bool or either
+  string (any casing); any other value is an error, so ``"false"`` can never become ``True``.
+- ``service_workload`` in a service is read from an object, from ``""`` (meaning none) or from a string holding JSON.
+- Datetimes are ISO 8601; they are written with milliseconds and ``Z``, and a datetime without a zone is an error.
+- ``http_port``/``https_port`` are read from strings or integers (their type is not known); both become strings.
+- Unknown fields of a response go to the model's ``extra``; they are never sent back. A request model has no
+  ``extra``, so an unknown key in a request body is an error.
+- ``None`` fields are never sent: an update sends only the fields that were set.
+
+cattrs' stock hooks are lax (``bool("false")``, ``str(5)``, a string iterated into a tuple of characters); the
+strict hooks below replace them, and every failure becomes a ``ResponseShapeError`` that names the field path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from collections.abc import Callable
+from typing import Any, Final, TypeVar, get_args, get_origin
+
+import attrs
+import cattrs
+import orjson
+from cattrs.cols import homogenous_tuple_structure_factory
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from aiodataops._errors import ResponseShapeError
+from aiodataops._models import HostAlias, Service, ServiceWorkload
+
+__all__ = ["converter", "dumps", "format_datetime", "loads", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+_TRUE: Final = frozenset({"true"})
+_FALSE: Final = frozenset({"false"})
+
+
+class _WireValueError(ValueError):
+    """A value of the wrong type or form; its message is the problem, cattrs adds the path."""
+
+
+def _strict_str(value: Any, _: type) -> str:
+    if type(value) is str:  # noqa: E721 -- exact type: a str subclass from JSON cannot happen, a bool must not pass
+        return value
+    raise _WireValueError(f"expected a string, got {_describe(value)}")
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if type(value) is int:  # noqa: E721 -- bool is an int subclass and must not pass as one
+        return value
+    raise _WireValueError(f"expected an integer, got {_describe(value)}")
+
+
+def _strict_float(value: Any, _: type) -> float:
+    if type(value) in (int, float):
+        return float(value)
+    raise _WireValueError(f"expected a number, got {_describe(value)}")
+
+
+def _lenient_bool(value: Any, _: type) -> bool:
+    """Read a JSON bool or the strings ``"true"``/``"false"``; everything else is an error, never truthiness."""
+    if type(value) is bool:  # noqa: E721 -- exact type: 0 and 1 are not booleans here
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    raise _WireValueError(f'expected a boolean or "true"/"false", got {_describe(value)}')
+
+
+def _port(value: Any, _: type) -> str | None:
+    if value is None or type(value) is str:
+        return typing.cast("str | None", value)
+    if type(value) is int:
+        return str(value)
+    raise _WireValueError(f"expected a port as a string or integer, got {_describe(value)}")
+
+
+def parse_datetime(value: Any) -> dt.datetime:
+    """Read an ISO 8601 datetime that carries a zone (``Z`` or an offset)."""
+    if not isinstance(value, str):
+        raise _WireValueError(f"expected an ISO 8601 datetime string, got {_describe(value)}")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _WireValueError(f"expected an ISO 8601 datetime, got {value!r}") from None
+    if parsed.tzinfo is None:
+        raise _WireValueError(f"datetime {value!r} has no time zone (expected 'Z' or an offset)")
+    return parsed
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """Write a datetime as the API does: UTC, milliseconds, ``Z``."""
+    if value.tzinfo is None:
+        raise ValueError(f"datetime {value!r} has no time zone; the API needs an absolute time")
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _is_tuple_seq(t: Any) -> bool:
+    return get_origin(t) is tuple and len(get_args(t)) == 2 and get_args(t)[1] is Ellipsis
+
+
+def _is_dict(t: Any) -> bool:
+    return t is dict or get_origin(t) is dict
+
+
+def _tuple_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    base = homogenous_tuple_structure_factory(t, conv)
+
+    def structure_tuple(value: Any, cls: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise _WireValueError(f"expected a list, got {_describe(value)}")
+        return base(value, cls)
+
+    return structure_tuple
+
+
+def _dict_hook(value: Any, _: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _WireValueError(f"expected an object, got {_describe(value)}")
+    return value
+
+
+def _service_workload(value: Any, _: Any) -> ServiceWorkload | None:
+    """Read ``service_workload`` from an object, ``""``, ``null`` or a string holding a JSON object."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise _WireValueError(f"expected an object or a JSON string of one, got {_describe(value)}") from None
+    if not isinstance(value, dict):
+        raise _WireValueError(f"expected an object, got {_describe(value)}")
+    return converter.structure(value, ServiceWorkload)
+
+
+def _has_extra(cls: Any) -> bool:
+    return attrs.has(cls) and "extra" in attrs.fields_dict(cls)
+
+
+def _attrs_structure_factory(cls: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    origin = get_origin(cls) or cls
+    overrides: dict[str, Any] = {}
+    if origin is Service:
+        overrides["service_workload"] = override(struct_hook=_service_workload)
+        overrides["http_port"] = override(struct_hook=_port)
+        overrides["https_port"] = override(struct_hook=_port)
+    keeps_extra = _has_extra(origin)
+    if keeps_extra:
+        overrides["extra"] = override(omit=True)
+    base = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=not keeps_extra, **overrides)
+    if not keeps_extra:
+
+        def structure_strict(value: Any, target: Any) -> Any:
+            if not isinstance(value, dict):
+                raise _WireValueError(f"expected an object, got {_describe(value)}")
+            return base(value, target)
+
+        return structure_strict
+
+    known = frozenset(a.name for a in attrs.fields(origin) if a.name != "extra")
+
+    def structure_keeping_extra(value: Any, target: Any) -> Any:
+        if not isinstance(value, dict):
+            raise _WireValueError(f"expected an object, got {_describe(value)}")
+        obj = base(value, target)
+        unknown = value.keys() - known
+        if unknown:
+            # Frozen classes still allow object.__setattr__; this is how attrs itself initialises them.
+            object.__setattr__(obj, "extra", {k: value[k] for k in unknown})
+        return obj
+
+    return structure_keeping_extra
+
+
+def _attrs_unstructure_factory(cls: Any, conv: cattrs.Converter) -> Callable[[Any], Any]:
+    origin = get_origin(cls) or cls
+    overrides: dict[str, Any] = {}
+    if _has_extra(origin):
+        overrides["extra"] = override(omit=True)
+    if origin is HostAlias:
+        overrides["enabled"] = override(unstruct_hook=lambda b: "true" if b else "false")
+    base = make_dict_unstructure_fn(cls, conv, **overrides)
+
+    def unstructure_without_none(obj: Any) -> dict[str, Any]:
+        return {k: v for k, v in base(obj).items() if v is not None}
+
+    return unstructure_without_none
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=True)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(float, _strict_float)
+    conv.register_structure_hook(bool, _lenient_bool)
+    conv.register_structure_hook(dt.datetime, lambda v, _: parse_datetime(v))
+    conv.register_unstructure_hook(dt.datetime, format_datetime)
+    conv.register_structure_hook_func(_is_dict, _dict_hook)
+    conv.register_structure_hook_factory(_is_tuple_seq, _tuple_factory)
+    conv.register_structure_hook_factory(lambda t: attrs.has(get_origin(t) or t), _attrs_structure_factory)
+    conv.register_unstructure_hook_factory(lambda t: attrs.has(get_origin(t) or t), _attrs_unstructure_factory)
+    return conv
+
+
+converter: Final = _make_converter()
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON text; raises ``ResponseShapeError`` when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ResponseShapeError(f"not valid JSON ({exc})", body=_text(data)) from None
+
+
+def dumps(obj: Any) -> bytes:
+    """Serialise a model (or plain JSON data) to JSON bytes."""
+    if attrs.has(type(obj)):
+        obj = converter.unstructure(obj)
+    return orjson.dumps(obj)
+
+
+def unstructure(obj: Any) -> Any:
+    """Turn a model into wire JSON data (dicts, lists, strings), leaving out every ``None`` field."""
+    return converter.unstructure(obj)
+
+
+def structure(data: Any, cls: type[T] | Any, *, raw: bytes | str = b"") -> T:
+    """Build ``cls`` from wire JSON data; any misfit raises ``ResponseShapeError`` naming the field path."""
+    try:
+        return typing.cast("T", converter.structure(data, cls))
+    except (cattrs.BaseValidationError, _WireValueError, KeyError, TypeError, ValueError) as exc:
+        path, problem = _first_problem(exc)
+        raise ResponseShapeError(problem, path=path, body=_text(raw)) from None
+
+
+def _first_problem(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, cattrs.BaseValidationError):
+        messages = cattrs.transform_error(exc, format_exception=_format_exception)
+        if messages:
+            first = messages[0]
+            problem, _, path = first.rpartition(" @ ")
+            more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
+            return path or "$", (problem or first) + more
+    return "$", _format_exception(exc, None)
+
+
+def _format_exception(exc: BaseException, _type: type | None) -> str:
+    if isinstance(exc, _WireValueError):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return "required field is missing"
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return f"unknown field(s): {', '.join(sorted(exc.extra_fields))}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw

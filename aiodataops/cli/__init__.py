@@ -1,0 +1,43 @@
+"""The ``aiodataops`` command: one sub-command per module in this package, each registering its own parser.
+
+Exit status across every sub-command: 0 success, 1 some work failed, 2 bad input or usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from aiodataops.cli import _demo, _emulator, _fleet, _services
+
+__all__ = ["main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every sub-command registered."""
+    parser = argparse.ArgumentParser(
+        prog="aiodataops",
+        description="Samsung Cloud Platform Data Ops (managed Airflow): services, fleet updates, a local emulator.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (_demo, _fleet, _services, _emulator):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (also used by the console script)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return status
