@@ -9,6 +9,7 @@ import time
 from typing import Protocol
 
 import anyio
+import anyio.lowlevel
 
 __all__ = ["Clock", "SystemClock", "VirtualClock"]
 
@@ -57,4 +58,4 @@ class VirtualClock:
         seconds = max(0.0, seconds)
         self.sleeps.append(seconds)
         self._now += seconds
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()

@@ -152,7 +152,7 @@ class ConnectError(TransportError):
     """The connection could not be made, or it dropped before a whole answer arrived."""
 
 
-class TimeoutError_(TransportError):  # noqa: N801 -- trailing underscore: must not shadow the builtin TimeoutError
+class TimeoutError_(TransportError):  # noqa: N801, N818 -- trailing underscore: must not shadow the builtin TimeoutError
     """Connecting or reading took longer than the configured timeout."""
 
 

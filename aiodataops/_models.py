@@ -41,7 +41,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-_EXTRA = attrs.field(factory=dict, repr=False, eq=False, kw_only=True)
+_EXTRA: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False, kw_only=True)
 
 
 # -- parts --------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import typing
-from collections.abc import Callable
+from collections.abc import Callable  # noqa: TC003 -- cattrs inspects hook signatures at run time
 from typing import Any, Final, TypeVar, get_args, get_origin
 
 import attrs
@@ -35,6 +35,7 @@ __all__ = ["converter", "dumps", "format_datetime", "loads", "structure", "unstr
 
 T = TypeVar("T")
 
+_DESCRIBE_MAX: Final = 40
 _TRUE: Final = frozenset({"true"})
 _FALSE: Final = frozenset({"false"})
 
@@ -44,13 +45,13 @@ class _WireValueError(ValueError):
 
 
 def _strict_str(value: Any, _: type) -> str:
-    if type(value) is str:  # noqa: E721 -- exact type: a str subclass from JSON cannot happen, a bool must not pass
+    if type(value) is str:
         return value
     raise _WireValueError(f"expected a string, got {_describe(value)}")
 
 
 def _strict_int(value: Any, _: type) -> int:
-    if type(value) is int:  # noqa: E721 -- bool is an int subclass and must not pass as one
+    if type(value) is int:  # bool is an int subclass and must not pass as one
         return value
     raise _WireValueError(f"expected an integer, got {_describe(value)}")
 
@@ -63,7 +64,7 @@ def _strict_float(value: Any, _: type) -> float:
 
 def _lenient_bool(value: Any, _: type) -> bool:
     """Read a JSON bool or the strings ``"true"``/``"false"``; everything else is an error, never truthiness."""
-    if type(value) is bool:  # noqa: E721 -- exact type: 0 and 1 are not booleans here
+    if type(value) is bool:  # exact type: 0 and 1 are not booleans here
         return value
     if isinstance(value, str):
         lowered = value.strip().lower()
@@ -76,7 +77,7 @@ def _lenient_bool(value: Any, _: type) -> bool:
 
 def _port(value: Any, _: type) -> str | None:
     if value is None or type(value) is str:
-        return typing.cast("str | None", value)
+        return value
     if type(value) is int:
         return str(value)
     raise _WireValueError(f"expected a port as a string or integer, got {_describe(value)}")
@@ -104,13 +105,14 @@ def format_datetime(value: dt.datetime) -> str:
 
 def _describe(value: Any) -> str:
     text = repr(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
+    if len(text) > _DESCRIBE_MAX:
+        text = text[: _DESCRIBE_MAX - 3] + "..."
     return f"{type(value).__name__} {text}"
 
 
 def _is_tuple_seq(t: Any) -> bool:
-    return get_origin(t) is tuple and len(get_args(t)) == 2 and get_args(t)[1] is Ellipsis
+    args = get_args(t)
+    return get_origin(t) is tuple and args[1:] == (Ellipsis,)
 
 
 def _is_dict(t: Any) -> bool:
@@ -146,6 +148,10 @@ def _service_workload(value: Any, _: Any) -> ServiceWorkload | None:
     if not isinstance(value, dict):
         raise _WireValueError(f"expected an object, got {_describe(value)}")
     return converter.structure(value, ServiceWorkload)
+
+
+def _is_attrs(t: Any) -> bool:
+    return attrs.has(get_origin(t) or t)
 
 
 def _has_extra(cls: Any) -> bool:
@@ -212,8 +218,8 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(dt.datetime, format_datetime)
     conv.register_structure_hook_func(_is_dict, _dict_hook)
     conv.register_structure_hook_factory(_is_tuple_seq, _tuple_factory)
-    conv.register_structure_hook_factory(lambda t: attrs.has(get_origin(t) or t), _attrs_structure_factory)
-    conv.register_unstructure_hook_factory(lambda t: attrs.has(get_origin(t) or t), _attrs_unstructure_factory)
+    conv.register_structure_hook_factory(_is_attrs, _attrs_structure_factory)
+    conv.register_unstructure_hook_factory(_is_attrs, _attrs_unstructure_factory)
     return conv
 
 

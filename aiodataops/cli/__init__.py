@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Sequence  # noqa: TC003 -- kept at run time for readers of the signature
 
 from aiodataops.cli import _demo, _emulator, _fleet, _services
 
