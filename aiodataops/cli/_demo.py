@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+import argparse  # noqa: TC003 -- sub-command modules build parsers at run time
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
