@@ -78,9 +78,7 @@ class PollPolicy:
         if self.growth < 1:
             raise ValueError(f"PollPolicy.growth must be >= 1, got {self.growth!r}")
         if self.max_delay < self.first_delay:
-            raise ValueError(
-                f"PollPolicy.max_delay ({self.max_delay!r}) must be >= first_delay ({self.first_delay!r})"
-            )
+            raise ValueError(f"PollPolicy.max_delay ({self.max_delay!r}) must be >= first_delay ({self.first_delay!r})")
 
     def ceiling(self, n: int) -> float:
         """Upper bound of the delay before poll ``n`` (0-based): ``min(max_delay, first_delay * growth ** n)``."""

@@ -103,7 +103,9 @@ class StateEvent:
 
 
 def _utc_from_epoch(seconds: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+    # Milliseconds, as the token's JSON keeps them, so a token equals itself after a round trip.
+    exact = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+    return exact.replace(microsecond=exact.microsecond // 1000 * 1000)
 
 
 def _kind_of(model: object) -> ResourceKind:
