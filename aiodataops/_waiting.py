@@ -22,10 +22,13 @@ left behind. The change itself is not undone: cancelling stops local polling onl
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast, get_args
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar, cast, get_args
 
+import anyio
 import attrs
 
 from aiodataops._clock import Clock, SystemClock
@@ -46,6 +49,8 @@ from aiodataops._states import StateClass, classify, normalize
 from aiodataops._wire import dumps, format_datetime, loads, parse_datetime
 
 if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectReceiveStream
+
     from aiodataops._models import DataOps, Service
 
 __all__ = [
@@ -54,8 +59,10 @@ __all__ = [
     "ResourceKind",
     "StateEvent",
     "WaitToken",
+    "Watch",
     "resume_wait",
     "wait_settled",
+    "watch_settled",
 ]
 
 Operation = Literal["create", "update", "delete"]
@@ -358,6 +365,91 @@ async def wait_settled(
         elapsed_offset=0.0,
         poll_at_once=after is None,
     )
+
+
+class Watch(Generic[R]):
+    """The events of one running wait as an async iterator; ``result`` holds the outcome once they end.
+
+    Iterating ends when the wait ends; if the wait failed, the ``WaitError`` is raised from the ``async for``.
+    """
+
+    def __init__(self, events: MemoryObjectReceiveStream[StateEvent]) -> None:
+        self._events = events
+        self._done = False
+        self._result: R | None = None
+        self._error: BaseException | None = None
+
+    def __aiter__(self) -> AsyncIterator[StateEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[StateEvent]:
+        async with self._events:
+            async for event in self._events:
+                yield event
+        if self._error is not None:
+            raise self._error
+
+    @property
+    def result(self) -> R | None:
+        """The settled resource (``None`` after a delete); raises the wait's error, or if it is still running."""
+        if not self._done:
+            raise RuntimeError("the wait has not finished: iterate its events to the end first")
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+@asynccontextmanager
+async def watch_settled(
+    get: Callable[[str], Awaitable[R]],
+    resource_id: str,
+    *,
+    after: R | None = None,
+    operation: Operation = "update",
+    policy: PollPolicy | None = None,
+    clock: Clock | None = None,
+    rng: RandomSource | None = None,
+) -> AsyncIterator[Watch[R]]:
+    """Run ``wait_settled`` in the background and yield its events as an async stream.
+
+    ``async with watch_settled(get, sid, after=accepted) as watch: async for event in watch: ...``; then
+    ``watch.result``. Leaving the block early cancels the wait: no task outlives the ``async with``.
+    """
+    # Unbounded on purpose: a wait makes at most a few events per poll, and a slow reader must not slow polling.
+    send, receive = anyio.create_memory_object_stream[StateEvent](math.inf)
+    watch: Watch[R] = Watch(receive)
+
+    async def run() -> None:
+        async with send:
+            try:
+                watch._result = await wait_settled(  # noqa: SLF001 -- Watch is this function's own result holder
+                    get,
+                    resource_id,
+                    after=after,
+                    operation=operation,
+                    policy=policy,
+                    on_event=send.send_nowait,
+                    clock=clock,
+                    rng=rng,
+                )
+            except Exception as exc:  # noqa: BLE001 -- handed to the reader, who re-raises it from its loop
+                watch._error = exc  # noqa: SLF001 -- see above
+            # Not in a finally: a cancelled wait has no outcome, and ``result`` must keep saying so.
+            watch._done = True  # noqa: SLF001 -- see above
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(run)
+            try:
+                yield watch
+            finally:
+                group.cancel_scope.cancel()
+                receive.close()
+    except BaseExceptionGroup as group_error:
+        # ``run`` never raises, so whatever is here came from the caller's block: give it back unwrapped.
+        if len(group_error.exceptions) == 1:
+            raise group_error.exceptions[0] from None
+        raise
 
 
 class _Resources(Protocol):

@@ -6,6 +6,7 @@ behaviour (stale-read window, ERROR, 429, tokens across clients, cancellation) a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from aiodataops._errors import (
 )
 from aiodataops._models import Account, Service
 from aiodataops._polling import PollPolicy
-from aiodataops._waiting import StateEvent, WaitToken, resume_wait, wait_settled
+from aiodataops._waiting import StateEvent, WaitToken, resume_wait, wait_settled, watch_settled
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -426,3 +427,71 @@ async def test_resume_after_the_deadline_makes_one_last_poll() -> None:
     assert result is not None
     assert get.calls == 1
     assert clock.sleeps == []
+
+
+# -- the event stream -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_watch_streams_events_then_gives_the_result() -> None:
+    """watch_settled yields the wait's events as an async stream and then the settled resource."""
+    get = Script(svc("RUNNING", 0), svc("UPDATING", 10), svc("RUNNING", 10))
+    async with watch_settled(get, SID, after=svc("UPDATING", 10), policy=FAST, clock=VirtualClock()) as watch:
+        kinds = [event.kind async for event in watch]
+    assert kinds == ["change", "stale", "change", "change", "settled"]
+    result = watch.result
+    assert result is not None
+    assert result.state == "RUNNING"
+
+
+@pytest.mark.anyio
+async def test_watch_raises_the_wait_error_from_the_loop() -> None:
+    """A failed wait ends the event stream by raising its WaitError, which result raises again."""
+    get = Script(svc("ERROR", 10))
+    seen: list[str] = []
+    async with watch_settled(get, SID, after=svc("UPDATING", 10), policy=FAST, clock=VirtualClock()) as watch:
+        with pytest.raises(WaitFailedError):
+            seen.extend([event.kind async for event in watch])
+    with pytest.raises(WaitFailedError):
+        _ = watch.result
+
+
+@pytest.mark.anyio
+async def test_leaving_a_watch_early_cancels_the_wait() -> None:
+    """Breaking out of the event loop cancels the poll in flight and leaves no task behind."""
+    never = anyio.Event()
+    second_poll = anyio.Event()
+    cancelled: list[bool] = []
+    calls = 0
+
+    async def get(resource_id: str) -> Service:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return svc("RUNNING", 0)
+        second_poll.set()
+        try:
+            await never.wait()
+        finally:
+            cancelled.append(True)
+        raise AssertionError("unreachable")
+
+    before = asyncio.all_tasks()
+    async with watch_settled(get, SID, after=svc("UPDATING", 10), policy=FAST, clock=VirtualClock()) as watch:
+        async for event in watch:
+            assert event.kind == "change"
+            await second_poll.wait()
+            break
+    assert cancelled == [True]
+    assert calls == 2
+    assert asyncio.all_tasks() == before
+    with pytest.raises(RuntimeError, match="not finished"):
+        _ = watch.result
+
+
+@pytest.mark.anyio
+async def test_an_error_in_the_watch_block_is_not_wrapped() -> None:
+    """An exception raised inside ``async with watch_settled(...)`` comes out as itself, not an ExceptionGroup."""
+    with pytest.raises(KeyError):
+        async with watch_settled(Script(svc("UPDATING", 10)), SID, policy=FAST, clock=VirtualClock()):
+            raise KeyError("mine")
