@@ -13,7 +13,8 @@ reported as an ``"unknown"`` event, never fatal).
 Older reads are reported as ``"stale"`` events and polled past: the API may answer the pre-change snapshot for a
 while after the 202. Without an accepted body (``after=None``) on an update, and always for a create (before a
 create there is nothing to read but a 404), the first settled read settles. A delete settles on a 404 or on a
-TERMINATED/DELETED state.
+TERMINATED/DELETED state. A create rides out 404s until the new resource is first readable (for up to
+``policy.stale_grace``); otherwise more than ``policy.max_not_found`` 404s in a row mean it vanished.
 
 Cancelling a wait cancels the one ``get`` or sleep it is awaiting; it starts no tasks of its own, so nothing is
 left behind. The change itself is not undone: cancelling stops local polling only.
@@ -73,6 +74,8 @@ know; ``stale``: a settled or failed read predates the change and was ignored; `
 ``throttled``: a poll failed and the wait goes on; ``settled``: the wait ends successfully."""
 
 _TOKEN_VERSION = 1
+# A timer may wake a hair before the instant it was set for; do not spend one more poll on that hair.
+_DEADLINE_SLACK = 0.001
 
 
 class Resource(Protocol):
@@ -541,6 +544,7 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
     deadline = progress.started + time_left
     not_found = 0
     transient = 0
+    seen = False
     retry_after: float | None = None
     step = 0
     first = True
@@ -558,12 +562,16 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
             if operation == "delete":
                 progress.emit("settled", None, "404: deleted")
                 return None
-            not_found += 1
             transient = 0
             progress.last_error = exc
-            progress.emit("not_found", None, f"404 ({not_found} in a row)")
-            if not_found > policy.max_not_found:
-                raise progress.fail(WaitVanishedError, f"answered 404 {not_found} times in a row", exc) from exc
+            if operation == "create" and not seen and progress.elapsed() < policy.stale_grace:
+                # A resource just created may not be readable yet: that is not "vanished".
+                progress.emit("not_found", None, "404: not readable yet")
+            else:
+                not_found += 1
+                progress.emit("not_found", None, f"404 ({not_found} in a row)")
+                if not_found > policy.max_not_found:
+                    raise progress.fail(WaitVanishedError, f"answered 404 {not_found} times in a row", exc) from exc
         except ThrottledError as exc:
             # Throttling is the server pacing us, not failing: wait it out within the deadline.
             retry_after = exc.retry_after
@@ -580,6 +588,7 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
                     WaitTransientError, f"{transient} transient errors in a row, last: {exc}", exc
                 ) from exc
         else:
+            seen = True
             not_found = 0
             transient = 0
             progress.last_error = None
@@ -610,7 +619,7 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
                     raise progress.fail(WaitFailedError, f"{operation} ended in state {state}")
                 else:
                     raise progress.fail(WaitVanishedError, f"state {state} while waiting for {operation}")
-        if clock.now() >= deadline:
+        if clock.now() >= deadline - _DEADLINE_SLACK:
             message = f"not settled within {time_left:.1f}s"
             if progress.stale_reads and not progress.in_progress_seen:
                 message += f"; {progress.stale_reads} reads predated the accepted change"

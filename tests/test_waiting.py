@@ -495,3 +495,27 @@ async def test_an_error_in_the_watch_block_is_not_wrapped() -> None:
     with pytest.raises(KeyError):
         async with watch_settled(Script(svc("UPDATING", 10)), SID, policy=FAST, clock=VirtualClock()):
             raise KeyError("mine")
+
+
+@pytest.mark.anyio
+async def test_a_create_rides_out_404s_until_first_readable_within_the_grace() -> None:
+    """Before a new resource is first readable, 404s do not count toward vanishing (until stale_grace passes)."""
+    not_found = api_error(NotFoundError, 404)
+    get = Script(*[not_found] * 8, svc("RUNNING", 1))
+    result = await wait_settled(get, SID, operation="create", policy=FAST, clock=VirtualClock())
+    assert result is not None
+    assert get.calls == 9
+    with pytest.raises(WaitVanishedError) as info:
+        await wait_settled(Script(not_found), SID, operation="create", policy=FAST, clock=VirtualClock())
+    assert info.value.elapsed >= FAST.stale_grace
+
+
+@pytest.mark.anyio
+async def test_a_created_resource_that_then_404s_has_vanished() -> None:
+    """Once a created resource was readable, more than max_not_found 404s in a row mean it vanished."""
+    not_found = api_error(NotFoundError, 404)
+    get = Script(svc("CREATING", 1), not_found)
+    with pytest.raises(WaitVanishedError) as info:
+        await wait_settled(get, SID, operation="create", policy=FAST, clock=VirtualClock())
+    assert info.value.polls == 1 + FAST.max_not_found + 1
+    assert info.value.last_state == "CREATING"
