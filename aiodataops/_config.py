@@ -1,0 +1,238 @@
+"""Where the client finds its endpoint, credentials and language: explicit arguments first, then ``SCP_*`` variables.
+
+Environment variables (API.md, "Hosts"):
+
+- ``SCP_ACCESS_KEY``, ``SCP_SECRET_KEY``, ``SCP_AUTH_TOKEN`` (only with temporary credentials);
+- ``SCP_DATAOPS_ENDPOINT`` (a base URL), or ``SCP_REGION`` + ``SCP_ENV`` giving
+  ``https://data-ops.{region}.{env}.samsungsdscloud.com``;
+- ``SCP_ACCEPT_LANGUAGE`` (``en-US``, the default, or ``ko-KR``).
+
+Rules: an explicit argument wins over the environment, field by field for credentials and as a whole for the
+endpoint (an explicit ``endpoint=`` or ``region=``/``env=`` makes the environment's endpoint variables irrelevant).
+Within one source an endpoint *and* a region/env pair that disagree are contradictory. Every problem found is
+reported at once, in one ``ConfigurationError``, so a user fixes their set-up in one go. Secrets are never part of
+a message.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import ssl as ssl_module
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import attrs
+from yarl import URL
+
+from aiodataops._errors import ConfigurationError
+from aiodataops._signing import Credentials
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "ACCEPT_LANGUAGES",
+    "ENDPOINT_TEMPLATE",
+    "REGIONS_BY_ENV",
+    "Settings",
+    "endpoint_for",
+    "is_loopback_host",
+    "make_ssl_context",
+    "normalise_endpoint",
+    "resolve_settings",
+]
+
+ENDPOINT_TEMPLATE: Final = "https://data-ops.{region}.{env}.samsungsdscloud.com"
+
+#: The region/env pairs SCP publishes for Data Ops (API.md, "Hosts").
+REGIONS_BY_ENV: Final[Mapping[str, tuple[str, ...]]] = {
+    "s": ("kr-west1", "kr-east1"),
+    "g": ("kr-south1", "kr-south2", "kr-south3"),
+    "e": ("kr-west1", "kr-east1"),
+}
+
+ACCEPT_LANGUAGES: Final = ("en-US", "ko-KR")
+
+
+@attrs.frozen
+class Settings:
+    """A resolved, validated configuration: the endpoint's base URL, the credentials, the response language."""
+
+    endpoint: str
+    credentials: Credentials
+    accept_language: str = "en-US"
+
+
+def endpoint_for(region: str, env: str) -> str:
+    """Return the Data Ops base URL of a region in an environment; raises ``ConfigurationError`` for unknown pairs."""
+    problem = _region_problem(region, env)
+    if problem:
+        raise ConfigurationError(problem)
+    return ENDPOINT_TEMPLATE.format(region=region, env=env)
+
+
+def _region_problem(region: str, env: str) -> str | None:
+    regions = REGIONS_BY_ENV.get(env)
+    if regions is None:
+        return f"env {env!r} is not an SCP environment (known: {', '.join(sorted(REGIONS_BY_ENV))})"
+    if region not in regions:
+        return f"region {region!r} is not a Data Ops region of env {env!r} (known: {', '.join(regions)})"
+    return None
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """Return whether ``host`` names this machine (``localhost`` or a loopback IP address)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def normalise_endpoint(endpoint: str, *, allow_insecure_http: bool = False) -> str:
+    """Validate a base URL and return it canonical: lower-case host, no default port, no trailing slash.
+
+    Plain ``http://`` is accepted only for loopback hosts (the emulator, a local proxy) unless
+    ``allow_insecure_http`` is true: a signed request over plain HTTP exposes the access key and a replayable
+    signature to the network.
+    """
+    problem = _endpoint_problem(endpoint, allow_insecure_http=allow_insecure_http)
+    if problem:
+        raise ConfigurationError(problem)
+    url = URL(endpoint)
+    return str(url.with_path(url.path.rstrip("/")))
+
+
+def _endpoint_problem(endpoint: str, *, allow_insecure_http: bool) -> str | None:
+    try:
+        url = URL(endpoint)
+    except (ValueError, TypeError):
+        return f"endpoint {endpoint!r} is not a URL"
+    if url.scheme not in {"http", "https"} or not url.host:
+        return f"endpoint {endpoint!r} must be an absolute http(s) URL such as https://data-ops.kr-west1.e.samsungsdscloud.com"
+    if url.user is not None or url.password is not None:
+        return "endpoint must not carry a user name or password"
+    if url.query_string or url.fragment:
+        return f"endpoint {endpoint!r} must not have a query or a fragment"
+    if url.scheme == "http" and not allow_insecure_http and not is_loopback_host(url.host):
+        return (
+            f"endpoint {endpoint!r} uses plain http to a non-loopback host; use https "
+            "(or pass allow_insecure_http=True if a trusted network really needs it)"
+        )
+    return None
+
+
+def make_ssl_context(ssl: ssl_module.SSLContext | str | os.PathLike[str] | bool | None) -> ssl_module.SSLContext | bool:
+    """Turn the client's ``ssl=`` argument into what aiohttp takes: verified TLS unless a context says otherwise.
+
+    ``None``/``True`` use the system trust store; a path names a CA bundle (PEM) to trust instead; an ``SSLContext``
+    is used as given. ``False`` is refused: turning verification off hands the credentials to anyone in the path.
+    """
+    if ssl is None or ssl is True:
+        return True
+    if ssl is False:
+        raise ConfigurationError(
+            "ssl=False would send signed requests without verifying the server; "
+            "pass a CA bundle path or an ssl.SSLContext instead"
+        )
+    if isinstance(ssl, ssl_module.SSLContext):
+        return ssl
+    path = Path(ssl)
+    if not path.is_file():
+        raise ConfigurationError(f"ssl: CA bundle {str(path)!r} is not a readable file")
+    try:
+        return ssl_module.create_default_context(cafile=str(path))
+    except (ssl_module.SSLError, OSError) as exc:
+        raise ConfigurationError(f"ssl: CA bundle {str(path)!r} could not be loaded ({exc})") from None
+
+
+def resolve_settings(  # noqa: C901, PLR0912, PLR0915 -- one linear pass over every setting, collecting every problem
+    *,
+    endpoint: str | None = None,
+    credentials: Credentials | None = None,
+    access_key: str | None = None,
+    secret_key: str | None = None,
+    auth_token: str | None = None,
+    region: str | None = None,
+    env: str | None = None,
+    accept_language: str | None = None,
+    allow_insecure_http: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Combine explicit settings with the environment; raise one ``ConfigurationError`` listing every problem."""
+    environ = os.environ if environ is None else environ
+
+    def from_env(name: str) -> str | None:
+        return environ.get(name) or None
+
+    problems: list[str] = []
+
+    # -- credentials: explicit credentials, else field by field from arguments then environment
+    if credentials is not None and (access_key or secret_key or auth_token):
+        problems.append("pass either credentials= or access_key=/secret_key=/auth_token=, not both")
+    resolved_credentials = credentials
+    if credentials is None:
+        key = access_key or from_env("SCP_ACCESS_KEY")
+        secret = secret_key or from_env("SCP_SECRET_KEY")
+        token = auth_token or from_env("SCP_AUTH_TOKEN")
+        if not key:
+            problems.append("missing the access key (access_key= or SCP_ACCESS_KEY)")
+        if not secret:
+            problems.append("missing the secret key (secret_key= or SCP_SECRET_KEY)")
+        if key and secret:
+            resolved_credentials = Credentials(key, secret, token)
+
+    # -- endpoint: explicit settings as a whole, else the environment
+    explicit = endpoint is not None or region is not None or env is not None
+    if explicit:
+        source_endpoint, source_region, source_env = endpoint, region, env
+        names = ("endpoint=", "region=", "env=")
+    else:
+        source_endpoint = from_env("SCP_DATAOPS_ENDPOINT")
+        source_region, source_env = from_env("SCP_REGION"), from_env("SCP_ENV")
+        names = ("SCP_DATAOPS_ENDPOINT", "SCP_REGION", "SCP_ENV")
+    resolved_endpoint: str | None = None
+    from_region: str | None = None
+    if source_region is not None and source_env is None:
+        problems.append(f"{names[1]} is set but {names[2]} is missing (one of {', '.join(sorted(REGIONS_BY_ENV))})")
+    elif source_env is not None and source_region is None:
+        problems.append(f"{names[2]} is set but {names[1]} is missing")
+    elif source_region is not None and source_env is not None:
+        region_problem = _region_problem(source_region, source_env)
+        if region_problem:
+            problems.append(f"{names[1]}/{names[2]}: {region_problem}")
+        else:
+            from_region = ENDPOINT_TEMPLATE.format(region=source_region, env=source_env)
+    if source_endpoint is not None:
+        endpoint_problem = _endpoint_problem(source_endpoint, allow_insecure_http=allow_insecure_http)
+        if endpoint_problem:
+            problems.append(f"{names[0]}: {endpoint_problem}")
+        else:
+            resolved_endpoint = normalise_endpoint(source_endpoint, allow_insecure_http=allow_insecure_http)
+            if from_region is not None and from_region != resolved_endpoint:
+                problems.append(
+                    f"{names[0]} ({resolved_endpoint}) contradicts {names[1]}/{names[2]} ({from_region}); "
+                    "set only one of them"
+                )
+    elif from_region is not None:
+        resolved_endpoint = from_region
+    elif source_region is None and source_env is None:
+        problems.append(
+            "missing the endpoint (endpoint=, or region= and env=; "
+            "or SCP_DATAOPS_ENDPOINT, or SCP_REGION and SCP_ENV)"
+        )
+
+    # -- language
+    language = accept_language or from_env("SCP_ACCEPT_LANGUAGE") or "en-US"
+    if language not in ACCEPT_LANGUAGES:
+        problems.append(f"accept language {language!r} is not one of {', '.join(ACCEPT_LANGUAGES)}")
+
+    if problems:
+        raise ConfigurationError("aiodataops is not configured: " + "; ".join(problems))
+    assert resolved_endpoint is not None
+    assert resolved_credentials is not None
+    return Settings(endpoint=resolved_endpoint, credentials=resolved_credentials, accept_language=language)

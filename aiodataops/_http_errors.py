@@ -1,0 +1,199 @@
+"""Turn an HTTP error answer into the typed error of ``_errors.py``, whatever envelope the server chose.
+
+SCP services answer errors in several shapes (API.md, "Errors"); each is recognised here:
+
+- ``{"errors": [{"status", "code", "detail", "title", ...}]}``
+- a JSON array of ``{"loc", "msg", "type", "ctx"}`` (a 400), also found under ``{"detail": [...]}``
+- ``{"code", "status", "object_type", "message"?}``
+- the legacy ``{"service", "timestamp", "message", "status", "code", "path", "requestId"}``
+- Spring's ``{"timestamp", "status", "error", "path", "message"?}`` (an unauthenticated request may get a 404)
+- anything else, JSON or not: an edge proxy's ``upstream connect error`` text still becomes a useful message.
+
+The raw body is always kept (masked by ``redact_body``) with the status; a request id comes from a response header
+or the body, wherever present.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from aiodataops._errors import (
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+    ThrottledError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["REQUEST_ID_HEADERS", "error_class_for", "error_from_response", "parse_error_body"]
+
+#: Response headers that may carry a request id, in order of preference (lower case).
+REQUEST_ID_HEADERS: Final = ("x-request-id", "x-correlation-id", "request-id", "x-trace-id", "x-b3-traceid")
+_BODY_REQUEST_ID_KEYS: Final = ("requestId", "request_id", "traceId", "trace_id", "x-request-id")
+
+_MAX_MESSAGE: Final = 300
+_CLOCK_WORDS: Final = ("timestamp", "expired", "clock", "skew", "out of range", "too old")
+
+_BY_STATUS: Final[Mapping[int, type[APIStatusError]]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: ServerError,
+    409: ConflictError,
+    412: AuthenticationError,
+    422: BadRequestError,
+    429: ThrottledError,
+}
+
+
+def error_class_for(status: int) -> type[APIStatusError]:
+    """Return the error class for an HTTP status (5xx and 408 are server errors)."""
+    if status >= 500:  # noqa: PLR2004 -- the 5xx family
+        return ServerError
+    return _BY_STATUS.get(status, APIStatusError)
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def _str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _validation_items(items: list[Any]) -> tuple[str, str | None] | None:
+    """Read a list of ``{loc, msg, type, ctx}``; ``None`` when the items do not look like that."""
+    parts: list[str] = []
+    code: str | None = None
+    for item in items:
+        if not isinstance(item, dict) or "msg" not in item:
+            return None
+        loc = item.get("loc")
+        where = ".".join(str(p) for p in loc) if isinstance(loc, list) else _str(loc)
+        msg = _str(item.get("msg")) or "invalid"
+        parts.append(f"{where}: {msg}" if where else msg)
+        code = code or _str(item.get("type"))
+    if not parts:
+        return None
+    return "; ".join(parts), code
+
+
+def parse_error_body(data: Any) -> tuple[str | None, str | None, str | None]:  # noqa: C901 -- one branch per envelope
+    """Return ``(message, code, request_id)`` read from a decoded JSON error body; each may be ``None``."""
+    if isinstance(data, list):
+        found = _validation_items(data)
+        return (found[0], found[1], None) if found else (None, None, None)
+    if not isinstance(data, dict):
+        return (_str(data), None, None)
+    request_id = next((r for k in _BODY_REQUEST_ID_KEYS if (r := _str(data.get(k)))), None)
+    errors = data.get("errors")
+    if isinstance(errors, list) and errors:
+        messages: list[str] = []
+        code: str | None = None
+        for item in errors:
+            if isinstance(item, dict):
+                text = _str(item.get("detail")) or _str(item.get("message")) or _str(item.get("title"))
+                if text:
+                    messages.append(text)
+                code = code or _str(item.get("code"))
+                request_id = request_id or _str(item.get("requestId")) or _str(item.get("request_id"))
+            elif isinstance(item, str):
+                messages.append(item)
+        return ("; ".join(messages) or None, code, request_id)
+    detail = data.get("detail")
+    if isinstance(detail, list):
+        found = _validation_items(detail)
+        if found:
+            return found[0], found[1], request_id
+    code = _str(data.get("code"))
+    message = _str(data.get("message")) or _str(detail) or _str(data.get("error_description"))
+    error = _str(data.get("error"))
+    if message and error and error not in message:
+        message = f"{error}: {message}"
+    message = message or error
+    if message is None and code is not None and "object_type" in data:
+        message = f"{code} ({_str(data.get('object_type')) or 'unknown object'})"
+    return message, code, request_id
+
+
+def _request_id_from_headers(headers: Mapping[str, str]) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def error_from_response(
+    *,
+    status: int,
+    reason: str | None,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Build the typed error for one HTTP error answer; never raises, whatever the body holds."""
+    text = body.decode("utf-8", "replace")
+    message: str | None = None
+    code: str | None = None
+    body_request_id: str | None = None
+    details: Any = None
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            details = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            details = None
+        else:
+            message, code, body_request_id = parse_error_body(details)
+    if message is None and details is None and stripped:
+        # Not JSON: an edge proxy's text or HTML page. Its first line is usually the useful part.
+        message = _short(stripped.splitlines()[0]) if not stripped.startswith("<") else None
+    message = _short(message) if message else (reason or "no message")
+    if status in (401, 412):
+        message += _auth_hint(status, message)
+    request_id = _request_id_from_headers(headers) or body_request_id
+    cls = error_class_for(status)
+    return cls(
+        message,
+        status=status,
+        method=method,
+        url=url,
+        code=code,
+        request_id=request_id,
+        body=text,
+        details=details,
+        retry_after=retry_after,
+    )
+
+
+def _auth_hint(status: int, message: str) -> str:
+    lowered = message.lower()
+    if any(word in lowered for word in _CLOCK_WORDS):
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        return (
+            f" -- the server rejected the request time: check this machine's clock (it reads {now} UTC); "
+            "signatures are valid for 15 minutes"
+        )
+    if status == 412:  # noqa: PLR2004 -- the legacy gateway's "wrong signature"
+        return " -- the signature did not match: check the secret key"
+    return " -- check the access key, the secret key and, for temporary credentials, the auth token"

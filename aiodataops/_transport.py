@@ -1,0 +1,491 @@
+"""The HTTP layer: one aiohttp session, signing in a client middleware, retries, size limits and error mapping.
+
+How one request travels:
+
+1. ``request()`` builds the URL once, already percent-encoded (query keys sorted, values form-encoded as SCP's Go
+   SDK does), and hands aiohttp a ``yarl.URL(..., encoded=True)`` so nothing re-encodes it on the way.
+2. The signing middleware runs for every attempt *and* every redirect hop: it signs ``str(request.url)``, the URL
+   aiohttp is about to put on the wire, with a fresh timestamp.
+3. Redirects are followed only within the endpoint's origin (scheme, host, port). A hop to any other origin is
+   refused by the middleware before anything is sent (a ``TransportError``): credentials, the signature and the
+   body (which may hold ``account_password``) never go to a host the user did not configure, and an https to http
+   downgrade counts as another origin.
+4. The answer is read with a size limit (``ResponseShapeError`` "too large" without reading the rest); 2xx is
+   returned, anything else becomes the typed error of ``_http_errors``.
+5. Retries: 408/429/500/502/503/504, dropped connections and timeouts are retried for idempotent requests
+   (GET, PUT, DELETE, and POSTs the caller marks idempotent); any request, POST included, is retried when it
+   provably never left (the connection could not be made, or no pooled connection was free in time). Waits are
+   full-jitter exponential or the server's ``Retry-After`` (capped), slept through the injected ``Clock``, and
+   every retry spends from the client's shared ``RetryBudget``.
+
+Logging goes to ``aiodataops.transport`` at DEBUG, with headers from an allow-list only: the signature, the access
+key, the token and bodies never reach a log line. Nothing is formatted unless DEBUG is enabled.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
+from urllib.parse import quote, quote_plus
+
+import aiohttp
+from multidict import CIMultiDict
+from yarl import URL
+
+from aiodataops._clock import Clock, SystemClock
+from aiodataops._config import make_ssl_context, normalise_endpoint
+from aiodataops._errors import (
+    ConnectError,
+    ResponseShapeError,
+    TimeoutError_,
+    TransportError,
+)
+from aiodataops._http_errors import error_from_response
+from aiodataops._retry import RetryBudget, RetryPolicy, parse_retry_after
+from aiodataops._signing import API_VERSION, CLIENT_TYPE, Credentials, now_ms, sign
+from aiodataops._timeouts import Timeouts
+from aiodataops._wire import loads
+
+if TYPE_CHECKING:
+    import os
+    import random
+    import ssl
+    from collections.abc import Mapping
+    from types import TracebackType
+
+    from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "LOGGED_HEADERS",
+    "Answer",
+    "Transport",
+    "encode_path",
+    "encode_query",
+]
+
+logger: Final = logging.getLogger("aiodataops.transport")
+
+DEFAULT_MAX_RESPONSE_SIZE: Final = 10 * 1024 * 1024
+
+#: The only headers that may appear in a log line (lower case): nothing secret or secret-derived.
+LOGGED_HEADERS: Final = frozenset(
+    {
+        "accept",
+        "accept-language",
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "date",
+        "location",
+        "retry-after",
+        "scp-api-version",
+        "scp-clienttype",
+        "scp-timestamp",
+        "server",
+        "user-agent",
+        "x-request-id",
+        "x-correlation-id",
+        "request-id",
+        "x-trace-id",
+    }
+)
+
+_IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_JSON_HEADERS: Final = CIMultiDict({"Content-Type": "application/json"})
+_USER_AGENT: Final = f"aiodataops/0.1 aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
+
+
+class Answer(NamedTuple):
+    """A successful (2xx) answer: status, headers and the whole body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """Decode the body as JSON; ``None`` for an empty body."""
+        return loads(self.body) if self.body.strip() else None
+
+
+def encode_path(*segments: str) -> str:
+    """Join path segments, percent-encoding each one completely (a ``/`` inside an id stays inside it)."""
+    return "".join("/" + quote(segment, safe="-_.~") for segment in segments)
+
+
+def encode_query(params: Mapping[str, str | int | bool | None]) -> str:
+    """Encode query parameters as SCP's Go SDK does: keys sorted, values form-encoded, ``None`` left out."""
+    parts = []
+    for key in sorted(params):
+        value = params[key]
+        if value is None:
+            continue
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        parts.append(f"{quote_plus(key)}={quote_plus(text)}")
+    return "&".join(parts)
+
+
+def _loggable(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() in LOGGED_HEADERS}
+
+
+class _Failure(NamedTuple):
+    """A failed attempt and what the retry decision needs to know about it."""
+
+    error: Exception
+    never_sent: bool
+    timeout: bool
+    retryable: bool
+    retry_after: float | None = None
+
+
+class Transport:
+    """Signed, retried HTTP to one Data Ops endpoint; an async context manager owning one ``ClientSession``."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credentials: Credentials,
+        *,
+        concurrency: int = 32,
+        accept_language: str = "en-US",
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        retry_budget: RetryBudget | None = None,
+        clock: Clock | None = None,
+        ssl: ssl.SSLContext | str | os.PathLike[str] | bool | None = None,
+        allow_insecure_http: bool = False,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        max_redirects: int = 5,
+        rng: random.Random | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency: must be at least 1, got {concurrency!r}")
+        if max_response_size < 1:
+            raise ValueError(f"max_response_size: must be at least 1 byte, got {max_response_size!r}")
+        self.endpoint = normalise_endpoint(endpoint, allow_insecure_http=allow_insecure_http)
+        self._base_url = URL(self.endpoint)
+        self._scheme = self._base_url.scheme
+        self._host_port = self._base_url.host_port_subcomponent
+        self._credentials = credentials
+        self._accept_language = accept_language
+        self.concurrency = concurrency
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self.retry_budget = retry_budget or RetryBudget()
+        self.clock: Clock = clock or SystemClock()
+        self._ssl = make_ssl_context(ssl)
+        self.max_response_size = max_response_size
+        self._max_redirects = max_redirects
+        self._rng = rng
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"Transport(endpoint={self.endpoint!r}, credentials={self._credentials!r})"
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Create the session (needs a running event loop); opening twice is an error."""
+        if self._session is not None:
+            raise RuntimeError("the transport is already open")
+        connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0, ssl=self._ssl)
+        static = {
+            "Accept": "application/json",
+            "Accept-Language": self._accept_language,
+            "Scp-Accesskey": self._credentials.access_key,
+            "Scp-ClientType": CLIENT_TYPE,
+            "Scp-Api-Version": API_VERSION,
+            "User-Agent": _USER_AGENT,
+        }
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self.timeouts.to_aiohttp(),
+            headers=static,
+            middlewares=(self._sign,),
+            cookie_jar=aiohttp.DummyCookieJar(),  # an API client has no use for cookies; skipping them is cheaper
+            raise_for_status=False,
+            trust_env=False,
+        )
+        if hasattr(self._session, "_retry_connection"):
+            # aiohttp re-sends an idempotent request once, at once, when its connection drops; that hidden attempt
+            # would bypass the policy's backoff, attempt count and shared budget, so every re-send goes through ours.
+            self._session._retry_connection = False  # noqa: SLF001 -- no public switch exists (aiohttp 3.14)
+
+    async def aclose(self) -> None:
+        """Close the session and its connections; closing twice is harmless."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether no session is open."""
+        return self._session is None
+
+    # -- signing middleware -------------------------------------------------------------------------------------
+
+    async def _sign(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        """Sign exactly the URL about to be sent, with a fresh timestamp, on every attempt and redirect hop."""
+        url = request.url
+        if url.scheme != self._scheme or url.host_port_subcomponent != self._host_port:
+            # A redirect to another origin: the request would carry our headers and body there. Refuse.
+            raise TransportError(
+                f"refusing to follow a redirect to another origin ({url.scheme}://{url.host_port_subcomponent})",
+                method=request.method,
+                url=str(url.with_query(None)),
+            )
+        credentials = self._credentials
+        url_text = str(url)
+        timestamp = now_ms()
+        headers = request.headers
+        # The session's static headers dropped on a cross-origin hop never apply here: that hop is refused above.
+        headers["Scp-Timestamp"] = str(timestamp)
+        headers["Scp-Signature"] = sign(request.method, url_text, timestamp, credentials)
+        if credentials.auth_token:
+            headers["X-Auth-Token"] = credentials.auth_token
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("send %s %s headers=%s", request.method, url_text, _loggable(headers))
+        return await handler(request)
+
+    # -- requests -----------------------------------------------------------------------------------------------
+
+    def url_for(self, path: str, params: Mapping[str, str | int | bool | None] | None = None) -> str:
+        """Return the absolute, encoded URL of ``path`` (already encoded) with ``params``."""
+        query = encode_query(params) if params else ""
+        return f"{self.endpoint}{path}?{query}" if query else f"{self.endpoint}{path}"
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int | bool | None] | None = None,
+        body: bytes | None = None,
+        idempotent: bool | None = None,
+        operation: str = "",
+    ) -> Answer:
+        """Send one logical request (retrying as the policy allows) and return its 2xx answer.
+
+        ``path`` is already percent-encoded (see ``encode_path``). ``idempotent`` defaults to the method's
+        semantics; pass ``True`` for a POST that only checks something. Raises the typed errors of ``_errors``.
+        """
+        session = self._session
+        if session is None:
+            raise RuntimeError("the client is not open: use `async with DataOpsClient(...) as client:`")
+        url_text = self.url_for(path, params)
+        url = URL(url_text, encoded=True)
+        method = method.upper()
+        retry_sent = (method in _IDEMPOTENT_METHODS) if idempotent is None else idempotent
+        policy = self.retry
+        spent = 0
+        attempt = 0
+        while True:
+            outcome = await self._attempt(
+                session, method, url, url_text=url_text, body=body, operation=operation, attempt=attempt
+            )
+            if isinstance(outcome, Answer):
+                self.retry_budget.refund(spent)
+                return outcome
+            if not (
+                outcome.retryable and (retry_sent or outcome.never_sent) and attempt + 1 < policy.max_attempts
+            ):
+                raise outcome.error
+            cost = self.retry_budget.try_spend(timeout=outcome.timeout)
+            if cost is None:
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("retry budget exhausted: not retrying %s %s", method, url_text)
+                raise outcome.error
+            spent += cost
+            delay = policy.delay(attempt, outcome.retry_after, self._rng)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "retry %s %s in %.3fs after attempt %d: %s", method, url_text, delay, attempt + 1, outcome.error
+                )
+            await self.clock.sleep(delay)
+            attempt += 1
+
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        *,
+        url_text: str,
+        body: bytes | None,
+        operation: str,
+        attempt: int,
+    ) -> Answer | _Failure:
+        """Make one attempt; return the 2xx answer, or the failure with what the retry decision needs."""
+        debug = logger.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
+        try:
+            async with session.request(
+                method,
+                url,
+                data=body,
+                headers=_JSON_HEADERS if body is not None else None,
+                allow_redirects=True,
+                max_redirects=self._max_redirects,
+            ) as response:
+                status = response.status
+                data = await self._read(response, method, url_text)
+                if debug:
+                    logger.debug(
+                        "answer %s %s %s -> %d in %.1f ms (attempt %d) headers=%s",
+                        operation,
+                        method,
+                        url_text,
+                        status,
+                        (time.perf_counter() - started) * 1000,
+                        attempt + 1,
+                        _loggable(response.headers),
+                    )
+                if 200 <= status < 300:  # noqa: PLR2004 -- the success family
+                    return Answer(status, response.headers, data)
+                retryable = status in self.retry.retryable_statuses
+                retry_after = _retry_after(response.headers) if retryable or status == 429 else None  # noqa: PLR2004 -- a 429 carries its hint even when not retried
+                error = error_from_response(
+                    status=status,
+                    reason=response.reason,
+                    method=method,
+                    url=url_text,
+                    headers=response.headers,
+                    body=data,
+                    retry_after=retry_after,
+                )
+                return _Failure(error, never_sent=False, timeout=False, retryable=retryable, retry_after=retry_after)
+        except aiohttp.ClientError as exc:
+            return self._classify(exc, method, url_text)
+        except TimeoutError:
+            # aiohttp's total timeout for the attempt: the request may have been received.
+            return _Failure(
+                TimeoutError_(f"no complete answer within {self.timeouts.total}s", method=method, url=url_text),
+                never_sent=False,
+                timeout=True,
+                retryable=self.retry.retry_timeouts,
+            )
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int | bool | None] | None = None,
+        body: bytes | None = None,
+        idempotent: bool | None = None,
+        operation: str = "",
+    ) -> Any:
+        """Like ``request`` but return the decoded JSON body (``None`` for an empty body)."""
+        answer = await self.request(
+            method, path, params=params, body=body, idempotent=idempotent, operation=operation
+        )
+        return answer.json()
+
+    def _classify(self, exc: aiohttp.ClientError, method: str, url: str) -> _Failure:  # noqa: PLR0911 -- one return per failure kind
+        policy = self.retry
+        if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
+            # Certificate and TLS failures do not heal by retrying.
+            return _Failure(
+                ConnectError(f"TLS failed: {exc}", method=method, url=url),
+                never_sent=True,
+                timeout=False,
+                retryable=False,
+            )
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            # Raised while waiting for a connection: nothing of this request was sent yet.
+            return _Failure(
+                TimeoutError_(f"could not connect in time: {exc}", method=method, url=url),
+                never_sent=True,
+                timeout=True,
+                retryable=policy.retry_timeouts,
+            )
+        if isinstance(exc, aiohttp.ServerTimeoutError):
+            return _Failure(
+                TimeoutError_(f"the answer stalled for over {self.timeouts.read}s", method=method, url=url),
+                never_sent=False,
+                timeout=True,
+                retryable=policy.retry_timeouts,
+            )
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return _Failure(
+                ConnectError(f"could not connect: {exc.os_error or exc}", method=method, url=url),
+                never_sent=True,
+                timeout=False,
+                retryable=policy.retry_connection_errors,
+            )
+        if isinstance(exc, aiohttp.TooManyRedirects):
+            return _Failure(
+                TransportError(f"more than {self._max_redirects} redirects", method=method, url=url),
+                never_sent=False,
+                timeout=False,
+                retryable=False,
+            )
+        if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+            return _Failure(
+                ConnectError(f"the connection dropped: {type(exc).__name__} {exc}".rstrip(), method=method, url=url),
+                never_sent=False,
+                timeout=False,
+                retryable=policy.retry_connection_errors,
+            )
+        if isinstance(exc, aiohttp.ClientResponseError):
+            return _Failure(
+                ConnectError(f"not a valid HTTP answer: {exc.message}", method=method, url=url),
+                never_sent=False,
+                timeout=False,
+                retryable=policy.retry_connection_errors,
+            )
+        return _Failure(
+            TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url),
+            never_sent=False,
+            timeout=False,
+            retryable=False,
+        )
+
+    async def _read(self, response: ClientResponse, method: str, url: str) -> bytes:
+        """Read the whole body, refusing one over ``max_response_size`` without reading the rest."""
+        limit = self.max_response_size
+        length = response.content_length
+        if length is not None and length > limit:
+            response.close()
+            raise _too_large(limit, method, url, length)
+        if length is not None and "Content-Encoding" not in response.headers:
+            return await response.read()
+        # Unknown or compressed length: count the decoded bytes as they arrive.
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in response.content.iter_any():
+            total += len(chunk)
+            if total > limit:
+                response.close()
+                raise _too_large(limit, method, url, None)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _too_large(limit: int, method: str, url: str, length: int | None) -> ResponseShapeError:
+    size = f"{length} bytes" if length is not None else f"more than {limit} bytes"
+    return ResponseShapeError(
+        f"answer to {method} {url} too large: {size}, over the limit of {limit} bytes (max_response_size)"
+    )
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    millis = headers.get("retry-after-ms")
+    if millis:
+        parsed = parse_retry_after(millis)
+        if parsed is not None:
+            return parsed / 1000.0
+    return parse_retry_after(headers.get("retry-after"))
+
