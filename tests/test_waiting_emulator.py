@@ -1,0 +1,299 @@
+"""wait_settled end to end against the emulator over HTTP: stale reads, ERROR, 429, tokens, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import anyio
+import pytest
+
+from aiodataops._clock import SystemClock
+from aiodataops._errors import WaitFailedError, WaitTimeoutError
+from aiodataops._http_errors import error_from_response
+from aiodataops._models import Service, ServiceUpdate, ServiceWorkload, Workload
+from aiodataops._polling import PollPolicy
+from aiodataops._signing import now_ms, signed_headers
+from aiodataops._waiting import StateEvent, WaitToken, resume_wait, wait_settled
+from aiodataops._wire import dumps, loads, structure, unstructure
+from aiodataops.emulator import PASSWORD_MARK, Emulator, FaultRule
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+# Polls every 10-40 ms: a wait that spans the emulator's 0.2 s stale window makes several stale reads.
+QUICK = PollPolicy(first_delay=0.01, growth=1.5, max_delay=0.04, min_delay=0.005, deadline=5.0)
+FAST_LIFECYCLE: dict[str, Any] = {"data_ops": 1, "services_per_data_ops": 3, "update_duration": (0.05, 0.1)}
+
+
+class RawApi:
+    """Signed GET/PUT of one service over aiohttp, mapped to models and typed errors (a stand-in client)."""
+
+    def __init__(self, emu: Emulator, session: aiohttp.ClientSession) -> None:
+        self.emu = emu
+        self.session = session
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        url = self.emu.url(path)
+        headers = signed_headers(method, url, now_ms(), self.emu.credentials)
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = dumps(unstructure(body))
+        async with self.session.request(method, url, headers=headers, data=data) as response:
+            raw = await response.read()
+            if response.status >= 400:
+                raise error_from_response(
+                    status=response.status,
+                    reason=response.reason,
+                    method=method,
+                    url=url,
+                    headers=response.headers,
+                    body=raw,
+                    retry_after=float(response.headers["Retry-After"]) if "Retry-After" in response.headers else None,
+                )
+            return raw
+
+    async def get(self, service_id: str) -> Service:
+        raw = await self._call("GET", f"/v1/data-ops-services/{service_id}")
+        return structure(loads(raw), Service, raw=raw)
+
+    async def update(self, service_id: str, update: ServiceUpdate) -> Service:
+        raw = await self._call("PUT", f"/v1/data-ops-services/{service_id}", update)
+        return structure(loads(raw), Service, raw=raw)
+
+
+def client_tasks() -> set[asyncio.Task[Any]]:
+    """Every task of this loop except the emulator's own connection handlers (the server side of the test)."""
+    return {task for task in asyncio.all_tasks() if not task.get_coro().__qualname__.startswith("RequestHandler.")}
+
+
+def bigger_workers() -> ServiceUpdate:
+    return ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(cpu="4", memory="8", replica="3")))
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    async with Emulator(stale_read_seconds=0.2, **FAST_LIFECYCLE) as server:
+        yield server
+
+
+@pytest.mark.anyio
+async def test_stale_reads_after_the_202_do_not_settle_early(emu: Emulator) -> None:
+    """During the stale window the old RUNNING snapshot is read and ignored; the result is newer than the 202."""
+    sid = emu.service_ids()[0]
+    async with aiohttp.ClientSession() as session:
+        api = RawApi(emu, session)
+        accepted = await api.update(sid, bigger_workers())
+        assert accepted.state == "UPDATING"
+        events: list[StateEvent] = []
+        result = await wait_settled(api.get, sid, after=accepted, policy=QUICK, on_event=events.append)
+    assert result is not None
+    assert result.state == "RUNNING"
+    assert result.modified_dt is not None
+    assert accepted.modified_dt is not None
+    assert result.modified_dt >= accepted.modified_dt
+    assert result.service_workload is not None
+    assert result.service_workload.worker is not None
+    assert result.service_workload.worker.replica == "3"
+    assert emu.service_state(sid) == "RUNNING"
+    assert any(e.kind == "stale" for e in events), "the stale window should have produced ignored reads"
+
+
+@pytest.mark.anyio
+async def test_error_fails_fast_with_the_last_state() -> None:
+    """An update that ends in ERROR raises WaitFailedError at the first fresh ERROR read, without a further poll."""
+    async with Emulator(stale_read_seconds=0.2, error_rate=1.0, **FAST_LIFECYCLE) as emu:
+        sid = emu.service_ids()[0]
+        async with aiohttp.ClientSession() as session:
+            api = RawApi(emu, session)
+            accepted = await api.update(sid, bigger_workers())
+            emu.counters.reset()
+            with pytest.raises(WaitFailedError) as info:
+                await wait_settled(api.get, sid, after=accepted, policy=QUICK)
+        error = info.value
+        assert error.last_state == "ERROR"
+        assert emu.service_state(sid) == "ERROR"
+        assert isinstance(error.last_body, Service)
+        assert error.last_body.modified_dt is not None
+        assert accepted.modified_dt is not None
+        assert error.last_body.modified_dt >= accepted.modified_dt
+        assert error.polls == emu.counters.total("get_service", 200)
+        assert error.polls > 1
+        assert PASSWORD_MARK not in repr(error.last_body)
+        assert PASSWORD_MARK not in str(error)
+
+
+@pytest.mark.anyio
+async def test_fixing_a_broken_service_ignores_its_stale_error_reads(emu: Emulator) -> None:
+    """Updating a service that was in ERROR: the stale ERROR reads after the 202 do not fail the wait."""
+    sid = emu.service_ids()[1]
+    emu.set_state(sid, "ERROR")
+    events: list[StateEvent] = []
+    async with aiohttp.ClientSession() as session:
+        api = RawApi(emu, session)
+        accepted = await api.update(sid, bigger_workers())
+        result = await wait_settled(api.get, sid, after=accepted, policy=QUICK, on_event=events.append)
+    assert result is not None
+    assert result.state == "RUNNING"
+    assert any(e.kind == "stale" and e.new_state == "ERROR" for e in events)
+
+
+@pytest.mark.anyio
+async def test_title_case_states_settle_the_same_way() -> None:
+    """An emulator answering 'Running'/'Updating' settles a wait exactly as upper-case states do."""
+    async with Emulator(stale_read_seconds=0.1, state_case="title", **FAST_LIFECYCLE) as emu:
+        sid = emu.service_ids()[1]
+        async with aiohttp.ClientSession() as session:
+            api = RawApi(emu, session)
+            accepted = await api.update(sid, bigger_workers())
+            result = await wait_settled(api.get, sid, after=accepted, policy=QUICK)
+        assert result is not None
+        assert result.state == "Running"
+
+
+@pytest.mark.anyio
+async def test_an_unknown_state_keeps_polling_and_is_reported(emu: Emulator) -> None:
+    """A state the SDK does not know is reported as an 'unknown' event and polling goes on until RUNNING."""
+    sid = emu.service_ids()[0]
+    events: list[StateEvent] = []
+
+    def on_event(event: StateEvent) -> None:
+        events.append(event)
+        if event.kind == "unknown":
+            emu.set_state(sid, "RUNNING")  # the operator fixed it: the wait must still be polling to see that
+
+    async with aiohttp.ClientSession() as session:
+        api = RawApi(emu, session)
+        accepted = await api.update(sid, bigger_workers())
+        emu.set_state(sid, "MAINTENANCE")
+        result = await wait_settled(api.get, sid, after=accepted, policy=QUICK, on_event=on_event)
+    assert result is not None
+    assert result.state == "RUNNING"
+    unknown = [e for e in events if e.kind == "unknown"]
+    assert [e.new_state for e in unknown] == ["MAINTENANCE"]
+    assert events[-1].kind == "settled"
+
+
+@pytest.mark.anyio
+async def test_timeout_carries_the_last_state_and_poll_count() -> None:
+    """An update slower than the deadline raises WaitTimeoutError with UPDATING and the number of GETs made."""
+    async with Emulator(data_ops=1, services_per_data_ops=1, update_duration=(30.0, 30.0)) as emu:
+        sid = emu.service_ids()[0]
+        async with aiohttp.ClientSession() as session:
+            api = RawApi(emu, session)
+            accepted = await api.update(sid, bigger_workers())
+            emu.counters.reset()
+            policy = PollPolicy(first_delay=0.01, max_delay=0.02, min_delay=0.005, deadline=0.2)
+            with pytest.raises(WaitTimeoutError) as info:
+                await wait_settled(api.get, sid, after=accepted, policy=policy)
+        error = info.value
+        assert error.last_state == "UPDATING"
+        assert error.polls == emu.counters.total("get_service")
+        assert error.polls >= 3
+        assert error.elapsed >= 0.19  # the deadline, less the 1 ms a timer may wake early
+
+
+class RecordingClock(SystemClock):
+    """The real clock, remembering how long each sleep asked for."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await super().sleep(seconds)
+
+
+@pytest.mark.anyio
+async def test_throttling_while_polling_is_waited_out(emu: Emulator) -> None:
+    """429s from get_service are ridden out, each next poll waiting at least the server's Retry-After."""
+    sid = emu.service_ids()[2]
+    emu.faults = (FaultRule("get_service", "429", rate=1.0, retry_after=0.08, limit=4),)
+    clock = RecordingClock()
+    events: list[StateEvent] = []
+    async with aiohttp.ClientSession() as session:
+        api = RawApi(emu, session)
+        accepted = await api.update(sid, bigger_workers())
+        result = await wait_settled(api.get, sid, after=accepted, policy=QUICK, clock=clock, on_event=events.append)
+    assert result is not None
+    assert result.state == "RUNNING"
+    assert emu.counters.total("get_service", 429) == 4
+    assert [e.kind for e in events].count("throttled") == 4
+    assert clock.sleeps[1:5] == [pytest.approx(0.08)] * 4
+
+
+class TokenClient:
+    """What resume_wait needs of a client, over a fresh session (a stand-in until DataOpsClient lands)."""
+
+    def __init__(self, api: RawApi) -> None:
+        self.services = api
+        self.data_ops = api
+        self.poll_policy = QUICK
+        self.clock = SystemClock()
+
+
+@pytest.mark.anyio
+async def test_a_token_resumes_the_wait_in_a_new_client(emu: Emulator) -> None:
+    """A token written as JSON after the 202 lets a new session finish the wait, still refusing stale reads."""
+    sid = emu.service_ids()[1]
+    async with aiohttp.ClientSession() as session:
+        accepted = await RawApi(emu, session).update(sid, bigger_workers())
+        text = WaitToken.for_accepted(accepted, policy=QUICK).to_json()
+    assert isinstance(text, str)
+    token = WaitToken.from_json(text)
+    events: list[StateEvent] = []
+    async with aiohttp.ClientSession() as session:
+        result = await resume_wait(token, TokenClient(RawApi(emu, session)), on_event=events.append)
+    assert result is not None
+    assert result.state == "RUNNING"
+    assert accepted.modified_dt is not None
+    assert result.modified_dt is not None
+    assert result.modified_dt >= accepted.modified_dt
+    assert any(e.kind == "stale" for e in events)
+
+
+@pytest.mark.anyio
+async def test_cancelling_between_polls_leaves_nothing_running(emu: Emulator) -> None:
+    """Cancelling a wait while it sleeps between polls stops it at once: no task, no request in flight."""
+    sid = emu.service_ids()[0]
+    before = client_tasks()
+    async with aiohttp.ClientSession() as session:
+        api = RawApi(emu, session)
+        accepted = await api.update(sid, bigger_workers())
+        with anyio.CancelScope() as scope:
+
+            def on_event(event: StateEvent) -> None:
+                if event.kind == "stale":
+                    scope.cancel()
+
+            await wait_settled(api.get, sid, after=accepted, policy=QUICK, on_event=on_event)
+        assert scope.cancelled_caught
+        gets = emu.counters.total("get_service")
+        assert emu.counters.in_flight == 0
+        assert client_tasks() == before
+    assert emu.counters.total("get_service") == gets
+    assert emu.service_state(sid) in {"UPDATING", "RUNNING"}  # the change itself goes on: only polling stopped
+
+
+@pytest.mark.anyio
+async def test_cancelling_mid_request_leaves_nothing_running(emu: Emulator) -> None:
+    """Cancelling a wait during a slow GET drops that request; once the server is done with it nothing remains."""
+    sid = emu.service_ids()[0]
+    emu.faults = (FaultRule("get_service", "slow", rate=1.0, delay=0.3, limit=1),)
+    before = client_tasks()
+    async with aiohttp.ClientSession() as session:
+        api = RawApi(emu, session)
+        accepted = await api.update(sid, bigger_workers())
+        async with anyio.create_task_group() as group:
+            group.start_soon(lambda: wait_settled(api.get, sid, after=accepted, policy=QUICK))
+            with anyio.fail_after(5):
+                while emu.counters.in_flight == 0:  # noqa: ASYNC110 -- nothing to await: the request is inside the server
+                    await anyio.sleep(0.005)
+            group.cancel_scope.cancel()
+    with anyio.fail_after(5):
+        while emu.counters.in_flight:  # noqa: ASYNC110 -- the emulator ends its 0.3 s delay for a client already gone
+            await anyio.sleep(0.01)
+    assert client_tasks() == before
+    assert emu.counters.total("get_service") == 1
