@@ -273,7 +273,6 @@ class _Progress:
     polls: int = 0
     in_progress_seen: bool = False
     stale_reads: int = 0
-    last_stale_dt: dt.datetime | None = None
     last_error: BaseException | None = None
 
     def elapsed(self) -> float:
@@ -343,7 +342,8 @@ async def wait_settled(
 ) -> R | None:
     """Poll ``get(resource_id)`` until the accepted change settles; return the settled read (``None`` for delete).
 
-    ``after`` is the 202 body of the change (or ``None``); see the module docstring for the settle rule. Raises
+    ``after`` is the 202 body of the change (or ``None``); see the module docstring for the settle rule.
+    ``on_event`` is called synchronously with each ``StateEvent``; an exception it raises ends the wait. Raises
     ``WaitFailedError``, ``WaitTimeoutError``, ``WaitVanishedError`` or ``WaitTransientError``, each carrying the
     last state and body seen, the seconds waited and the polls made; other API errors (401, 403, 400, a response
     that does not fit the model) propagate unchanged, as retrying cannot fix them.
@@ -610,7 +610,6 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
                 fresh, why = progress.is_fresh(read)
                 if not fresh:
                     progress.stale_reads += 1
-                    progress.last_stale_dt = read.modified_dt
                     progress.emit("stale", state, why)
                 elif cls is StateClass.SETTLED:
                     progress.emit("settled", state)
