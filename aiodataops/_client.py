@@ -1,0 +1,182 @@
+"""``DataOpsClient``: the one object a user holds; owns the transport and hands out the resources.
+
+```python
+async with DataOpsClient.from_env() as client:
+    service = await client.services.get("DOPS_SERVICE-...")
+```
+
+The client is an async context manager because its ``aiohttp.ClientSession`` needs a running event loop; it is
+cheap to build (nothing is connected before ``__aenter__``) and holds one connection pool sized from
+``concurrency``. One client serves any number of concurrent tasks: share it, do not build one per request.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Self
+
+from aiodataops._clock import Clock, SystemClock
+from aiodataops._config import resolve_settings
+from aiodataops._data_ops import DataOpsResource
+from aiodataops._polling import PollPolicy
+from aiodataops._services import Services
+from aiodataops._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport
+
+if TYPE_CHECKING:
+    import os
+    import ssl as ssl_module
+    from collections.abc import Mapping
+    from types import TracebackType
+
+    from aiodataops._retry import RetryBudget, RetryPolicy
+    from aiodataops._signing import Credentials
+    from aiodataops._timeouts import Timeouts
+    from aiodataops.fleet import Fleet
+
+__all__ = ["DataOpsClient"]
+
+
+class DataOpsClient:
+    """An asyncio client for SCP Data Ops: ``client.services``, ``client.data_ops``, ``client.fleet``.
+
+    ``endpoint`` is a base URL (or pass ``region=`` and ``env=``); ``credentials`` an access key pair. Every
+    missing or contradictory setting is reported at once in one ``ConfigurationError``. ``concurrency`` sizes the
+    connection pool. ``timeout``, ``retry`` and ``poll`` tune one attempt, the transport's retries and the waits
+    for a settled state; ``retry_budget`` can be shared between clients; ``clock`` is injectable for tests.
+    ``ssl`` takes an ``SSLContext`` or a CA bundle path (verification is always on); plain ``http://`` is for
+    loopback hosts unless ``allow_insecure_http=True``.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        credentials: Credentials | None = None,
+        *,
+        region: str | None = None,
+        env: str | None = None,
+        concurrency: int = 32,
+        accept_language: str = "en-US",
+        timeout: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        retry_budget: RetryBudget | None = None,
+        poll: PollPolicy | None = None,
+        clock: Clock | None = None,
+        ssl: ssl_module.SSLContext | str | os.PathLike[str] | None = None,
+        allow_insecure_http: bool = False,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
+        settings = resolve_settings(
+            endpoint=endpoint,
+            credentials=credentials,
+            region=region,
+            env=env,
+            accept_language=accept_language,
+            allow_insecure_http=allow_insecure_http,
+            environ={},
+        )
+        self._clock: Clock = clock or SystemClock()
+        self._poll = poll or PollPolicy()
+        self.transport = Transport(
+            settings.endpoint,
+            settings.credentials,
+            concurrency=concurrency,
+            accept_language=settings.accept_language,
+            timeouts=timeout,
+            retry=retry,
+            retry_budget=retry_budget,
+            clock=self._clock,
+            ssl=ssl,
+            allow_insecure_http=allow_insecure_http,
+            max_response_size=max_response_size,
+        )
+        self.services = Services(self)
+        self.data_ops = DataOpsResource(self)
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        environ: Mapping[str, str] | None = None,
+        endpoint: str | None = None,
+        credentials: Credentials | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        auth_token: str | None = None,
+        region: str | None = None,
+        env: str | None = None,
+        accept_language: str | None = None,
+        allow_insecure_http: bool = False,
+        **options: Any,
+    ) -> DataOpsClient:
+        """Build a client from ``SCP_*`` environment variables, any of them overridden by an argument.
+
+        Reads ``SCP_ACCESS_KEY``, ``SCP_SECRET_KEY``, ``SCP_AUTH_TOKEN`` (optional), ``SCP_DATAOPS_ENDPOINT`` or
+        ``SCP_REGION`` + ``SCP_ENV``, and ``SCP_ACCEPT_LANGUAGE``; ``options`` are the constructor's keyword
+        arguments (``concurrency``, ``timeout``, ``retry``, ``poll``, ``clock``, ``ssl``, ...).
+        """
+        settings = resolve_settings(
+            endpoint=endpoint,
+            credentials=credentials,
+            access_key=access_key,
+            secret_key=secret_key,
+            auth_token=auth_token,
+            region=region,
+            env=env,
+            accept_language=accept_language,
+            allow_insecure_http=allow_insecure_http,
+            environ=environ,
+        )
+        return cls(
+            settings.endpoint,
+            settings.credentials,
+            accept_language=settings.accept_language,
+            allow_insecure_http=allow_insecure_http,
+            **options,
+        )
+
+    def __repr__(self) -> str:
+        return f"DataOpsClient(endpoint={self.endpoint!r}, concurrency={self.transport.concurrency})"
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.transport.open()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (``async with`` does this for you)."""
+        await self.transport.aclose()
+
+    # -- what the layers above use ------------------------------------------------------------------------------
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL requests go to."""
+        return self.transport.endpoint
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every backoff and wait sleeps through."""
+        return self._clock
+
+    @property
+    def poll_policy(self) -> PollPolicy:
+        """The default ``PollPolicy`` of ``wait_settled`` and the ``*_and_wait`` methods."""
+        return self._poll
+
+    @property
+    def concurrency(self) -> int:
+        """The size of the connection pool."""
+        return self.transport.concurrency
+
+    @functools.cached_property
+    def fleet(self) -> Fleet:
+        """Bulk, safe updates of many services (``await client.fleet.apply(plan, ...)``)."""
+        from aiodataops.fleet import Fleet  # noqa: PLC0415 -- the fleet layer loads only when used
+
+        return Fleet(self)

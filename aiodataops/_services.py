@@ -1,0 +1,184 @@
+"""``client.services``: the data ops service operations of API.md (``/v1/data-ops-services``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from aiodataops._models import (
+    Page,
+    ResourceCheck,
+    ResourceCheckRequest,
+    Service,
+    ServiceCreate,
+    ServiceSummary,
+    ServiceUpdate,
+    SubVersions,
+)
+from aiodataops._resource import DEFAULT_PAGE_SIZE, Filter, Resource
+from aiodataops._transport import encode_path
+from aiodataops._wire import structure
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aiodataops._paging import PageIterator
+    from aiodataops._polling import PollPolicy
+    from aiodataops._waiting import StateEvent
+
+__all__ = ["Services"]
+
+
+def _filters(
+    *,
+    data_ops_id: str | None,
+    data_ops_name: str | None,
+    data_ops_service_name: str | None,
+    cluster_name: str | None,
+    state: str | None,
+    version: str | None,
+    created_by: str | None,
+    extra: dict[str, Any],
+) -> dict[str, Filter]:
+    found: dict[str, Filter] = {
+        "data_ops_id": data_ops_id,
+        "data_ops_name": data_ops_name,
+        "data_ops_service_name": data_ops_service_name,
+        "cluster_name": cluster_name,
+        "state": state,
+        "version": version,
+        "created_by": created_by,
+    }
+    for key, value in extra.items():
+        if key in {"page", "size", "sort"}:
+            raise TypeError(f"{key}: not a filter; use page_size=/sort= (or list_page(page=, size=))")
+        found[key] = value
+    return found
+
+
+class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
+    """Data ops services (Airflow deployments): list, read, create, update, delete, checks, and waiting.
+
+    Filters are keyword arguments named as the list's fields (their server-side names are a guess in API.md);
+    any other keyword is sent as a query parameter as is, for filters this SDK does not know yet.
+    """
+
+    collection: ClassVar[str] = "data-ops-services"
+    operation_suffix: ClassVar[str] = "service"
+    detail = Service
+    page_model = Page[ServiceSummary]
+    id_field: ClassVar[str] = "data_ops_service_id"
+    name_field: ClassVar[str] = "data_ops_service_name"
+
+    def list(
+        self,
+        *,
+        data_ops_id: str | None = None,
+        data_ops_name: str | None = None,
+        data_ops_service_name: str | None = None,
+        cluster_name: str | None = None,
+        state: str | None = None,
+        version: str | None = None,
+        created_by: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        sort: str | None = None,
+        **filters: Any,
+    ) -> PageIterator[ServiceSummary]:
+        """Iterate over every matching service, fetching pages lazily (``async for s in client.services.list()``).
+
+        ``sort`` is ``"field:asc"`` or ``"field:desc"``.
+        """
+        chosen = _filters(
+            data_ops_id=data_ops_id,
+            data_ops_name=data_ops_name,
+            data_ops_service_name=data_ops_service_name,
+            cluster_name=cluster_name,
+            state=state,
+            version=version,
+            created_by=created_by,
+            extra=filters,
+        )
+        return self._iterate(page_size, sort, chosen)
+
+    async def list_page(
+        self,
+        page: int = 0,
+        size: int = DEFAULT_PAGE_SIZE,
+        *,
+        data_ops_id: str | None = None,
+        data_ops_name: str | None = None,
+        data_ops_service_name: str | None = None,
+        cluster_name: str | None = None,
+        state: str | None = None,
+        version: str | None = None,
+        created_by: str | None = None,
+        sort: str | None = None,
+        **filters: Any,
+    ) -> Page[ServiceSummary]:
+        """Fetch one page (``page`` counts from 0) with its ``total_count``."""
+        chosen = _filters(
+            data_ops_id=data_ops_id,
+            data_ops_name=data_ops_name,
+            data_ops_service_name=data_ops_service_name,
+            cluster_name=cluster_name,
+            state=state,
+            version=version,
+            created_by=created_by,
+            extra=filters,
+        )
+        return await self._list_page(page, size, sort, chosen)
+
+    async def create(self, request: ServiceCreate) -> Service:
+        """Ask for a new service; returns it as first read (state CREATING). See ``_resource`` on the answer."""
+        return await self._create(
+            request,
+            request.data_ops_service_name,
+            lambda name: self.list(data_ops_id=request.data_ops_id, data_ops_service_name=name),
+        )
+
+    async def update(self, service_id: str, update: ServiceUpdate) -> Service:
+        """Change a service (only the fields set in ``update`` are sent); returns the 202 body (state UPDATING)."""
+        return await self._update(service_id, update)
+
+    async def check_name(self, name: str) -> bool:
+        """Return ``True`` when a service already has this name."""
+        return await self._check_name(name, "check_service_name")
+
+    async def validate_resources_create(self, cluster_id: str, request: ResourceCheckRequest) -> ResourceCheck:
+        """Ask whether a cluster has room for a new service with this workload (no side effect)."""
+        data, raw = await self._json(
+            "POST",
+            self._path("clusters", cluster_id, "validate-resources"),
+            "validate_resources_create",
+            body=request,
+            idempotent=True,  # a check changes nothing, so re-sending it is safe
+        )
+        return structure(data, ResourceCheck, raw=raw)
+
+    async def validate_resources_update(self, service_id: str, request: ResourceCheckRequest) -> ResourceCheck:
+        """Ask whether a service's cluster has room for its workload changed to this one (no side effect)."""
+        data, raw = await self._json(
+            "POST",
+            self._path(service_id, "validate-resources"),
+            "validate_resources_update",
+            body=request,
+            idempotent=True,  # a check changes nothing, so re-sending it is safe
+        )
+        return structure(data, ResourceCheck, raw=raw)
+
+    async def sub_versions(self, data_ops_id: str) -> SubVersions:
+        """The service versions a data ops offers and how many services it has (unknown id: ``BadRequestError``)."""
+        data, raw = await self._json(
+            "GET", encode_path("v1", self.collection, "data-ops", data_ops_id, "sub-versions"), "sub_versions"
+        )
+        return structure(data, SubVersions, raw=raw)
+
+    async def create_and_wait(
+        self,
+        request: ServiceCreate,
+        *,
+        policy: PollPolicy | None = None,
+        on_event: Callable[[StateEvent], object] | None = None,
+    ) -> Service:
+        """Create, then wait until the new service settles (RUNNING); return it."""
+        accepted = await self.create(request)
+        return await self._settled(accepted.id, accepted, "create", policy, on_event)
