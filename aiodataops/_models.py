@@ -4,7 +4,10 @@ Conventions, all enforced by the one converter in ``_wire.py``:
 
 - ``None`` means "not set": a request never sends a ``None`` field, so an update sends only what it changes.
 - Response models keep fields the server added after this SDK was written in ``extra`` (reachable, never sent).
-- Request models have no ``extra``: an unknown key in a request body is an error (the emulator answers 400).
+  So do the parts (``Workload``, ``HostAlias``, ``Account``...), because responses nest them too: a field the
+  server adds inside ``service_workload`` must not break every read.
+- Request models have no ``extra``: an unknown key anywhere in a request body, nested parts included, is an error
+  (the emulator answers 400).
 - Collections are tuples so models stay hashable and immutable.
 """
 
@@ -55,6 +58,7 @@ class Workload:
     memory: str | None = None
     replica: str | None = None
     version: str | None = None
+    extra: dict[str, Any] = _EXTRA
 
 
 @attrs.frozen
@@ -64,6 +68,7 @@ class ServiceWorkload:
     scheduler: Workload | None = None
     web_server: Workload | None = None
     worker: Workload | None = None
+    extra: dict[str, Any] = _EXTRA
 
 
 @attrs.frozen
@@ -72,6 +77,7 @@ class HostAliasEntry:
 
     hostname: str
     ip: str
+    extra: dict[str, Any] = _EXTRA
 
 
 @attrs.frozen
@@ -80,6 +86,7 @@ class HostAlias:
 
     enabled: bool
     host_alias_list: tuple[HostAliasEntry, ...] = ()
+    extra: dict[str, Any] = _EXTRA
 
 
 @attrs.frozen
@@ -88,6 +95,7 @@ class HostAliasGroup:
 
     hostnames: tuple[str, ...]
     ip: str
+    extra: dict[str, Any] = _EXTRA
 
 
 @attrs.frozen
@@ -96,6 +104,7 @@ class Account:
 
     account_id: str | None = None
     account_password: str | None = attrs.field(default=None, repr=False)
+    extra: dict[str, Any] = _EXTRA
 
 
 @attrs.frozen
@@ -104,6 +113,7 @@ class Tag:
 
     tag_key: str
     tag_value: str = ""
+    extra: dict[str, Any] = _EXTRA
 
 
 # -- services -----------------------------------------------------------------------------------------------
@@ -147,7 +157,8 @@ class Service:
     account: Account | None = None
     cluster_id: str | None = None
     cluster_name: str | None = None
-    cluster_permission: dict[str, Any] | None = None
+    # hash=False: a dict cannot be hashed, and a Service should be (it is frozen); eq still compares it.
+    cluster_permission: dict[str, Any] | None = attrs.field(default=None, hash=False)
     cluster_request_failed: bool | None = None
     created_dt: dt.datetime | None = None
     modified_dt: dt.datetime | None = None

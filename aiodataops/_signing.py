@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 import time
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -31,13 +31,19 @@ API_VERSION: Final = "data-ops 1.1"
 SECRET_HEADERS: Final = frozenset({"scp-signature", "x-auth-token", "authorization", "cookie", "set-cookie"})
 
 
+def _is_text(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    # Not attrs.validators.instance_of: its message and args echo the value, and this value may be a secret.
+    if type(value) is not str and not (value is None and attribute.name == "auth_token"):
+        raise TypeError(f"Credentials.{attribute.name}: expected a string, got {type(value).__name__}")
+
+
 @attrs.frozen(repr=False)
 class Credentials:
     """An SCP access key pair, with the optional token of temporary credentials; never shows its secrets."""
 
-    access_key: str = attrs.field(validator=attrs.validators.instance_of(str))
-    secret_key: str = attrs.field(validator=attrs.validators.instance_of(str))
-    auth_token: str | None = attrs.field(default=None)
+    access_key: str = attrs.field(validator=_is_text)
+    secret_key: str = attrs.field(validator=_is_text)
+    auth_token: str | None = attrs.field(default=None, validator=_is_text)
 
     def __attrs_post_init__(self) -> None:
         if not self.access_key:

@@ -7,8 +7,9 @@ Quirks handled (API.md, "Models"):
 - ``service_workload`` in a service is read from an object, from ``""`` (meaning none) or from a string holding JSON.
 - Datetimes are ISO 8601; they are written with milliseconds and ``Z``, and a datetime without a zone is an error.
 - ``http_port``/``https_port`` are read from strings or integers (their type is not known); both become strings.
-- Unknown fields of a response go to the model's ``extra``; they are never sent back. A request model has no
-  ``extra``, so an unknown key in a request body is an error.
+- Unknown fields of a response, nested parts included, go to the model's ``extra``; they are never sent back. A
+  request model has no ``extra``, and an unknown key anywhere in a request body is an error.
+- ``account_password`` is a secret: an error about it names its path and type, never its value.
 - ``None`` fields are never sent: an update sends only the fields that were set.
 
 cattrs' stock hooks are lax (``bool("false")``, ``str(5)``, a string iterated into a tuple of characters); the
@@ -29,9 +30,9 @@ from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from aiodataops._errors import ResponseShapeError
-from aiodataops._models import HostAlias, Service, ServiceWorkload
+from aiodataops._models import Account, HostAlias, Service, ServiceWorkload
 
-__all__ = ["converter", "dumps", "format_datetime", "loads", "structure", "unstructure"]
+__all__ = ["converter", "dumps", "format_datetime", "loads", "parse_datetime", "structure", "unstructure"]
 
 T = TypeVar("T")
 
@@ -73,6 +74,12 @@ def _lenient_bool(value: Any, _: type) -> bool:
         if lowered in _FALSE:
             return False
     raise _WireValueError(f'expected a boolean or "true"/"false", got {_describe(value)}')
+
+
+def _secret_str(value: Any, _: type) -> str | None:
+    if value is None or type(value) is str:
+        return value
+    raise _WireValueError(f"expected a string, got {type(value).__name__} (value not shown: it is a secret)")
 
 
 def _port(value: Any, _: type) -> str | None:
@@ -133,7 +140,8 @@ def _tuple_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
 def _dict_hook(value: Any, _: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _WireValueError(f"expected an object, got {_describe(value)}")
-    return value
+    # A copy: the model is frozen, and must not change when the caller reuses the parsed JSON.
+    return dict(value)
 
 
 def _service_workload(value: Any, _: Any) -> ServiceWorkload | None:
@@ -142,9 +150,12 @@ def _service_workload(value: Any, _: Any) -> ServiceWorkload | None:
         return None
     if isinstance(value, str):
         try:
-            value = orjson.loads(value)
+            decoded = orjson.loads(value)
         except orjson.JSONDecodeError:
             raise _WireValueError(f"expected an object or a JSON string of one, got {_describe(value)}") from None
+        if not isinstance(decoded, dict):
+            raise _WireValueError(f"expected a JSON object in the string, got {_describe(decoded)}")
+        value = decoded
     if not isinstance(value, dict):
         raise _WireValueError(f"expected an object, got {_describe(value)}")
     return converter.structure(value, ServiceWorkload)
@@ -158,39 +169,43 @@ def _has_extra(cls: Any) -> bool:
     return attrs.has(cls) and "extra" in attrs.fields_dict(cls)
 
 
-def _attrs_structure_factory(cls: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
-    origin = get_origin(cls) or cls
-    overrides: dict[str, Any] = {}
-    if origin is Service:
-        overrides["service_workload"] = override(struct_hook=_service_workload)
-        overrides["http_port"] = override(struct_hook=_port)
-        overrides["https_port"] = override(struct_hook=_port)
-    keeps_extra = _has_extra(origin)
-    if keeps_extra:
-        overrides["extra"] = override(omit=True)
-    base = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=not keeps_extra, **overrides)
-    if not keeps_extra:
+def _attrs_structure_factory(*, keep_unknown: bool) -> Callable[[Any, cattrs.Converter], Callable[[Any, Any], Any]]:
+    """Make the hook factory for attrs classes: keeping unknown keys in ``extra``, or refusing them."""
 
-        def structure_strict(value: Any, target: Any) -> Any:
+    def factory(cls: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+        origin = get_origin(cls) or cls
+        keeps_extra = keep_unknown and _has_extra(origin)
+        if keep_unknown and not keeps_extra:
+            # A request model. Its parts (HostAlias, Workload...) keep unknown keys when a response nests them,
+            # but a request must refuse them at any depth: the request converter's hooks do, raising cattrs' own
+            # ForbiddenExtraKeysError at the right path, which callers walking the error tree rely on.
+            return _request_converter.get_structure_hook(cls)
+        overrides: dict[str, Any] = {}
+        if origin is Account:
+            overrides["account_password"] = override(struct_hook=_secret_str)
+        if origin is Service:
+            overrides["service_workload"] = override(struct_hook=_service_workload)
+            overrides["http_port"] = override(struct_hook=_port)
+            overrides["https_port"] = override(struct_hook=_port)
+        if _has_extra(origin):
+            overrides["extra"] = override(omit=True)
+        base = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=not keeps_extra, **overrides)
+        known = frozenset(a.name for a in attrs.fields(origin) if a.name != "extra")
+
+        def structure_object(value: Any, target: Any) -> Any:
             if not isinstance(value, dict):
                 raise _WireValueError(f"expected an object, got {_describe(value)}")
-            return base(value, target)
+            obj = base(value, target)
+            if keeps_extra:
+                unknown = value.keys() - known
+                if unknown:
+                    # Frozen classes still allow object.__setattr__; this is how attrs itself initialises them.
+                    object.__setattr__(obj, "extra", {k: value[k] for k in unknown})
+            return obj
 
-        return structure_strict
+        return structure_object
 
-    known = frozenset(a.name for a in attrs.fields(origin) if a.name != "extra")
-
-    def structure_keeping_extra(value: Any, target: Any) -> Any:
-        if not isinstance(value, dict):
-            raise _WireValueError(f"expected an object, got {_describe(value)}")
-        obj = base(value, target)
-        unknown = value.keys() - known
-        if unknown:
-            # Frozen classes still allow object.__setattr__; this is how attrs itself initialises them.
-            object.__setattr__(obj, "extra", {k: value[k] for k in unknown})
-        return obj
-
-    return structure_keeping_extra
+    return factory
 
 
 def _attrs_unstructure_factory(cls: Any, conv: cattrs.Converter) -> Callable[[Any], Any]:
@@ -208,7 +223,7 @@ def _attrs_unstructure_factory(cls: Any, conv: cattrs.Converter) -> Callable[[An
     return unstructure_without_none
 
 
-def _make_converter() -> cattrs.Converter:
+def _make_converter(*, keep_unknown: bool) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=True)
     conv.register_structure_hook(str, _strict_str)
     conv.register_structure_hook(int, _strict_int)
@@ -218,12 +233,14 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(dt.datetime, format_datetime)
     conv.register_structure_hook_func(_is_dict, _dict_hook)
     conv.register_structure_hook_factory(_is_tuple_seq, _tuple_factory)
-    conv.register_structure_hook_factory(_is_attrs, _attrs_structure_factory)
+    conv.register_structure_hook_factory(_is_attrs, _attrs_structure_factory(keep_unknown=keep_unknown))
     conv.register_unstructure_hook_factory(_is_attrs, _attrs_unstructure_factory)
     return conv
 
 
-converter: Final = _make_converter()
+#: Refuses unknown keys at every depth; the request models' hooks in ``converter`` come from here.
+_request_converter: Final = _make_converter(keep_unknown=False)
+converter: Final = _make_converter(keep_unknown=True)
 
 
 def loads(data: bytes | str) -> Any:
