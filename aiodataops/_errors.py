@@ -58,7 +58,8 @@ __all__ = [
 ]
 
 _MAX_BODY = 4096
-_PASSWORD_RE = re.compile(r'("account_password"\s*:\s*)"(?:[^"\\]|\\.)*"')
+# A quoted value, or any bare JSON scalar (a number, true, null): a password must never show, whatever its type.
+_PASSWORD_RE = re.compile(r'("account_password"\s*:\s*)(?:"(?:[^"\\]|\\.)*"|[^,}\]\s]+)')
 
 
 def redact_body(text: str) -> str:
@@ -163,7 +164,7 @@ class ResponseShapeError(DataOpsError):
         self.path = path
         self.problem = message
         self.body = redact_body(body)
-        super().__init__(f"response field {path}: {message}")
+        super().__init__(f"field {path}: {message}")
 
 
 class WaitError(DataOpsError):

@@ -593,7 +593,7 @@ def test_error_path_into_a_list_item() -> None:
     error = _shape_error({"contents": items, "total_count": 5}, Page[ServiceSummary])
     assert error.path == "$.contents[3].state"
     assert error.problem == "expected a string, got int 7"
-    assert str(error) == "response field $.contents[3].state: expected a string, got int 7"
+    assert str(error) == "field $.contents[3].state: expected a string, got int 7"
 
 
 def test_error_path_for_a_missing_field_in_a_list_item() -> None:
