@@ -1,0 +1,65 @@
+"""Fleet updates: change many Data Ops services at once, bounded, batched, budgeted, journaled and resumable.
+
+``report = await client.fleet.apply(load_plan("plan.yaml"), concurrency=32, batches=[1, 10, "25%"])``; see
+``Fleet.apply`` for every option, ``_plan`` for the plan format, ``_engine`` for how a run works and resumes.
+"""
+
+from aiodataops.fleet._amount import Amount
+from aiodataops.fleet._batches import Batches, parse_batches
+from aiodataops.fleet._events import (
+    Baking,
+    BatchEnded,
+    BatchStarted,
+    BudgetExceeded,
+    EventCallback,
+    FleetEnded,
+    FleetEvent,
+    FleetStarted,
+    Stopping,
+    TargetAccepted,
+    TargetEnded,
+    TargetsResolved,
+    TargetStarted,
+    TargetStateChanged,
+)
+from aiodataops.fleet._fleet import Fleet
+from aiodataops.fleet._journal import JournalError, JournalState, read_journal
+from aiodataops.fleet._plan import Plan, PlanError, ResolvedTarget, Selector, Target, load_plan, parse_plan
+from aiodataops.fleet._report import Change, ErrorInfo, FleetReport, ItemReport, Outcome, StopReason
+
+__all__ = [
+    "Amount",
+    "Baking",
+    "BatchEnded",
+    "BatchStarted",
+    "Batches",
+    "BudgetExceeded",
+    "Change",
+    "ErrorInfo",
+    "EventCallback",
+    "Fleet",
+    "FleetEnded",
+    "FleetEvent",
+    "FleetReport",
+    "FleetStarted",
+    "ItemReport",
+    "JournalError",
+    "JournalState",
+    "Outcome",
+    "Plan",
+    "PlanError",
+    "ResolvedTarget",
+    "Selector",
+    "StopReason",
+    "Stopping",
+    "Target",
+    "TargetAccepted",
+    "TargetEnded",
+    "TargetStarted",
+    "TargetStateChanged",
+    "TargetsResolved",
+    "load_plan",
+    "parse_batches",
+    "parse_plan",
+    "read_journal",
+]

@@ -1,0 +1,190 @@
+"""``Fleet``: the public face of the engine, bound to one client (``client.fleet``)."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.to_thread
+
+from aiodataops._errors import ConfigurationError
+from aiodataops.fleet._batches import Batches, parse_batches
+from aiodataops.fleet._budget import parse_max_failures
+from aiodataops.fleet._engine import FleetClient, Options, run_fleet
+from aiodataops.fleet._journal import Journal, JournalError, JournalState, read_journal
+from aiodataops.fleet._plan import Plan, parse_plan
+from aiodataops.fleet._source import Source, TargetsInput
+
+if TYPE_CHECKING:
+    from aiodataops.fleet._amount import Amount
+    from aiodataops.fleet._events import EventCallback
+    from aiodataops.fleet._report import FleetReport
+
+__all__ = ["Fleet"]
+
+_OPTION_NAMES = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "busy_retries")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _options(
+    *,
+    concurrency: int,
+    rate: float | None,
+    batches: str | list[int | str] | tuple[int | str, ...] | Batches | None,
+    bake: float,
+    max_failures: int | str | Amount | None,
+    timeout: float | None,
+    dry_run: bool,
+    busy_retries: int,
+) -> Options:
+    """Check every option before anything is sent; a bad one raises ``ConfigurationError`` naming it."""
+    if type(concurrency) is not int or concurrency < 1:
+        raise ConfigurationError(f"concurrency: expected a whole number >= 1, got {concurrency!r}")
+    if rate is not None and (not _is_number(rate) or not (rate > 0 and math.isfinite(rate))):
+        raise ConfigurationError(f"rate: expected updates per second above zero, got {rate!r}")
+    if not _is_number(bake) or not (bake >= 0 and math.isfinite(bake)):
+        raise ConfigurationError(f"bake: expected seconds >= 0, got {bake!r}")
+    if timeout is not None and (not _is_number(timeout) or not (timeout > 0 and math.isfinite(timeout))):
+        raise ConfigurationError(f"timeout: expected seconds above zero, got {timeout!r}")
+    if type(busy_retries) is not int or busy_retries < 0:
+        raise ConfigurationError(f"busy_retries: expected a whole number >= 0, got {busy_retries!r}")
+    try:
+        parsed_batches = parse_batches(batches)
+        parsed_budget = parse_max_failures(max_failures)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(str(exc)) from None
+    return Options(
+        concurrency=concurrency,
+        rate=float(rate) if rate is not None else None,
+        batches=parsed_batches,
+        bake=float(bake),
+        max_failures=parsed_budget,
+        timeout=float(timeout) if timeout is not None else None,
+        dry_run=dry_run,
+        busy_retries=busy_retries,
+    )
+
+
+class Fleet:
+    """Bulk updates of many services through one client: ``report = await client.fleet.apply(plan, ...)``."""
+
+    def __init__(self, client: FleetClient) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"Fleet({self._client!r})"
+
+    async def apply(
+        self,
+        targets: TargetsInput,
+        *,
+        concurrency: int = 16,
+        rate: float | None = None,
+        batches: str | list[int | str] | tuple[int | str, ...] | Batches | None = None,
+        bake: float = 0.0,
+        max_failures: int | str | Amount | None = 0,
+        timeout: float | None = None,  # noqa: ASYNC109 -- each service's settle time, not this call's deadline
+        dry_run: bool = False,
+        journal: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+        on_event: EventCallback | None = None,
+        stop: anyio.Event | None = None,
+        abort: anyio.Event | None = None,
+        busy_retries: int = 3,
+    ) -> FleetReport:
+        """Update every target and return a report holding each exactly once.
+
+        ``targets``: a ``Plan`` (selectors resolved lazily through the service list) or ``(service_id, update)``
+        pairs in a list, any iterable or an async iterable. ``concurrency``: services in flight at most (a fixed
+        pool of that many workers). ``rate``: new updates per second at most. ``batches``: canary batch sizes,
+        e.g. ``[1, 10, "25%"]`` (the last repeats); each batch settles before ``bake`` seconds pass and the next
+        starts. ``max_failures``: failures (or time-outs) tolerated, a count or ``"N%"`` of the fleet; one more and
+        no new service starts (``None``: no limit). ``timeout``: seconds each service may take to settle after its
+        update was accepted (default: the client's poll policy deadline). ``dry_run``: read each target and report
+        the changes (``ItemReport.diff``), send no PUT. ``journal``: a JSONL file making the run resumable; a new
+        run needs a new (or empty) file, ``resume=True`` continues the run it holds. ``stop``: when set, no new
+        service starts and the rest settle; ``abort``: when set, stop following what is in flight too.
+        ``busy_retries``: how often a PUT answered 409 (service busy) is tried again.
+
+        Bad options or a bad plan raise before any request (``ConfigurationError``, ``PlanError``).
+        """
+        options = _options(
+            concurrency=concurrency,
+            rate=rate,
+            batches=batches,
+            bake=bake,
+            max_failures=max_failures,
+            timeout=timeout,
+            dry_run=dry_run,
+            busy_retries=busy_retries,
+        )
+        source = Source(targets, self._client.services.list)
+        plan = targets if isinstance(targets, Plan) else None
+        if journal is None:
+            if resume:
+                raise ConfigurationError("resume: needs the journal to resume from")
+            return await run_fleet(self._client, source, options, on_event=on_event, stop=stop, abort=abort)
+        if dry_run:
+            raise ConfigurationError("journal: a dry run changes nothing, so it keeps no journal")
+        state: JournalState | None = None
+        if resume:
+            _check_same_plan(await anyio.to_thread.run_sync(read_journal, journal), plan, os.fspath(journal))
+            opened, state = await Journal.reopen(journal, options=options.to_dict())
+        else:
+            header_plan = {"path": plan.path, "sha256": plan.sha256, "data": plan.data} if plan else None
+            opened = await Journal.create(journal, plan=header_plan, options=options.to_dict())
+        async with opened:
+            return await run_fleet(
+                self._client,
+                source,
+                options,
+                journal=opened,
+                resumed=state,
+                on_event=on_event,
+                stop=stop,
+                abort=abort,
+            )
+
+    async def resume(
+        self,
+        journal: str | os.PathLike[str],
+        *,
+        targets: TargetsInput | None = None,
+        on_event: EventCallback | None = None,
+        stop: anyio.Event | None = None,
+        abort: anyio.Event | None = None,
+        **overrides: Any,
+    ) -> FleetReport:
+        """Continue the run a journal holds: with the plan and options it recorded, unless overridden.
+
+        Ended services are not touched again (their report lines are reused); accepted ones are followed, never
+        sent again; the rest start. A run of plain pairs recorded no plan: pass the same ``targets`` again.
+        """
+        unknown = set(overrides) - set(_OPTION_NAMES)
+        if unknown:
+            raise ConfigurationError(f"resume: unknown option(s): {', '.join(sorted(unknown))}")
+        header = read_journal(journal).header
+        if targets is None:
+            recorded = header.get("plan")
+            if not recorded:
+                raise ConfigurationError("resume: this journal recorded no plan; pass the same targets again")
+            targets = parse_plan(recorded["data"], path=recorded.get("path"))
+        options = {k: v for k, v in (header.get("options") or {}).items() if k in _OPTION_NAMES}
+        options.update(overrides)
+        return await self.apply(
+            targets, journal=journal, resume=True, on_event=on_event, stop=stop, abort=abort, **options
+        )
+
+
+def _check_same_plan(state: JournalState, plan: Plan | None, name: str) -> None:
+    recorded = state.header.get("plan")
+    if plan is not None and recorded and recorded.get("sha256") != plan.sha256:
+        raise JournalError(
+            f"{name}: the plan changed since this journal was written; resume with the plan it holds "
+            "(aiodataops fleet resume JOURNAL) or start a new journal"
+        )

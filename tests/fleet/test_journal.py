@@ -1,0 +1,138 @@
+"""The fleet journal: durable append-only records, tolerant reading of a torn tail, and resume bookkeeping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import stat
+from pathlib import Path
+
+import anyio
+import orjson
+import pytest
+
+from aiodataops._models import Service, ServiceUpdate
+from aiodataops._waiting import WaitToken
+from aiodataops.fleet._journal import Journal, JournalError, read_journal
+from aiodataops.fleet._report import ErrorInfo, ItemReport, Outcome
+
+UPDATE = ServiceUpdate(description="new")
+
+
+def _token(sid: str) -> WaitToken:
+    accepted = Service(sid, state="UPDATING", modified_dt=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    return WaitToken.for_accepted(accepted, wall=lambda: 1_750_000_000.0)
+
+
+async def _write_run(path: Path) -> None:
+    async with await Journal.create(path, plan={"path": "p.yaml", "sha256": "x", "data": {}}, options={"a": 1}) as j:
+        for sid in ("s1", "s2", "s3", "s4"):
+            await j.intent(sid, UPDATE)
+        for sid in ("s1", "s2", "s3"):
+            await j.accepted(_token(sid))
+        await j.ended(ItemReport("s1", Outcome.SUCCEEDED, final_state="RUNNING"))
+        await j.ended(ItemReport("s2", Outcome.FAILED, error=ErrorInfo("wait_failed", "ERROR")))
+        await j.ended(ItemReport("s9", Outcome.SKIPPED))  # not final: never written
+
+
+@pytest.mark.anyio
+async def test_journal_records_what_a_resume_needs(tmp_path: Path) -> None:
+    """Read back, a journal tells ended (with their lines), accepted-not-ended (tokens) and intent-only services."""
+    path = tmp_path / "run.jsonl"
+    await _write_run(path)
+    state = read_journal(path)
+    assert state.header["plan"]["path"] == "p.yaml"
+    assert state.header["options"] == {"a": 1}
+    assert set(state.ended) == {"s1", "s2"}
+    assert state.ended["s2"].error == ErrorInfo("wait_failed", "ERROR")
+    assert set(state.reattach) == {"s3"}
+    assert state.reattach["s3"] == _token("s3")
+    assert set(state.unconfirmed) == {"s4"}
+    assert state.unconfirmed["s4"].update == {"description": "new"}
+    assert not state.truncated
+
+
+@pytest.mark.anyio
+async def test_journal_file_is_private_and_every_line_whole(tmp_path: Path) -> None:
+    """The journal is created mode 0600 and holds one JSON object per newline-terminated line."""
+    path = tmp_path / "run.jsonl"
+    os.umask(0o022)
+    await _write_run(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    raw = path.read_bytes()
+    assert raw.endswith(b"\n")
+    assert [orjson.loads(line)["type"] for line in raw.splitlines()][:2] == ["header", "intent"]
+
+
+@pytest.mark.anyio
+async def test_a_torn_last_line_is_dropped_and_cut_away_on_resume(tmp_path: Path) -> None:
+    """A journal cut mid-line reads up to its last whole record; reopening truncates the torn tail first."""
+    path = tmp_path / "run.jsonl"
+    await _write_run(path)
+    whole = path.read_bytes()
+    lines = whole.splitlines(keepends=True)
+    # Cut inside the last record (the ended line of s2): only s1 has ended.
+    torn = b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2]
+    path.write_bytes(torn)
+    state = read_journal(path)
+    assert state.truncated
+    assert set(state.ended) == {"s1"}
+    assert "s2" in state.reattach
+    journal, reopened = await Journal.reopen(path, options={"b": 2})
+    async with journal:
+        await journal.ended(ItemReport("s2", Outcome.SUCCEEDED))
+    assert reopened.valid_length == len(b"".join(lines[:-1]))
+    again = read_journal(path)
+    assert not again.truncated
+    assert set(again.ended) == {"s1", "s2"}
+    assert b"".join(lines[:-1]) in path.read_bytes()
+
+
+@pytest.mark.anyio
+async def test_damage_before_the_last_line_is_an_error(tmp_path: Path) -> None:
+    """A damaged line anywhere but the end means the journal cannot be trusted; the error names the line."""
+    path = tmp_path / "run.jsonl"
+    await _write_run(path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[2] = b"{not json\n"
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(JournalError, match="line 3 is damaged"):
+        read_journal(path)
+    lines[2] = b'{"type": "accepted", "id": "s1", "token": {"v": 99}}\n'
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(JournalError, match=r"line 3 \(accepted record\) is damaged"):
+        read_journal(path)
+
+
+@pytest.mark.anyio
+async def test_journal_refuses_to_overwrite_and_to_read_what_is_not_a_journal(tmp_path: Path) -> None:
+    """Creating over a journal that holds a run, reading a non-journal, an empty or a missing file: clear errors."""
+    path = tmp_path / "run.jsonl"
+    await _write_run(path)
+    with pytest.raises(JournalError, match="already holds a run"):
+        await Journal.create(path, plan=None, options={})
+    other = tmp_path / "other.jsonl"
+    other.write_text('{"type": "intent", "id": "x"}\n')
+    with pytest.raises(JournalError, match="not a header"):
+        read_journal(other)
+    other.write_text('{"type": "header", "version": 7}\n')
+    with pytest.raises(JournalError, match="format 7 is not supported"):
+        read_journal(other)
+    other.write_text("")
+    with pytest.raises(JournalError, match="empty"):
+        read_journal(other)
+    with pytest.raises(JournalError, match="no such journal"):
+        await Journal.reopen(tmp_path / "missing.jsonl", options={})
+
+
+@pytest.mark.anyio
+async def test_concurrent_records_are_all_durable_and_whole(tmp_path: Path) -> None:
+    """Many tasks appending at once (sharing fsyncs) lose no record and interleave no bytes."""
+    path = tmp_path / "run.jsonl"
+    async with await Journal.create(path, plan=None, options={}) as journal:
+        async with anyio.create_task_group() as group:
+            for i in range(200):
+                group.start_soon(journal.intent, f"s{i}", UPDATE)
+    state = read_journal(path)
+    assert set(state.unconfirmed) == {f"s{i}" for i in range(200)}
+    assert state.records == 201
