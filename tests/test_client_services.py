@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib.util
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -360,3 +362,17 @@ async def test_create_without_an_id_in_the_answer_finds_the_service_by_name() ->
     assert created.modified_dt == dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     assert [m for m, _, _ in recorder.hits] == ["POST", "GET", "GET"]
     assert all(ok for _, _, ok in recorder.hits)
+
+
+async def test_the_one_service_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """examples/one_service.py updates one service and returns it settled with the new workers."""
+    path = Path(__file__).parent.parent / "examples" / "one_service.py"
+    spec = importlib.util.spec_from_file_location("one_service_example", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    final = await module.main(clock=VirtualClock())
+    assert final.state == "RUNNING"
+    assert final.service_workload.worker.replica == "3"
+    assert "is RUNNING with worker" in capsys.readouterr().out
