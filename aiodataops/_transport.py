@@ -93,6 +93,7 @@ LOGGED_HEADERS: Final = frozenset(
     }
 )
 
+_BAD_SEGMENTS: Final = frozenset({"", ".", ".."})
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _JSON_HEADERS: Final = CIMultiDict({"Content-Type": "application/json"})
 _USER_AGENT: Final = f"aiodataops/0.1 aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
@@ -111,7 +112,14 @@ class Answer(NamedTuple):
 
 
 def encode_path(*segments: str) -> str:
-    """Join path segments, percent-encoding each one completely (a ``/`` inside an id stays inside it)."""
+    """Join path segments, percent-encoding each one completely (a ``/`` inside an id stays inside it).
+
+    An empty, ``.`` or ``..`` segment is refused: ``get("")`` would otherwise read the collection and ``..``
+    would address another resource than the one named.
+    """
+    for segment in segments:
+        if segment in _BAD_SEGMENTS or not isinstance(segment, str):
+            raise ValueError(f"{segment!r} is not a usable id or name (empty, '.' and '..' address something else)")
     return "".join("/" + quote(segment, safe="-_.~") for segment in segments)
 
 

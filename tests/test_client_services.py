@@ -16,6 +16,7 @@ from aiohttp import web
 from aiodataops._client import DataOpsClient
 from aiodataops._clock import VirtualClock
 from aiodataops._errors import (
+    AuthenticationError,
     BadRequestError,
     ConflictError,
     NotFoundError,
@@ -35,6 +36,7 @@ from aiodataops._models import (
 )
 from aiodataops._polling import PollPolicy
 from aiodataops._retry import RetryPolicy
+from aiodataops._signing import Credentials
 from aiodataops.emulator import PASSWORD_MARK, Emulator, FaultRule
 
 if TYPE_CHECKING:
@@ -376,3 +378,15 @@ async def test_the_one_service_example_runs(capsys: pytest.CaptureFixture[str]) 
     assert final.state == "RUNNING"
     assert final.service_workload.worker.replica == "3"
     assert "is RUNNING with worker" in capsys.readouterr().out
+
+
+async def test_wrong_secret_is_refused_with_the_request_id(env: Env) -> None:
+    """A client signing with the wrong secret gets AuthenticationError with the emulator's request id, once."""
+    wrong = Credentials(env.emu.credentials.access_key, "not-the-secret")
+    async with DataOpsClient(env.emu.base_url, wrong, clock=env.clock) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await client.services.get(env.emu.service_ids()[0])
+    assert caught.value.request_id is not None
+    assert caught.value.request_id.startswith("emu-")
+    assert "not-the-secret" not in str(caught.value)
+    assert sum(n for (op, status), n in env.emu.counters.requests.items() if status == 401) == 1

@@ -581,3 +581,11 @@ async def test_secrets_never_reach_logs_reprs_or_errors(caplog: pytest.LogCaptur
         assert secret
         assert secret not in haystack
     assert CREDS.access_key not in caplog.text
+
+
+@pytest.mark.parametrize("segment", ["", ".", ".."])
+def test_ids_that_would_address_something_else_are_refused(segment: str) -> None:
+    """An empty, '.' or '..' id is refused before anything is sent."""
+    with pytest.raises(ValueError, match="not a usable id"):
+        encode_path("v1", "data-ops-services", segment)
+    assert encode_path("v1", "a/b", "x y") == "/v1/a%2Fb/x%20y"
