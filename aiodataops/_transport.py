@@ -37,6 +37,7 @@ from yarl import URL
 from aiodataops._clock import Clock, SystemClock
 from aiodataops._config import make_ssl_context, normalise_endpoint
 from aiodataops._errors import (
+    ConfigurationError,
     ConnectError,
     ResponseShapeError,
     TimeoutError_,
@@ -170,9 +171,9 @@ class Transport:
         rng: random.Random | None = None,
     ) -> None:
         if concurrency < 1:
-            raise ValueError(f"concurrency: must be at least 1, got {concurrency!r}")
+            raise ConfigurationError(f"concurrency: must be at least 1, got {concurrency!r}")
         if max_response_size < 1:
-            raise ValueError(f"max_response_size: must be at least 1 byte, got {max_response_size!r}")
+            raise ConfigurationError(f"max_response_size: must be at least 1 byte, got {max_response_size!r}")
         self.endpoint = normalise_endpoint(endpoint, allow_insecure_http=allow_insecure_http)
         self._base_url = URL(self.endpoint)
         self._scheme = self._base_url.scheme
