@@ -1,0 +1,425 @@
+"""The aiohttp application: routes for the 17 operations, and the middlewares around them.
+
+Middlewares, outermost first: ``_observe`` (counters, request log, request id, dropped connections), ``_authenticate``
+(signature check, API version), ``_inject`` (latency and faults, before the operation takes effect), ``_translate``
+(store refusals and unknown routes into their error envelopes).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import attrs
+import cattrs
+import orjson
+from aiohttp import web
+
+from aiodataops._clock import Clock
+from aiodataops._models import (
+    DataOpsCreate,
+    DataOpsUpdate,
+    ResourceCheckRequest,
+    ServiceCreate,
+    ServiceUpdate,
+)
+from aiodataops._signing import Credentials
+from aiodataops._wire import converter
+from aiodataops.emulator import _errors
+from aiodataops.emulator._auth import SUPPORTED_API_VERSIONS, AuthError, check_request
+from aiodataops.emulator._config import EmulatorConfig
+from aiodataops.emulator._counters import DROPPED, Counters
+from aiodataops.emulator._faults import FaultInjector
+from aiodataops.emulator._operations import UNKNOWN
+from aiodataops.emulator._store import (
+    DATA_OPS_FILTERS,
+    DATA_OPS_SUMMARY_KEYS,
+    SERVICE_FILTERS,
+    SERVICE_SUMMARY_KEYS,
+    BadQueryError,
+    BusyError,
+    InvalidError,
+    MissingError,
+    Store,
+)
+
+if TYPE_CHECKING:
+    from aiodataops.emulator._validate import Problem
+
+__all__ = ["RUNTIME", "Runtime", "build_app"]
+
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_PAGE_SIZE: Final = 1000
+DEFAULT_PAGE_SIZE: Final = 20
+_DIGITS: Final = re.compile(r"^[0-9]+$")
+_PATH_TOKEN: Final = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]")
+_EXTRA_MARK: Final = "\x00extra:"
+
+
+@attrs.define
+class Runtime:
+    """Everything a request handler reaches: data, counters, faults, keys, clock."""
+
+    config: EmulatorConfig
+    clock: Clock
+    store: Store
+    counters: Counters
+    injector: FaultInjector
+    credentials: dict[str, Credentials]
+    requests_seen: int = 0
+
+
+RUNTIME: Final = web.AppKey("aiodataops.emulator.runtime", Runtime)
+_REQUEST_ID: Final = web.RequestKey("aiodataops.emulator.request_id", str)
+_OPERATION: Final = web.RequestKey("aiodataops.emulator.operation", str)
+
+
+class _DroppedError(Exception):
+    """The connection was closed on purpose without an answer."""
+
+
+def _rt(request: web.Request) -> Runtime:
+    return request.app[RUNTIME]
+
+
+def _actor(request: web.Request) -> str:
+    return request.headers.get("Scp-Accesskey", "")
+
+
+# -- request parsing ----------------------------------------------------------------------------------------------
+
+
+def _format_exception(exc: BaseException, _type: Any) -> str:
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return _EXTRA_MARK + ",".join(sorted(exc.extra_fields))
+    if isinstance(exc, KeyError):
+        return "field required"
+    return str(exc) or type(exc).__name__
+
+
+def _loc(path: str) -> tuple[str | int, ...]:
+    loc: list[str | int] = ["body"]
+    for name, index, key in _PATH_TOKEN.findall(path.removeprefix("$")):
+        loc.append(int(index) if index else (name or key))
+    return tuple(loc)
+
+
+def _problems_of(exc: BaseException) -> list[Problem]:
+    if not isinstance(exc, cattrs.BaseValidationError):
+        return [(("body",), _format_exception(exc, None), "type_error")]
+    problems: list[Problem] = []
+    for message in cattrs.transform_error(exc, format_exception=_format_exception):
+        text, _, path = message.rpartition(" @ ")
+        loc = _loc(path)
+        if text.startswith(_EXTRA_MARK):
+            problems.extend(((*loc, name), "extra fields not permitted", "value_error.extra")
+                            for name in text.removeprefix(_EXTRA_MARK).split(","))
+        elif text == "field required":
+            problems.append((loc, text, "value_error.missing"))
+        else:
+            problems.append((loc, text, "type_error"))
+    return problems
+
+
+async def _body(request: web.Request, cls: type[T]) -> T:
+    """Read the JSON body strictly into a request model; any misfit is a 400 naming the field."""
+    raw = await request.read()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidError([(("body",), f"invalid JSON: {exc}", "value_error.jsondecode")]) from None
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        raise InvalidError(_problems_of(exc)) from None
+
+
+def _paging(request: web.Request, filters: frozenset[str], sortable: tuple[str, ...]) -> tuple[
+        tuple[tuple[str, str], ...], tuple[tuple[str, bool], ...], int, int]:
+    query = request.query
+    page_text = query.get("page", "0")
+    size_text = query.get("size", str(DEFAULT_PAGE_SIZE))
+    if not _DIGITS.match(page_text):
+        raise BadQueryError(f"page: must be a whole number >= 0 (pages count from 0), got {page_text!r}")
+    if not _DIGITS.match(size_text) or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
+        raise BadQueryError(f"size: must be a whole number from 1 to {MAX_PAGE_SIZE}, got {size_text!r}")
+    sorts: list[tuple[str, bool]] = []
+    for spec in query.getall("sort", []):
+        for part in filter(None, spec.split(",")) if ":" in spec else [spec]:
+            field, _, direction = part.partition(":")
+            direction = direction.lower() or "asc"
+            if field not in sortable:
+                raise BadQueryError(f"sort: unknown field {field!r}; expected one of {', '.join(sortable)}")
+            if direction not in ("asc", "desc"):
+                raise BadQueryError(f"sort: direction must be 'asc' or 'desc', got {direction!r}")
+            sorts.append((field, direction == "desc"))
+    chosen = tuple(sorted((k, v) for k, v in query.items() if k in filters))
+    return chosen, tuple(sorts), int(page_text), int(size_text)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+# -- handlers: data ops -----------------------------------------------------------------------------------------
+
+
+async def list_data_ops(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    filters, sorts, page, size = _paging(request, DATA_OPS_FILTERS, DATA_OPS_SUMMARY_KEYS)
+    items, total = rt.store.list_page("data_ops", filters=filters, sorts=sorts, page=page, size=size,
+                                      now=rt.clock.now())
+    return _json({"contents": items, "total_count": total})
+
+
+async def get_data_ops(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    return _json(rt.store.get_data_ops(request.match_info["data_ops_id"], rt.clock.now()))
+
+
+async def create_data_ops(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    body = await _body(request, DataOpsCreate)
+    return _json(rt.store.create_data_ops(body, rt.clock.now(), _actor(request)), 202)
+
+
+async def update_data_ops(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    body = await _body(request, DataOpsUpdate)
+    return _json(rt.store.update_data_ops(request.match_info["data_ops_id"], body, rt.clock.now(),
+                                          _actor(request)), 202)
+
+
+async def delete_data_ops(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    return _json(rt.store.delete_data_ops(request.match_info["data_ops_id"], rt.clock.now(), _actor(request)), 202)
+
+
+async def check_data_ops_name(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    return _json({"result": rt.store.data_ops_name_taken(request.match_info["name"], rt.clock.now())})
+
+
+async def image_versions(request: web.Request) -> web.Response:
+    images = _rt(request).store.images
+    return _json({"contents": images, "total_count": len(images)})
+
+
+async def ingress_controllers(request: web.Request) -> web.Response:
+    return _json(_rt(request).store.ingress_controllers(request.match_info["cluster_id"]))
+
+
+# -- handlers: services -----------------------------------------------------------------------------------------
+
+
+async def list_services(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    filters, sorts, page, size = _paging(request, SERVICE_FILTERS, SERVICE_SUMMARY_KEYS)
+    items, total = rt.store.list_page("service", filters=filters, sorts=sorts, page=page, size=size,
+                                      now=rt.clock.now())
+    return _json({"contents": items, "total_count": total})
+
+
+async def get_service(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    return _json(rt.store.get_service(request.match_info["service_id"], rt.clock.now()))
+
+
+async def create_service(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    body = await _body(request, ServiceCreate)
+    return _json(rt.store.create_service(body, rt.clock.now(), _actor(request)), 202)
+
+
+async def update_service(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    service_id = request.match_info["service_id"]
+    body = await _body(request, ServiceUpdate)
+    answer = rt.store.update_service(service_id, body, rt.clock.now(), _actor(request))
+    rt.counters.accepted_puts_per_service[service_id] += 1
+    return _json(answer, 202)
+
+
+async def delete_service(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    return _json(rt.store.delete_service(request.match_info["service_id"], rt.clock.now(), _actor(request)), 202)
+
+
+async def check_service_name(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    return _json({"result": rt.store.service_name_taken(request.match_info["name"], rt.clock.now())})
+
+
+async def validate_resources_create(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    body = await _body(request, ResourceCheckRequest)
+    return _json(rt.store.check_resources_create(request.match_info["cluster_id"], body, rt.clock.now()))
+
+
+async def validate_resources_update(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    body = await _body(request, ResourceCheckRequest)
+    return _json(rt.store.check_resources_update(request.match_info["service_id"], body, rt.clock.now()))
+
+
+async def sub_versions(request: web.Request) -> web.Response:
+    rt = _rt(request)
+    return _json(rt.store.sub_versions(request.match_info["data_ops_id"], rt.clock.now()))
+
+
+#: (method, path, handler, operation name); the order matters: literal segments before ``{id}`` ones.
+ROUTES: Final[tuple[tuple[str, str, Handler, str], ...]] = (
+    ("GET", "/v1/data-ops", list_data_ops, "list_data_ops"),
+    ("POST", "/v1/data-ops", create_data_ops, "create_data_ops"),
+    ("GET", "/v1/data-ops/image-versions", image_versions, "image_versions"),
+    ("GET", "/v1/data-ops/clusters/{cluster_id}/ingress-controllers", ingress_controllers, "ingress_controllers"),
+    ("GET", "/v1/data-ops/{name}/check-duplication", check_data_ops_name, "check_data_ops_name"),
+    ("GET", "/v1/data-ops/{data_ops_id}", get_data_ops, "get_data_ops"),
+    ("PUT", "/v1/data-ops/{data_ops_id}", update_data_ops, "update_data_ops"),
+    ("DELETE", "/v1/data-ops/{data_ops_id}", delete_data_ops, "delete_data_ops"),
+    ("GET", "/v1/data-ops-services", list_services, "list_services"),
+    ("POST", "/v1/data-ops-services", create_service, "create_service"),
+    ("POST", "/v1/data-ops-services/clusters/{cluster_id}/validate-resources", validate_resources_create,
+     "validate_resources_create"),
+    ("GET", "/v1/data-ops-services/data-ops/{data_ops_id}/sub-versions", sub_versions, "sub_versions"),
+    ("GET", "/v1/data-ops-services/{name}/check-duplication", check_service_name, "check_service_name"),
+    ("POST", "/v1/data-ops-services/{service_id}/validate-resources", validate_resources_update,
+     "validate_resources_update"),
+    ("GET", "/v1/data-ops-services/{service_id}", get_service, "get_service"),
+    ("PUT", "/v1/data-ops-services/{service_id}", update_service, "update_service"),
+    ("DELETE", "/v1/data-ops-services/{service_id}", delete_service, "delete_service"),
+)
+
+_OPERATION_OF: Final = {handler: operation for _, _, handler, operation in ROUTES}
+
+
+def operation_of(request: web.Request) -> str:
+    """Return the operation name of a request (``"unknown"`` when no route matched)."""
+    match = request.match_info
+    if match.http_exception is not None:
+        return UNKNOWN
+    return _OPERATION_OF.get(match.handler, UNKNOWN)
+
+
+# -- middlewares --------------------------------------------------------------------------------------------------
+
+
+@web.middleware
+async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rt = _rt(request)
+    counters = rt.counters
+    operation = operation_of(request)
+    rt.requests_seen += 1
+    request_id = f"emu-{rt.config.seed:x}-{rt.requests_seen:08x}"
+    request[_REQUEST_ID] = request_id
+    request[_OPERATION] = operation
+    if operation == "update_service":
+        counters.puts_per_service[request.match_info["service_id"]] += 1
+    counters.started()
+    status = DROPPED
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = request_id
+    except _DroppedError:
+        # The transport is already aborted; aiohttp writes this answer nowhere, quietly.
+        return web.Response(status=499)
+    finally:
+        counters.finished(request.method, request.raw_path, operation, status)
+    return response
+
+
+@web.middleware
+async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rt = _rt(request)
+    try:
+        check_request(request, rt.credentials, time.time_ns() // 1_000_000, int(rt.config.timestamp_tolerance * 1000))
+    except AuthError as failure:
+        return _errors.legacy(401, failure.code, failure.message, request.path, request[_REQUEST_ID])
+    version = request.headers.get("Scp-Api-Version")
+    if version is not None and version not in SUPPORTED_API_VERSIONS:
+        return _errors.errors_envelope(400, "UNSUPPORTED_API_VERSION",
+                                       f"Scp-Api-Version {version!r} is not supported; use 'data-ops 1.1'")
+    return await handler(request)
+
+
+def _retry_headers(retry_after: float | str | None) -> dict[str, str] | None:
+    if retry_after is None:
+        return None
+    return {"Retry-After": retry_after if isinstance(retry_after, str) else f"{retry_after:g}"}
+
+
+def _drop(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    raise _DroppedError
+
+
+@web.middleware
+async def _inject(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rt = _rt(request)
+    operation = request[_OPERATION]
+    if operation == UNKNOWN:
+        return await handler(request)
+    injector = rt.injector
+    delay, rule = injector.decide(operation, request.path)
+    delay += injector.latency(operation, request.path)
+    if delay > 0:
+        await rt.clock.sleep(delay)
+    if rule is None:
+        return await handler(request)
+    rt.counters.faults[operation, rule.kind] += 1
+    kind = rule.kind
+    headers = _retry_headers(rule.retry_after)
+    if kind == "drop_after_apply":
+        response = await handler(request)
+        if response.status >= 400:  # noqa: PLR2004 -- refused: nothing applied, answer normally
+            return response
+        _drop(request)
+    if kind == "drop":
+        _drop(request)
+    return _fault_response(kind, request, headers)
+
+
+def _fault_response(kind: str, request: web.Request, headers: dict[str, str] | None) -> web.Response:
+    if kind == "503_text":
+        return _errors.envoy_503(headers)
+    if kind == "500":
+        return _errors.legacy(500, "INTERNAL_SERVER_ERROR", "internal server error", request.path,
+                              request[_REQUEST_ID], headers=headers)
+    status = int(kind)
+    code = {429: "TOO_MANY_REQUESTS", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT"}[status]
+    return _errors.errors_envelope(status, code, f"{code.replace('_', ' ').lower()} (injected fault)", headers)
+
+
+@web.middleware
+async def _translate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except InvalidError as exc:
+        return _errors.validation(exc.problems)
+    except MissingError as exc:
+        return _errors.not_found(exc.object_type, exc.object_id)
+    except BusyError as exc:
+        return _errors.conflict(str(exc))
+    except BadQueryError as exc:
+        return _errors.errors_envelope(400, "BAD_REQUEST", str(exc))
+    except web.HTTPException as exc:
+        if exc.status in (404, 405):
+            return _errors.route_error(exc.status, request.path)
+        raise
+
+
+def build_app(runtime: Runtime) -> web.Application:
+    """Build the application serving the 17 operations for ``runtime``."""
+    app = web.Application(middlewares=[_observe, _authenticate, _inject, _translate],
+                          client_max_size=4 * 1024 * 1024)
+    app[RUNTIME] = runtime
+    for method, path, handler, _operation in ROUTES:
+        app.router.add_route(method, path, handler)
+    return app

@@ -1,0 +1,121 @@
+"""``EmulatorConfig``: every knob of the emulator, checked when it is built."""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+import attrs
+
+from aiodataops._clock import Clock
+from aiodataops._signing import Credentials
+from aiodataops.emulator._faults import FaultRule, Latency, LatencySpec
+
+__all__ = ["DEFAULT_CREDENTIALS", "EmulatorConfig"]
+
+#: The emulator's own throwaway test key pair (never a real one); ``aiodataops emulator`` prints it.
+DEFAULT_CREDENTIALS: Final = Credentials(
+    access_key="EMULATOR-ACCESS-KEY-0001",
+    secret_key="emulator-secret-key-not-a-real-secret",  # noqa: S106 -- the emulator's public test key
+)
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"EmulatorConfig.{attribute.name}: must not be negative, got {value!r}")
+
+
+def _duration(_: object, attribute: attrs.Attribute[Any], value: tuple[float, float]) -> None:
+    if len(value) != 2:  # noqa: PLR2004 -- a (min, max) pair
+        raise ValueError(f"EmulatorConfig.{attribute.name}: expected (min, max) seconds, got {value!r}")
+    low, high = value
+    if low < 0 or high < low:
+        raise ValueError(f"EmulatorConfig.{attribute.name}: expected 0 <= min <= max, got {value!r}")
+
+
+def _as_duration(value: Any) -> tuple[float, float]:
+    if isinstance(value, int | float):
+        return (float(value), float(value))
+    return tuple(float(v) for v in value)  # type: ignore[return-value] # checked by the validator
+
+
+def _share(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"EmulatorConfig.{attribute.name}: must be between 0 and 1, got {value!r}")
+
+
+def _state_case(_: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in ("upper", "title"):
+        raise ValueError(f"EmulatorConfig.{attribute.name}: expected 'upper' or 'title', got {value!r}")
+
+
+def _latency(_: object, attribute: attrs.Attribute[LatencySpec], value: LatencySpec) -> None:
+    if value is None or isinstance(value, Latency):
+        return
+    for key, item in value.items():
+        if not isinstance(item, Latency):
+            raise TypeError(f"EmulatorConfig.{attribute.name}[{key!r}]: expected a Latency, got {type(item).__name__}")
+
+
+def _faults(_: object, attribute: attrs.Attribute[tuple[FaultRule, ...]], value: tuple[FaultRule, ...]) -> None:
+    for index, rule in enumerate(value):
+        if not isinstance(rule, FaultRule):
+            raise TypeError(f"EmulatorConfig.{attribute.name}[{index}]: expected a FaultRule, got "
+                            f"{type(rule).__name__}")
+
+
+@attrs.frozen(kw_only=True)
+class EmulatorConfig:
+    """How the emulator seeds its fleet, times its lifecycle, checks signatures and misbehaves."""
+
+    #: Seeded fleet: this many data ops with ``services_per_data_ops`` services each.
+    data_ops: int = attrs.field(default=2, validator=_non_negative)
+    services_per_data_ops: int = attrs.field(default=5, validator=_non_negative)
+    #: Total services spread evenly over the data ops; overrides ``services_per_data_ops`` when set.
+    services: int | None = attrs.field(default=None, validator=_non_negative)
+    #: Seeds the fleet, the lifecycle durations and outcomes, the faults and the latencies.
+    seed: int = 0
+    #: The key pair requests must be signed with (default: ``DEFAULT_CREDENTIALS``).
+    credentials: Credentials | None = None
+    #: Seconds, uniform jitter between min and max: UPDATING -> RUNNING, CREATING -> RUNNING, TERMINATING -> gone.
+    update_duration: tuple[float, float] = attrs.field(default=(0.05, 0.15), converter=_as_duration,
+                                                       validator=_duration)
+    create_duration: tuple[float, float] = attrs.field(default=(0.1, 0.3), converter=_as_duration,
+                                                       validator=_duration)
+    delete_duration: tuple[float, float] = attrs.field(default=(0.05, 0.15), converter=_as_duration,
+                                                       validator=_duration)
+    #: For this long after a 202, reads of that resource answer its previous snapshot (a created one is 404).
+    stale_read_seconds: float = attrs.field(default=0.0, validator=_non_negative)
+    #: Share of accepted updates that end in ERROR instead of RUNNING (seeded per service and change).
+    error_rate: float = attrs.field(default=0.0, validator=_share)
+    #: ``"upper"`` answers ``RUNNING``; ``"title"`` answers ``Running``.
+    state_case: Literal["upper", "title"] = attrs.field(default="upper", validator=_state_case)
+    #: Added latency: one ``Latency`` for all operations, or a mapping operation name (or ``"*"``) -> ``Latency``.
+    latency: LatencySpec = attrs.field(default=None, validator=_latency)
+    faults: tuple[FaultRule, ...] = attrs.field(default=(), converter=tuple, validator=_faults)
+    #: The time source of the lifecycle (default: the monotonic system clock); tests pass a ``VirtualClock``.
+    clock: Clock | None = attrs.field(default=None, eq=False)
+    #: A signature's ``Scp-Timestamp`` may be this many seconds away from the emulator's wall clock.
+    timestamp_tolerance: float = attrs.field(default=900.0, validator=_non_negative)
+    #: Where ``Emulator`` listens; port 0 picks a free one.
+    host: str = "127.0.0.1"
+    port: int = attrs.field(default=0, validator=_non_negative)
+    #: The request log keeps at most about this many recent entries.
+    log_limit: int = attrs.field(default=100_000, validator=_non_negative)
+    #: Seconds ``Emulator`` waits for requests in flight when it stops.
+    shutdown_timeout: float = attrs.field(default=1.0, validator=_non_negative)
+
+    @property
+    def effective_credentials(self) -> Credentials:
+        """The key pair the emulator accepts."""
+        return self.credentials or DEFAULT_CREDENTIALS
+
+    def service_counts(self) -> list[int]:
+        """Return how many services each seeded data ops gets."""
+        if self.services is None:
+            return [self.services_per_data_ops] * self.data_ops
+        if self.data_ops == 0:
+            if self.services:
+                raise ValueError("EmulatorConfig.services: services need at least one data ops (data_ops=0)")
+            return []
+        base, extra = divmod(self.services, self.data_ops)
+        return [base + (1 if i < extra else 0) for i in range(self.data_ops)]
