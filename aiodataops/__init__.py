@@ -1,5 +1,7 @@
 """aiodataops: an asyncio SDK and command-line tool for Samsung Cloud Platform's Data Ops API (managed Airflow)."""
 
+from aiodataops._client import DataOpsClient
+from aiodataops._clock import Clock, SystemClock, VirtualClock
 from aiodataops._errors import (
     APIStatusError,
     AuthenticationError,
@@ -44,18 +46,26 @@ from aiodataops._models import (
     Tag,
     Workload,
 )
-from aiodataops._signing import Credentials
+from aiodataops._paging import PageIterator
+from aiodataops._polling import PollPolicy
+from aiodataops._retry import RetryBudget, RetryPolicy
+from aiodataops._signing import Credentials, sign, signed_headers
+from aiodataops._states import StateClass, classify
+from aiodataops._timeouts import Timeouts
+from aiodataops._waiting import StateEvent, WaitToken, resume_wait
 
 __all__ = [
     "APIStatusError",
     "Account",
     "AuthenticationError",
     "BadRequestError",
+    "Clock",
     "ConfigurationError",
     "ConflictError",
     "ConnectError",
     "Credentials",
     "DataOps",
+    "DataOpsClient",
     "DataOpsCreate",
     "DataOpsError",
     "DataOpsSummary",
@@ -67,25 +77,39 @@ __all__ = [
     "ImageVersion",
     "NotFoundError",
     "Page",
+    "PageIterator",
     "PermissionDeniedError",
+    "PollPolicy",
     "ResourceCheck",
     "ResourceCheckRequest",
     "ResponseShapeError",
+    "RetryBudget",
+    "RetryPolicy",
     "ServerError",
     "Service",
     "ServiceCreate",
     "ServiceSummary",
     "ServiceUpdate",
     "ServiceWorkload",
+    "StateClass",
+    "StateEvent",
     "SubVersions",
+    "SystemClock",
     "Tag",
     "ThrottledError",
     "TimeoutError_",
+    "Timeouts",
     "TransportError",
+    "VirtualClock",
     "WaitError",
     "WaitFailedError",
     "WaitTimeoutError",
+    "WaitToken",
     "WaitTransientError",
     "WaitVanishedError",
     "Workload",
+    "classify",
+    "resume_wait",
+    "sign",
+    "signed_headers",
 ]
