@@ -10,10 +10,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from aiodataops._client import DataOpsClient
-from aiodataops._clock import Clock, SystemClock
-from aiodataops._models import Service, ServiceUpdate, ServiceWorkload, Workload
-from aiodataops._polling import PollPolicy
+from aiodataops import Clock, DataOpsClient, PollPolicy, Service, ServiceUpdate, ServiceWorkload, SystemClock, Workload
 from aiodataops.emulator import Emulator
 
 if TYPE_CHECKING:
