@@ -19,7 +19,7 @@ Per target (``_Worker``): write an ``intent`` to the journal, PUT, record the ac
 settle. A 409 means the service is busy, either with somebody else's change or with this very update (a lost
 answer that the transport retried): the worker waits for the service to settle and compares it with the update;
 if the update is already in place it is followed as accepted instead of being sent again, otherwise the PUT is
-retried, up to ``busy_retries`` times.
+retried, up to ``put_retries`` times.
 
 Resuming (``JournalState``): targets that ended are not touched (their report lines are reused), accepted ones
 are followed without a PUT (``resume_wait`` with the journal's token, keeping its deadline), and for an
@@ -157,7 +157,7 @@ class Options:
     max_failures: Amount | None = None
     timeout: float | None = None
     dry_run: bool = False
-    busy_retries: int = 3
+    put_retries: int = 3
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data (batches and budget in their written form, e.g. ``"1,10,25%"``)."""
@@ -168,7 +168,7 @@ class Options:
             "bake": self.bake,
             "max_failures": str(self.max_failures) if self.max_failures is not None else None,
             "timeout": self.timeout,
-            "busy_retries": self.busy_retries,
+            "put_retries": self.put_retries,
         }
 
 
@@ -310,6 +310,7 @@ class _Run:
         self._events: MemoryObjectSendStream[Awaitable[None]] | None = None
         self._on_event: EventCallback | None = None
         self._reused: set[str] = set()
+        self._put_options = _put_options(self.services)
 
     # -- events and bookkeeping -------------------------------------------------------------------------------
 
@@ -746,21 +747,30 @@ class _Run:
         )
 
     async def _put(self, attempt: _Attempt, update: ServiceUpdate) -> Service:
+        """PUT until accepted; before sending again after an answer that leaves doubt, look whether it landed."""
         sid = attempt.work.service_id
-        busy = 0
+        retries = 0
         while True:
             attempt.attempts += 1
             try:
-                return await self.services.update(sid, update)
-            except ConflictError:
-                busy += 1
-                if busy > self.options.busy_retries:
+                return await self.services.update(sid, update, **self._put_options)
+            except ThrottledError as exc:
+                # A 429 was refused, not applied: wait as told, then send again.
+                retries += 1
+                if retries > self.options.put_retries:
                     raise
-            # Busy: another change is running, or this very PUT landed and its answer was lost.
+                await self.clock.sleep(max(exc.retry_after or 0.0, self.policy.delay(retries)))
+                continue
+            except (ConflictError, ServerError, TransportError):
+                # 409: another change is running, or this very PUT landed and its answer was lost (the transport
+                # then retried it). 5xx or no answer: it may have landed all the same.
+                retries += 1
+                if retries > self.options.put_retries:
+                    raise
             applied = await self._already_applied(attempt, update)
             if applied is not None:
                 return applied
-            await self.clock.sleep(self.policy.delay(busy))
+            await self.clock.sleep(self.policy.delay(retries))
 
     async def _already_applied(self, attempt: _Attempt, update: ServiceUpdate) -> Service | None:
         """Wait for the service to stop changing; return it if ``update`` is already in place, else ``None``."""
@@ -791,7 +801,12 @@ class _Run:
         )
 
 
-def options_from_dict(data: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for ``Fleet.apply`` from a journal header's ``options``."""
-    allowed = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "busy_retries")
-    return {k: data[k] for k in allowed if k in data}
+def _put_options(services: ServicesAPI) -> dict[str, Any]:
+    """``retry_sent=False`` when the client offers it: then the engine, not the transport, decides whether a PUT
+    that may have landed is sent again, and it looks first. Without it, the transport retries a PUT whose answer
+    was lost, and a second acceptance is possible if the first change already finished by then."""
+    try:
+        parameters = inspect.signature(services.update).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {"retry_sent": False} if "retry_sent" in parameters else {}

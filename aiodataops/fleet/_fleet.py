@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Fleet"]
 
-_OPTION_NAMES = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "busy_retries")
+_OPTION_NAMES = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "put_retries")
 
 
 def _is_number(value: object) -> bool:
@@ -40,7 +40,7 @@ def _options(
     max_failures: int | str | Amount | None,
     timeout: float | None,
     dry_run: bool,
-    busy_retries: int,
+    put_retries: int,
 ) -> Options:
     """Check every option before anything is sent; a bad one raises ``ConfigurationError`` naming it."""
     if type(concurrency) is not int or concurrency < 1:
@@ -51,8 +51,8 @@ def _options(
         raise ConfigurationError(f"bake: expected seconds >= 0, got {bake!r}")
     if timeout is not None and (not _is_number(timeout) or not (timeout > 0 and math.isfinite(timeout))):
         raise ConfigurationError(f"timeout: expected seconds above zero, got {timeout!r}")
-    if type(busy_retries) is not int or busy_retries < 0:
-        raise ConfigurationError(f"busy_retries: expected a whole number >= 0, got {busy_retries!r}")
+    if type(put_retries) is not int or put_retries < 0:
+        raise ConfigurationError(f"put_retries: expected a whole number >= 0, got {put_retries!r}")
     try:
         parsed_batches = parse_batches(batches)
         parsed_budget = parse_max_failures(max_failures)
@@ -66,7 +66,7 @@ def _options(
         max_failures=parsed_budget,
         timeout=float(timeout) if timeout is not None else None,
         dry_run=dry_run,
-        busy_retries=busy_retries,
+        put_retries=put_retries,
     )
 
 
@@ -95,7 +95,7 @@ class Fleet:
         on_event: EventCallback | None = None,
         stop: anyio.Event | None = None,
         abort: anyio.Event | None = None,
-        busy_retries: int = 3,
+        put_retries: int = 3,
     ) -> FleetReport:
         """Update every target and return a report holding each exactly once.
 
@@ -109,7 +109,8 @@ class Fleet:
         the changes (``ItemReport.diff``), send no PUT. ``journal``: a JSONL file making the run resumable; a new
         run needs a new (or empty) file, ``resume=True`` continues the run it holds. ``stop``: when set, no new
         service starts and the rest settle; ``abort``: when set, stop following what is in flight too.
-        ``busy_retries``: how often a PUT answered 409 (service busy) is tried again.
+        ``put_retries``: how often a PUT is sent again after a 409 (service busy), a 429, a 5xx or no answer; before
+        sending again after anything but a 429, the service is read, and an update already in place is not resent.
 
         Bad options or a bad plan raise before any request (``ConfigurationError``, ``PlanError``).
         """
@@ -121,7 +122,7 @@ class Fleet:
             max_failures=max_failures,
             timeout=timeout,
             dry_run=dry_run,
-            busy_retries=busy_retries,
+            put_retries=put_retries,
         )
         source = Source(targets, self._client.services.list)
         plan = targets if isinstance(targets, Plan) else None

@@ -1,0 +1,41 @@
+"""Fixtures of the fleet tests: an emulator with a fast lifecycle and a client with fast, deterministic polls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from aiodataops._client import DataOpsClient
+from aiodataops._clock import Clock
+from aiodataops._polling import PollPolicy
+from aiodataops.emulator import Emulator
+
+#: Polls every 10-40 ms: an emulated update (20-60 ms) settles in a handful of polls.
+FAST_POLL = PollPolicy(first_delay=0.01, growth=1.5, max_delay=0.04, min_delay=0.005, jitter=False, deadline=10.0)
+
+
+def fast_emulator(**overrides: object) -> Emulator:
+    """An emulator whose updates take 20-60 ms."""
+    settings: dict[str, object] = {"data_ops": 2, "services_per_data_ops": 10, "update_duration": (0.02, 0.06)}
+    settings.update(overrides)
+    return Emulator(**settings)
+
+
+def client_for(emu: Emulator, *, clock: Clock | None = None, poll: PollPolicy = FAST_POLL) -> DataOpsClient:
+    """A client of ``emu`` with fast polls (and the given clock)."""
+    return DataOpsClient(emu.base_url, emu.credentials, poll=poll, clock=clock)
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Emulator]:
+    """A running emulator with 20 services and fast updates."""
+    async with fast_emulator() as running:
+        yield running
+
+
+@pytest.fixture
+async def client(emu: Emulator) -> AsyncIterator[DataOpsClient]:
+    """A client of the ``emu`` fixture."""
+    async with client_for(emu) as opened:
+        yield opened
