@@ -339,10 +339,14 @@ async def wait_settled(
     on_event: Callable[[StateEvent], object] | None = None,
     clock: Clock | None = None,
     rng: RandomSource | None = None,
+    accepted: bool | None = None,
 ) -> R | None:
     """Poll ``get(resource_id)`` until the accepted change settles; return the settled read (``None`` for delete).
 
     ``after`` is the 202 body of the change (or ``None``); see the module docstring for the settle rule.
+    ``accepted`` says whether a change was accepted just before this wait (default: whether ``after`` is given):
+    when a 202 came without a usable body, pass ``accepted=True`` and no ``after`` (never a GET made after the 202,
+    which may itself be stale), and reads must then prove themselves by an in-progress state or the stale grace.
     ``on_event`` is called synchronously with each ``StateEvent``; an exception it raises ends the wait. Raises
     ``WaitFailedError``, ``WaitTimeoutError``, ``WaitVanishedError`` or ``WaitTransientError``, each carrying the
     last state and body seen, the seconds waited and the polls made; other API errors (401, 403, 400, a response
@@ -352,13 +356,14 @@ async def wait_settled(
         raise ValueError(f"operation must be one of create, update, delete; got {operation!r}")
     policy = policy or PollPolicy()
     clock = clock or SystemClock()
+    changed = accepted if accepted is not None else after is not None
     return await _wait(
         get,
         resource_id,
         operation=operation,
         accepted_modified_dt=after.modified_dt if after is not None else None,
         accepted_state=after.state if after is not None else None,
-        needs_proof=operation == "delete" or (operation == "update" and after is not None),
+        needs_proof=operation == "delete" or (operation == "update" and changed),
         after=after,
         policy=policy,
         on_event=on_event,
@@ -366,7 +371,7 @@ async def wait_settled(
         rng=rng,
         time_left=policy.deadline,
         elapsed_offset=0.0,
-        poll_at_once=after is None,
+        poll_at_once=not changed,
     )
 
 
@@ -412,6 +417,7 @@ async def watch_settled(
     policy: PollPolicy | None = None,
     clock: Clock | None = None,
     rng: RandomSource | None = None,
+    accepted: bool | None = None,
 ) -> AsyncIterator[Watch[R]]:
     """Run ``wait_settled`` in the background and yield its events as an async stream.
 
@@ -434,6 +440,7 @@ async def watch_settled(
                     on_event=send.send_nowait,
                     clock=clock,
                     rng=rng,
+                    accepted=accepted,
                 )
             except Exception as exc:  # noqa: BLE001 -- handed to the reader, who re-raises it from its loop
                 watch._error = exc  # noqa: SLF001 -- see above

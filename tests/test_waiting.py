@@ -519,3 +519,14 @@ async def test_a_created_resource_that_then_404s_has_vanished() -> None:
         await wait_settled(get, SID, operation="create", policy=FAST, clock=VirtualClock())
     assert info.value.polls == 1 + FAST.max_not_found + 1
     assert info.value.last_state == "CREATING"
+
+
+@pytest.mark.anyio
+async def test_accepted_without_a_body_still_refuses_unproven_reads() -> None:
+    """accepted=True with no 202 body: RUNNING reads count only after an in-progress state was seen."""
+    clock = VirtualClock()
+    get = Script(svc("RUNNING", 0), svc("RUNNING", 0), svc("UPDATING", 5), svc("RUNNING", 5))
+    result = await wait_settled(get, SID, accepted=True, policy=FAST, clock=clock)
+    assert result is not None
+    assert get.calls == 4
+    assert len(clock.sleeps) == 4  # a change was just accepted: even the first poll waits
