@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import anyio
 import pytest
 
+from aiodataops._client import DataOpsClient
 from aiodataops._clock import SystemClock
 from aiodataops._errors import WaitFailedError, WaitTimeoutError
-from aiodataops._http_errors import error_from_response
-from aiodataops._models import Service, ServiceUpdate, ServiceWorkload, Workload
+from aiodataops._models import DataOpsUpdate, Service, ServiceCreate, ServiceUpdate, ServiceWorkload, Workload
 from aiodataops._polling import PollPolicy
-from aiodataops._signing import now_ms, signed_headers
+from aiodataops._retry import RetryPolicy
 from aiodataops._waiting import StateEvent, WaitToken, resume_wait, wait_settled
-from aiodataops._wire import dumps, loads, structure, unstructure
 from aiodataops.emulator import PASSWORD_MARK, Emulator, FaultRule
 
 if TYPE_CHECKING:
@@ -27,41 +25,10 @@ QUICK = PollPolicy(first_delay=0.01, growth=1.5, max_delay=0.04, min_delay=0.005
 FAST_LIFECYCLE: dict[str, Any] = {"data_ops": 1, "services_per_data_ops": 3, "update_duration": (0.05, 0.1)}
 
 
-class RawApi:
-    """Signed GET/PUT of one service over aiohttp, mapped to models and typed errors (a stand-in client)."""
-
-    def __init__(self, emu: Emulator, session: aiohttp.ClientSession) -> None:
-        self.emu = emu
-        self.session = session
-
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
-        url = self.emu.url(path)
-        headers = signed_headers(method, url, now_ms(), self.emu.credentials)
-        data = None
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-            data = dumps(unstructure(body))
-        async with self.session.request(method, url, headers=headers, data=data) as response:
-            raw = await response.read()
-            if response.status >= 400:
-                raise error_from_response(
-                    status=response.status,
-                    reason=response.reason,
-                    method=method,
-                    url=url,
-                    headers=response.headers,
-                    body=raw,
-                    retry_after=float(response.headers["Retry-After"]) if "Retry-After" in response.headers else None,
-                )
-            return raw
-
-    async def get(self, service_id: str) -> Service:
-        raw = await self._call("GET", f"/v1/data-ops-services/{service_id}")
-        return structure(loads(raw), Service, raw=raw)
-
-    async def update(self, service_id: str, update: ServiceUpdate) -> Service:
-        raw = await self._call("PUT", f"/v1/data-ops-services/{service_id}", update)
-        return structure(loads(raw), Service, raw=raw)
+def connect(emu: Emulator, **kwargs: Any) -> DataOpsClient:
+    """A client of this emulator that polls QUICK by default."""
+    kwargs.setdefault("poll", QUICK)
+    return DataOpsClient(emu.base_url, emu.credentials, **kwargs)
 
 
 def client_tasks() -> set[asyncio.Task[Any]]:
@@ -83,8 +50,8 @@ async def emu() -> AsyncIterator[Emulator]:
 async def test_stale_reads_after_the_202_do_not_settle_early(emu: Emulator) -> None:
     """During the stale window the old RUNNING snapshot is read and ignored; the result is newer than the 202."""
     sid = emu.service_ids()[0]
-    async with aiohttp.ClientSession() as session:
-        api = RawApi(emu, session)
+    async with connect(emu) as client:
+        api = client.services
         accepted = await api.update(sid, bigger_workers())
         assert accepted.state == "UPDATING"
         events: list[StateEvent] = []
@@ -106,8 +73,8 @@ async def test_error_fails_fast_with_the_last_state() -> None:
     """An update that ends in ERROR raises WaitFailedError at the first fresh ERROR read, without a further poll."""
     async with Emulator(stale_read_seconds=0.2, error_rate=1.0, **FAST_LIFECYCLE) as emu:
         sid = emu.service_ids()[0]
-        async with aiohttp.ClientSession() as session:
-            api = RawApi(emu, session)
+        async with connect(emu) as client:
+            api = client.services
             accepted = await api.update(sid, bigger_workers())
             emu.counters.reset()
             with pytest.raises(WaitFailedError) as info:
@@ -131,8 +98,8 @@ async def test_fixing_a_broken_service_ignores_its_stale_error_reads(emu: Emulat
     sid = emu.service_ids()[1]
     emu.set_state(sid, "ERROR")
     events: list[StateEvent] = []
-    async with aiohttp.ClientSession() as session:
-        api = RawApi(emu, session)
+    async with connect(emu) as client:
+        api = client.services
         accepted = await api.update(sid, bigger_workers())
         result = await wait_settled(api.get, sid, after=accepted, policy=QUICK, on_event=events.append)
     assert result is not None
@@ -145,8 +112,8 @@ async def test_title_case_states_settle_the_same_way() -> None:
     """An emulator answering 'Running'/'Updating' settles a wait exactly as upper-case states do."""
     async with Emulator(stale_read_seconds=0.1, state_case="title", **FAST_LIFECYCLE) as emu:
         sid = emu.service_ids()[1]
-        async with aiohttp.ClientSession() as session:
-            api = RawApi(emu, session)
+        async with connect(emu) as client:
+            api = client.services
             accepted = await api.update(sid, bigger_workers())
             result = await wait_settled(api.get, sid, after=accepted, policy=QUICK)
         assert result is not None
@@ -164,8 +131,8 @@ async def test_an_unknown_state_keeps_polling_and_is_reported(emu: Emulator) -> 
         if event.kind == "unknown":
             emu.set_state(sid, "RUNNING")  # the operator fixed it: the wait must still be polling to see that
 
-    async with aiohttp.ClientSession() as session:
-        api = RawApi(emu, session)
+    async with connect(emu) as client:
+        api = client.services
         accepted = await api.update(sid, bigger_workers())
         emu.set_state(sid, "MAINTENANCE")
         result = await wait_settled(api.get, sid, after=accepted, policy=QUICK, on_event=on_event)
@@ -181,8 +148,8 @@ async def test_timeout_carries_the_last_state_and_poll_count() -> None:
     """An update slower than the deadline raises WaitTimeoutError with UPDATING and the number of GETs made."""
     async with Emulator(data_ops=1, services_per_data_ops=1, update_duration=(30.0, 30.0)) as emu:
         sid = emu.service_ids()[0]
-        async with aiohttp.ClientSession() as session:
-            api = RawApi(emu, session)
+        async with connect(emu) as client:
+            api = client.services
             accepted = await api.update(sid, bigger_workers())
             emu.counters.reset()
             policy = PollPolicy(first_delay=0.01, max_delay=0.02, min_delay=0.005, deadline=0.2)
@@ -213,8 +180,9 @@ async def test_throttling_while_polling_is_waited_out(emu: Emulator) -> None:
     emu.faults = (FaultRule("get_service", "429", rate=1.0, retry_after=0.08, limit=4),)
     clock = RecordingClock()
     events: list[StateEvent] = []
-    async with aiohttp.ClientSession() as session:
-        api = RawApi(emu, session)
+    # No transport retries: the waiter itself must meet, and wait out, every 429.
+    async with connect(emu, retry=RetryPolicy(max_attempts=1), clock=clock) as client:
+        api = client.services
         accepted = await api.update(sid, bigger_workers())
         result = await wait_settled(api.get, sid, after=accepted, policy=QUICK, clock=clock, on_event=events.append)
     assert result is not None
@@ -224,28 +192,18 @@ async def test_throttling_while_polling_is_waited_out(emu: Emulator) -> None:
     assert clock.sleeps[1:5] == [pytest.approx(0.08)] * 4
 
 
-class TokenClient:
-    """What resume_wait needs of a client, over a fresh session (a stand-in until DataOpsClient lands)."""
-
-    def __init__(self, api: RawApi) -> None:
-        self.services = api
-        self.data_ops = api
-        self.poll_policy = QUICK
-        self.clock = SystemClock()
-
-
 @pytest.mark.anyio
 async def test_a_token_resumes_the_wait_in_a_new_client(emu: Emulator) -> None:
-    """A token written as JSON after the 202 lets a new session finish the wait, still refusing stale reads."""
+    """A token written as JSON after the 202 lets a new client finish the wait, still refusing stale reads."""
     sid = emu.service_ids()[1]
-    async with aiohttp.ClientSession() as session:
-        accepted = await RawApi(emu, session).update(sid, bigger_workers())
+    async with connect(emu) as first:
+        accepted = await first.services.update(sid, bigger_workers())
         text = WaitToken.for_accepted(accepted, policy=QUICK).to_json()
     assert isinstance(text, str)
     token = WaitToken.from_json(text)
     events: list[StateEvent] = []
-    async with aiohttp.ClientSession() as session:
-        result = await resume_wait(token, TokenClient(RawApi(emu, session)), on_event=events.append)
+    async with connect(emu) as second:
+        result = await resume_wait(token, second, on_event=events.append)
     assert result is not None
     assert result.state == "RUNNING"
     assert accepted.modified_dt is not None
@@ -259,8 +217,8 @@ async def test_cancelling_between_polls_leaves_nothing_running(emu: Emulator) ->
     """Cancelling a wait while it sleeps between polls stops it at once: no task, no request in flight."""
     sid = emu.service_ids()[0]
     before = client_tasks()
-    async with aiohttp.ClientSession() as session:
-        api = RawApi(emu, session)
+    async with connect(emu) as client:
+        api = client.services
         accepted = await api.update(sid, bigger_workers())
         with anyio.CancelScope() as scope:
 
@@ -283,8 +241,8 @@ async def test_cancelling_mid_request_leaves_nothing_running(emu: Emulator) -> N
     sid = emu.service_ids()[0]
     emu.faults = (FaultRule("get_service", "slow", rate=1.0, delay=0.3, limit=1),)
     before = client_tasks()
-    async with aiohttp.ClientSession() as session:
-        api = RawApi(emu, session)
+    async with connect(emu) as client:
+        api = client.services
         accepted = await api.update(sid, bigger_workers())
         async with anyio.create_task_group() as group:
             group.start_soon(lambda: wait_settled(api.get, sid, after=accepted, policy=QUICK))
@@ -297,3 +255,66 @@ async def test_cancelling_mid_request_leaves_nothing_running(emu: Emulator) -> N
             await anyio.sleep(0.01)
     assert client_tasks() == before
     assert emu.counters.total("get_service") == 1
+
+
+# -- through the client's own waiting methods -------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_update_and_wait_returns_the_changed_service(emu: Emulator) -> None:
+    """client.services.update_and_wait spans the stale window and returns the body that shows the change."""
+    sid = emu.service_ids()[2]
+    async with connect(emu) as client:
+        result = await client.services.update_and_wait(sid, bigger_workers())
+    assert result.state == "RUNNING"
+    assert result.service_workload is not None
+    assert result.service_workload.worker is not None
+    assert result.service_workload.worker.replica == "3"
+
+
+@pytest.mark.anyio
+async def test_delete_and_wait_settles_when_the_service_is_gone(emu: Emulator) -> None:
+    """client.services.delete_and_wait returns once GET answers 404, and the service is really gone."""
+    sid = emu.service_ids()[0]
+    async with connect(emu) as client:
+        await client.services.delete_and_wait(sid)
+    assert sid not in emu.service_ids()
+    assert emu.counters.total("get_service", 404) == 1
+
+
+@pytest.mark.anyio
+async def test_create_and_wait_rides_out_the_404s_of_a_new_service(emu: Emulator) -> None:
+    """A new service reads 404 during the stale window; create_and_wait waits through it to RUNNING."""
+    async with connect(emu) as client:
+        model = await client.services.get(emu.service_ids()[0])
+        assert model.data_ops_id is not None
+        assert model.host_alias is not None
+        assert model.service_workload is not None
+        assert model.domain is not None
+        assert model.storage_class_name is not None
+        request = ServiceCreate(
+            data_ops_id=model.data_ops_id,
+            data_ops_service_name="fresh-svc-01",
+            domain=model.domain,
+            host_alias=model.host_alias,
+            service_workload=model.service_workload,
+            storage_class_name=model.storage_class_name,
+        )
+        result = await client.services.create_and_wait(request)
+    assert result.state == "RUNNING"
+    assert result.data_ops_service_name == "fresh-svc-01"
+    assert emu.counters.total("get_service", 404) >= 1
+
+
+@pytest.mark.anyio
+async def test_a_data_ops_update_waits_the_same_way(emu: Emulator) -> None:
+    """Data ops use the same settle rule: the stale window is ridden out and the result shows the change."""
+    did = emu.data_ops_ids()[0]
+    events: list[StateEvent] = []
+    async with connect(emu) as client:
+        result = await client.data_ops.update_and_wait(
+            did, DataOpsUpdate(description="waited for"), on_event=events.append
+        )
+    assert result.state == "RUNNING"
+    assert result.description == "waited for"
+    assert any(e.kind == "stale" for e in events)
