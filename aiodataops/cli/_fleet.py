@@ -1,9 +1,344 @@
-"""The `aiodataops fleet` sub-command (not yet built)."""
+"""``aiodataops fleet apply PLAN`` and ``aiodataops fleet resume JOURNAL``: update many services at once.
+
+Progress goes to standard error as plain lines; the result to standard output (a summary, or with ``--output json``
+the report alone). ``--report FILE`` also writes the JSON report (mode 0600). The first Ctrl-C starts no new
+service and lets those in flight settle (the journal stays whole, ``fleet resume`` continues); a second one stops
+following them too.
+
+Exit status: 0 every target succeeded (a dry run: every target could be read), 1 any failed, timed out or was
+skipped, 2 bad input (plan, flags, settings, journal), 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import sys
+from typing import IO, TYPE_CHECKING, Any, Final
+
+import anyio
+
+from aiodataops._errors import AuthenticationError, ConfigurationError, DataOpsError, PermissionDeniedError
+from aiodataops.cli._connection import client_from_args, connection_parent
+from aiodataops.fleet._amount import parse_amount
+from aiodataops.fleet._batches import parse_batches
+from aiodataops.fleet._journal import JournalError, read_journal
+from aiodataops.fleet._plan import PlanError, load_plan
+from aiodataops.fleet._report import FleetReport, Outcome
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from aiodataops._client import DataOpsClient
+    from aiodataops.fleet._events import EventCallback, FleetEvent
+
+    _Start = Callable[..., Awaitable[FleetReport]]
+
+__all__ = ["PlainProgress", "register", "write_report"]
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+
+_OPTION_FLAGS: Final = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout")
+
+
+# -- parsing ------------------------------------------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _seconds(text: str, *, allow_zero: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (value >= 0 if allow_zero else value > 0) or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected {'0 or more' if allow_zero else 'more than 0'}, got {text!r}")
+    return value
+
+
+def _batches(text: str) -> str:
+    try:
+        parse_batches(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("batches: ")) from None
+    return text
+
+
+def _max_failures(text: str) -> str:
+    try:
+        parse_amount(text, what="max failures")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("max failures: ")) from None
+    return text
+
+
+def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None:
+    default = argparse.SUPPRESS if resuming else None
+    same = " (default: as recorded in the journal)" if resuming else ""
+    parser.add_argument(
+        "--concurrency", type=_positive_int, default=default if resuming else 16, metavar="N",
+        help=f"services in flight at most{same or ' (default 16)'}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rate", type=lambda t: _seconds(t, allow_zero=False), default=default, metavar="R",
+        help=f"new updates per second at most{same}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batches", type=_batches, default=default, metavar="1,10,25%",
+        help=f"canary batch sizes, the last repeating; each settles before the next{same}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bake", type=lambda t: _seconds(t, allow_zero=True), default=default if resuming else 0.0, metavar="S",
+        help=f"seconds to wait between batches{same}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-failures", type=_max_failures, default=default if resuming else "0", metavar="N|P%",
+        help=f"failures tolerated before no new service starts{same or ' (default 0: stop at the first)'}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--timeout", type=lambda t: _seconds(t, allow_zero=False), default=default, metavar="S",
+        help=f"seconds each service may take to settle{same}",
+    )  # fmt: skip
+    parser.add_argument("--report", metavar="FILE", help="also write the JSON report here (mode 0600)")
+    parser.add_argument(
+        "--output", choices=("text", "json"), default="text", help="text: a summary; json: the report alone"
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register this sub-command's parser (nothing yet)."""
+    """Register ``fleet apply`` and ``fleet resume``."""
+    parser = sub.add_parser(
+        "fleet",
+        help="update many services at once (plans, canary batches, failure budget, resumable journal)",
+        description="Update many services at once: bounded, in canary batches, with a failure budget and a journal.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    common = connection_parent()
+    apply = actions.add_parser(
+        "apply",
+        parents=[common],
+        help="apply a plan (YAML or JSON)",
+        description="Apply a plan: every target gets its update; see the README for the plan format.",
+    )
+    apply.add_argument("plan", metavar="PLAN", help="the plan file (.yaml, .yml or .json)")
+    _add_run_options(apply, resuming=False)
+    apply.add_argument("--dry-run", action="store_true", help="read every target and show what would change")
+    apply.add_argument("--journal", metavar="FILE", help="record progress here so that `fleet resume` can continue")
+    apply.set_defaults(handler=_apply)
+    resume = actions.add_parser(
+        "resume",
+        parents=[common],
+        help="continue an interrupted or crashed run from its journal",
+        description="Continue a run from its journal: ended services are left alone, accepted ones are followed "
+        "(never sent again), the rest start. The plan, options and endpoint recorded in the journal are used "
+        "unless given here.",
+    )
+    resume.add_argument("journal", metavar="JOURNAL")
+    _add_run_options(resume, resuming=True)
+    resume.set_defaults(handler=_resume)
+
+
+# -- progress and results -----------------------------------------------------------------------------------
+
+
+class PlainProgress:
+    """One plain line per noteworthy event (for logs and non-terminals)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def __call__(self, event: FleetEvent) -> None:
+        """Print the event's line, if it has one."""
+        line = self.line(event)
+        if line:
+            print(line, file=self.stream, flush=True)
+
+    def line(self, event: FleetEvent) -> str | None:  # noqa: C901, PLR0911 -- one line per kind of event
+        """The line for an event (``None`` for events not worth a line)."""
+        data: dict[str, Any] = event.to_dict()
+        kind = data["kind"]
+        if kind == "fleet_started":
+            total = "targets resolve as the run goes" if data["total"] is None else f"{data['total']} targets"
+            mode = "dry run: " if data["dry_run"] else ""
+            resumed = f", {data['resumed']} already ended" if data["resumed"] else ""
+            return f"{mode}{total}, concurrency {data['concurrency']}{resumed}"
+        if kind == "batch_started":
+            return f"batch {data['index'] + 1}: up to {data['size']} services"
+        if kind == "batch_ended":
+            counts = ", ".join(f"{n} {o}" for o, n in data["counts"].items() if n)
+            return f"batch {data['index'] + 1} done: {counts}"
+        if kind == "baking":
+            return f"baking {data['seconds']:g}s before batch {data['next_batch'] + 1}"
+        if kind == "target_accepted":
+            return f"accepted  {data['service_id']} ({data['state']})"
+        if kind == "target_state_changed":
+            return f"state     {data['service_id']} {data['old']} -> {data['new']} ({data['elapsed']:.1f}s)"
+        if kind == "target_ended":
+            return _item_line(data["item"])
+        if kind == "budget_exceeded":
+            return (
+                f"failure budget exceeded ({data['failures']} failed, {data['limit']} allowed): "
+                "no new service starts; those in flight settle"
+            )
+        if kind == "stopping" and data["reason"] == "interrupted":
+            return f"stopping: no new service starts; {data['in_flight']} in flight settle (Ctrl-C again to abort)"
+        if kind == "stopping":
+            return f"stopping ({data['reason']})"
+        return None
+
+
+def _item_line(item: dict[str, Any]) -> str:
+    outcome, sid = item["outcome"], item["data_ops_service_id"]
+    error = item.get("error")
+    if item.get("diff") is not None:
+        if not item["diff"]:
+            return f"no change    {sid}: the update is already in place"
+        changes = "; ".join(f"{c['field']}: {c['current']!r} -> {c['desired']!r}" for c in item["diff"])
+        return f"would change {sid}: {changes}"
+    tail = f" ({item['final_state']})" if item.get("final_state") else ""
+    if item.get("resumed"):
+        tail += " [resumed]"
+    if error:
+        tail += f": {error['kind']}: {error['message']}"
+    return f"{outcome:<9} {sid}{tail}"
+
+
+def write_report(report: FleetReport, path: str) -> None:
+    """Write the JSON report to ``path``, created mode 0600 (it lists the fleet's ids and states)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            f.write(report.to_json(indent=True) + b"\n")
+    finally:
+        os.close(fd)
+
+
+def _summary(report: FleetReport, out: IO[str]) -> None:
+    counts = ", ".join(f"{n} {o}" for o, n in report.counts.items() if n) or "no targets"
+    head = "dry run" if report.dry_run else "fleet"
+    print(f"{head}: {report.total} targets: {counts} in {report.elapsed_seconds:.1f}s", file=out)
+    if str(report.stopped) != "completed":
+        print(f"stopped: {report.stopped}", file=out)
+    if report.error:
+        print(f"error: {report.error}", file=out)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=out)
+    for item in report.items:
+        if item.outcome in (Outcome.FAILED, Outcome.TIMED_OUT) or item.diff is not None:
+            print("  " + _item_line(item.to_dict()), file=out)
+
+
+def _exit_status(report: FleetReport, interrupted: bool) -> int:
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if report.dry_run:
+        return EXIT_OK if report.error is None and not report.counts["failed"] else EXIT_FAILED
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+# -- running ------------------------------------------------------------------------------------------------
+
+
+def _apply(args: argparse.Namespace) -> int:
+    if args.dry_run and args.journal:
+        return _usage("--journal: a dry run changes nothing, so it keeps no journal")
+    try:
+        plan = load_plan(args.plan)
+    except PlanError as exc:
+        return _usage(str(exc))
+    options = {name: getattr(args, name) for name in _OPTION_FLAGS}
+    return _run(
+        args,
+        lambda client, **kw: client.fleet.apply(plan, dry_run=args.dry_run, journal=args.journal, **options, **kw),
+    )
+
+
+def _resume(args: argparse.Namespace) -> int:
+    try:
+        header = read_journal(args.journal).header
+    except JournalError as exc:
+        return _usage(str(exc))
+    if args.endpoint is None and args.region is None and header.get("endpoint"):
+        args.endpoint = header["endpoint"]
+    overrides = {name: getattr(args, name) for name in _OPTION_FLAGS if hasattr(args, name)}
+    return _run(args, lambda client, **kw: client.fleet.resume(args.journal, **overrides, **kw))
+
+
+def _usage(message: str) -> int:
+    print(f"aiodataops fleet: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _run(args: argparse.Namespace, start: _Start) -> int:
+    try:
+        client = client_from_args(args)
+    except ConfigurationError as exc:
+        return _usage(str(exc))
+    try:
+        report, interrupted = anyio.run(_main, client, start, _progress(args))
+    except (PlanError, ConfigurationError, JournalError, AuthenticationError, PermissionDeniedError) as exc:
+        return _usage(str(exc))
+    except DataOpsError as exc:
+        print(f"aiodataops fleet: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.report:
+        write_report(report, args.report)
+    if args.output == "json":
+        sys.stdout.buffer.write(report.to_json(indent=True) + b"\n")
+        sys.stdout.flush()
+    else:
+        _summary(report, sys.stdout)
+    if report.total == 0 and not interrupted:
+        return _usage("no service matched the plan")
+    return _exit_status(report, interrupted)
+
+
+def _progress(args: argparse.Namespace) -> EventCallback:
+    # On a terminal as elsewhere plain lines, for now; a live display can take the terminal case over.
+    del args
+    return PlainProgress(sys.stderr)
+
+
+async def _main(client: DataOpsClient, start: _Start, on_event: EventCallback) -> tuple[FleetReport, bool]:
+    stop, abort = anyio.Event(), anyio.Event()
+    report: FleetReport | None = None
+    error: DataOpsError | None = None
+    async with client, anyio.create_task_group() as group:
+        group.start_soon(_watch_interrupts, stop, abort)
+        try:
+            report = await start(client, on_event=on_event, stop=stop, abort=abort)
+        except DataOpsError as exc:
+            error = exc  # raised below, outside the task group, so that it is not wrapped in a group
+        group.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    assert report is not None
+    return report, stop.is_set()
+
+
+async def _watch_interrupts(stop: anyio.Event, abort: anyio.Event) -> None:
+    """First Ctrl-C (or SIGTERM): start nothing new; second: stop following what is in flight."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if not stop.is_set():
+                stop.set()
+            else:
+                print(
+                    "aborting: services in flight are no longer followed (`fleet resume` picks them up)",
+                    file=sys.stderr,
+                )
+                abort.set()
+                return

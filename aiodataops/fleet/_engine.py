@@ -389,12 +389,13 @@ class _Run:
     ) -> FleetReport:
         started = self.clock.now()
         self._on_event = on_event
+        # Before the task group: an error here (the service list refused) reaches the caller unwrapped.
+        await self._prepare()
         send_events, receive_events = anyio.create_memory_object_stream[Any](math.inf)
         self._events = send_events
         async with anyio.create_task_group() as outer:
             outer.start_soon(self._dispatch, receive_events)
             try:
-                await self._prepare()
                 self.emit(
                     FleetStarted(
                         total=self.source.total,

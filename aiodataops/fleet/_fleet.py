@@ -138,7 +138,8 @@ class Fleet:
             opened, state = await Journal.reopen(journal, options=options.to_dict())
         else:
             header_plan = {"path": plan.path, "sha256": plan.sha256, "data": plan.data} if plan else None
-            opened = await Journal.create(journal, plan=header_plan, options=options.to_dict())
+            endpoint = getattr(self._client, "endpoint", None)
+            opened = await Journal.create(journal, plan=header_plan, options=options.to_dict(), endpoint=endpoint)
         async with opened:
             return await run_fleet(
                 self._client,

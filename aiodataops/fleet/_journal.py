@@ -2,8 +2,8 @@
 
 One JSON object per line, each made durable (written, flushed and fsynced) before the engine moves on:
 
-- ``header``: the format version, when, the plan (path, digest and the plan itself, so a resume needs no other
-  file) and the run's options;
+- ``header``: the format version, when, the API endpoint, the plan (path, digest and the plan itself, so a resume
+  needs no other file) and the run's options;
 - ``resumed``: a later run took over, with its options;
 - ``intent``: a PUT is about to be sent for ``id``, with the update (before the request, so a crash between the
   server's 202 and the ``accepted`` record can be recognised on resume);
@@ -155,14 +155,26 @@ class Journal:
 
     @classmethod
     async def create(
-        cls, path: str | os.PathLike[str], *, plan: Mapping[str, Any] | None, options: Mapping[str, Any]
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        plan: Mapping[str, Any] | None,
+        options: Mapping[str, Any],
+        endpoint: str | None = None,
     ) -> Journal:
         """Create a new journal (mode 0600) and write its header; an existing non-empty file is an error."""
         name = os.fspath(path)
         fd = await anyio.to_thread.run_sync(_open_new, name)
         journal = cls(name, fd)
         await journal._append(
-            {"type": "header", "version": JOURNAL_VERSION, "created": _wall(), "plan": plan, "options": dict(options)}
+            {
+                "type": "header",
+                "version": JOURNAL_VERSION,
+                "created": _wall(),
+                "endpoint": endpoint,
+                "plan": plan,
+                "options": dict(options),
+            }
         )
         return journal
 

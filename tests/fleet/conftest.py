@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from aiodataops._client import DataOpsClient
-from aiodataops._clock import Clock
 from aiodataops._polling import PollPolicy
 from aiodataops.emulator import Emulator
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from aiodataops._clock import Clock
 
 #: Polls every 10-40 ms: an emulated update (20-60 ms) settles in a handful of polls.
 FAST_POLL = PollPolicy(first_delay=0.01, growth=1.5, max_delay=0.04, min_delay=0.005, jitter=False, deadline=10.0)

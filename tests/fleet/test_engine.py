@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import math
 from collections import Counter
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from aiodataops._clock import VirtualClock
-from aiodataops._services import Services
 from aiodataops._errors import ConfigurationError
 from aiodataops._models import ServiceUpdate, ServiceWorkload, Workload
+from aiodataops._services import Services
 from aiodataops.emulator import Emulator, FaultRule, Latency
 from aiodataops.fleet import (
     Baking,
@@ -43,17 +45,17 @@ def pairs(ids: list[str], update: ServiceUpdate = UPDATE) -> list[tuple[str, Ser
 @pytest.mark.anyio
 async def test_concurrency_bounds_requests_and_tasks_not_the_fleet() -> None:
     """With 200 services and concurrency 4: at most 4 requests at once, and the tasks stay a handful, not 200."""
-    async with fast_emulator(services_per_data_ops=100, latency=Latency.uniform(0.001, 0.004)) as emu:
-        async with client_for(emu) as client:
-            ids = emu.service_ids()
-            baseline = len(asyncio.all_tasks())
-            most_tasks = 0
+    most_tasks = 0
 
-            def on_event(event: FleetEvent) -> None:
-                nonlocal most_tasks
-                most_tasks = max(most_tasks, len(asyncio.all_tasks()))
+    def on_event(event: FleetEvent) -> None:
+        nonlocal most_tasks
+        most_tasks = max(most_tasks, len(asyncio.all_tasks()))
 
-            report = await client.fleet.apply(pairs(ids), concurrency=4, on_event=on_event)
+    emulator = fast_emulator(services_per_data_ops=100, latency=Latency.uniform(0.001, 0.004))
+    async with emulator as emu, client_for(emu) as client:
+        ids = emu.service_ids()
+        baseline = len(asyncio.all_tasks())
+        report = await client.fleet.apply(pairs(ids), concurrency=4, on_event=on_event)
     assert report.counts["succeeded"] == 200
     assert emu.counters.max_in_flight <= 4
     assert report.peak_in_flight == 4
@@ -173,7 +175,7 @@ async def test_rate_spaces_new_updates() -> None:
             rate=5,
             on_event=lambda e: starts.append(clock.now()) if isinstance(e, TargetStarted) else None,
         )
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) == 6
     assert all(gap >= 0.2 - 1e-9 for gap in gaps), gaps
 
@@ -184,8 +186,9 @@ async def test_dry_run_reads_and_diffs_but_sends_no_put(emu: Emulator) -> None:
     ids = emu.service_ids()[:5]
     current = emu.service_body(ids[0])["service_workload"]["worker"]
     async with client_for(emu) as client:
-        report = await client.fleet.apply(pairs([*ids, "DOPS_SERVICE-00000000-0000-0000-0000-000000000000"]),
-                                          dry_run=True, max_failures=0)
+        report = await client.fleet.apply(
+            pairs([*ids, "DOPS_SERVICE-00000000-0000-0000-0000-000000000000"]), dry_run=True, max_failures=0
+        )
     assert emu.counters.total("update_service") == 0
     assert sum(emu.counters.puts_per_service.values()) == 0
     assert emu.counters.total("get_service") == 6
@@ -265,10 +268,10 @@ async def test_a_lost_answer_to_an_accepted_put_is_not_sent_again() -> None:
     """When the connection drops after the server applied a PUT, the engine sees it landed: no second acceptance."""
     clock = VirtualClock()
     drop = FaultRule(operation="update_service", kind="drop_after_apply", rate=1.0, limit=3)
-    async with fast_emulator(faults=(drop,), clock=clock, update_duration=(5.0, 5.0)) as emu:
-        async with client_for(emu, clock=clock) as client:
-            ids = emu.service_ids()[:6]
-            report = await client.fleet.apply(pairs(ids), concurrency=3)
+    emulator = fast_emulator(faults=(drop,), clock=clock, update_duration=(5.0, 5.0))
+    async with emulator as emu, client_for(emu, clock=clock) as client:
+        ids = emu.service_ids()[:6]
+        report = await client.fleet.apply(pairs(ids), concurrency=3)
     assert report.counts["succeeded"] == 6
     assert sum(emu.counters.faults.values()) == 3
     assert max(emu.counters.accepted_puts_per_service.values()) == 1
@@ -346,7 +349,7 @@ async def test_event_sequence_and_callbacks_that_fail_or_await(emu: Emulator) ->
     seen: list[FleetEvent] = []
 
     async def record(event: FleetEvent) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         seen.append(event)
 
     def explode(event: FleetEvent) -> None:
@@ -372,8 +375,14 @@ async def test_bad_options_and_duplicate_pairs_raise_before_any_request(emu: Emu
     """Invalid options and repeated ids in a list are errors before a single request is made."""
     ids = emu.service_ids()[:2]
     async with client_for(emu) as client:
-        for bad in ({"concurrency": 0}, {"rate": -1}, {"batches": "0"}, {"max_failures": "x"}, {"bake": -1},
-                    {"timeout": 0}):
+        for bad in (
+            {"concurrency": 0},
+            {"rate": -1},
+            {"batches": "0"},
+            {"max_failures": "x"},
+            {"bake": -1},
+            {"timeout": 0},
+        ):
             with pytest.raises(ConfigurationError):
                 await client.fleet.apply(pairs(ids), **bad)  # type: ignore[arg-type]
         with pytest.raises(PlanError, match=r"targets\[2\]: duplicate target"):

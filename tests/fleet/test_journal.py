@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import stat
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import orjson
@@ -15,6 +15,9 @@ from aiodataops._models import Service, ServiceUpdate
 from aiodataops._waiting import WaitToken
 from aiodataops.fleet._journal import Journal, JournalError, read_journal
 from aiodataops.fleet._report import ErrorInfo, ItemReport, Outcome
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 UPDATE = ServiceUpdate(description="new")
 
@@ -129,10 +132,9 @@ async def test_journal_refuses_to_overwrite_and_to_read_what_is_not_a_journal(tm
 async def test_concurrent_records_are_all_durable_and_whole(tmp_path: Path) -> None:
     """Many tasks appending at once (sharing fsyncs) lose no record and interleave no bytes."""
     path = tmp_path / "run.jsonl"
-    async with await Journal.create(path, plan=None, options={}) as journal:
-        async with anyio.create_task_group() as group:
-            for i in range(200):
-                group.start_soon(journal.intent, f"s{i}", UPDATE)
+    async with await Journal.create(path, plan=None, options={}) as journal, anyio.create_task_group() as group:
+        for i in range(200):
+            group.start_soon(journal.intent, f"s{i}", UPDATE)
     state = read_journal(path)
     assert set(state.unconfirmed) == {f"s{i}" for i in range(200)}
     assert state.records == 201

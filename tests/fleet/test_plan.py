@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiodataops._models import HostAlias, ServiceSummary, ServiceUpdate, ServiceWorkload, Workload
 from aiodataops.fleet._plan import Plan, PlanError, Resolver, load_plan, parse_plan
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
 
 GOOD = """
 update:
@@ -75,8 +79,10 @@ def test_plan_digest_ignores_formatting_but_not_content() -> None:
             'expected a string, got int 2 (write it quoted in YAML, e.g. "2")',
         ),
         (
-            "update: {description: a}\ntargets: [x, {data_ops_service_id: y, update: {service_workload: "
-            "{worker: {memory: 4.5}}}}]\n",
+            (
+                "update: {description: a}\ntargets: [x, {data_ops_service_id: y, update: {service_workload: "
+                "{worker: {memory: 4.5}}}}]\n"
+            ),
             "targets[1].update.service_workload.worker.memory",
             "expected a string, got float 4.5",
         ),
@@ -168,19 +174,17 @@ def test_load_plan_reads_json_and_yaml_files(tmp_path: Path) -> None:
 
 
 def attrs_evolve_path(plan: Plan, path: str) -> Plan:
-    import attrs
-
     return attrs.evolve(plan, path=path)
 
 
 def test_load_plan_errors_for_a_missing_file_and_bad_json(tmp_path: Path) -> None:
     """An unreadable file and malformed JSON are PlanErrors naming the file."""
     missing = tmp_path / "nope.yaml"
-    with pytest.raises(PlanError, match="nope.yaml: cannot read the plan"):
+    with pytest.raises(PlanError, match=r"nope\.yaml: cannot read the plan"):
         load_plan(missing)
     bad = tmp_path / "bad.json"
     bad.write_text('{"update": ')
-    with pytest.raises(PlanError, match="bad.json: not valid JSON"):
+    with pytest.raises(PlanError, match=r"bad\.json: not valid JSON"):
         load_plan(bad)
 
 
@@ -288,8 +292,23 @@ _json = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=20,
 )
-_keys = st.sampled_from(["update", "targets", "select", "data_ops_service_id", "service_workload", "worker", "cpu",
-                         "description", "host_alias", "enabled", "state", "data_ops_name", "x"])
+_keys = st.sampled_from(
+    [
+        "update",
+        "targets",
+        "select",
+        "data_ops_service_id",
+        "service_workload",
+        "worker",
+        "cpu",
+        "description",
+        "host_alias",
+        "enabled",
+        "state",
+        "data_ops_name",
+        "x",
+    ]
+)
 _planish = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=6) | st.sampled_from(["DOPS_SERVICE-1", "*", "2"]),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(_keys, children, max_size=4),
@@ -304,8 +323,9 @@ def test_any_input_gives_a_plan_or_a_plan_error(data: object) -> None:
     try:
         plan = parse_plan(data)
     except PlanError as error:
-        assert error.problems
-        assert str(error)
+        problems, message = error.problems, str(error)
+        assert problems
+        assert message
     else:
         assert plan.targets
         for target in plan.targets:

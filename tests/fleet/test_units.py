@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import anyio
 import orjson
 import pytest
@@ -18,8 +20,14 @@ from aiodataops.fleet._report import Change, ErrorInfo, FleetReport, ItemReport,
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(0, Amount(0)), (3, Amount(3)), ("12", Amount(12)), ("25%", Amount(25, percent=True)),
-     (" 2.5 % ", Amount(2.5, percent=True)), ("100%", Amount(100, percent=True))],
+    [
+        (0, Amount(0)),
+        (3, Amount(3)),
+        ("12", Amount(12)),
+        ("25%", Amount(25, percent=True)),
+        (" 2.5 % ", Amount(2.5, percent=True)),
+        ("100%", Amount(100, percent=True)),
+    ],
 )
 def test_amounts_read_counts_and_percentages(value: object, expected: Amount) -> None:
     """A count or a percentage is read from an int or its written forms."""
@@ -29,7 +37,7 @@ def test_amounts_read_counts_and_percentages(value: object, expected: Amount) ->
 @pytest.mark.parametrize("value", [-1, "-1", "101%", "1.5", "ten", True, 2.0, None, "%"])
 def test_bad_amounts_name_the_option(value: object) -> None:
     """Anything else is a ValueError naming the option."""
-    with pytest.raises(ValueError, match="^batches: expected a whole number"):
+    with pytest.raises(ValueError, match=r"^batches: expected a whole number"):
         parse_amount(value, what="batches")
 
 
@@ -96,7 +104,7 @@ async def test_token_bucket_spaces_starts_at_the_rate() -> None:
             group.start_soon(take)
     assert stamps[0] == 0
     assert clock.now() == pytest.approx(2.0)
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert all(g == pytest.approx(0.1) for g in gaps)
 
 
@@ -125,12 +133,12 @@ def test_diff_names_each_changed_field_in_wire_form() -> None:
         state="RUNNING",
         description="same",
         account=Account("admin", "hunter2"),
-        host_alias=HostAlias(True, (HostAliasEntry("a", "10.0.0.1"),)),
+        host_alias=HostAlias(enabled=True, host_alias_list=(HostAliasEntry("a", "10.0.0.1"),)),
         service_workload=ServiceWorkload(worker=Workload(cpu="1", memory="2", replica="1")),
     )
     update = ServiceUpdate(
         description="same",
-        host_alias=HostAlias(False, (HostAliasEntry("a", "10.0.0.1"),)),
+        host_alias=HostAlias(enabled=False, host_alias_list=(HostAliasEntry("a", "10.0.0.1"),)),
         service_workload=ServiceWorkload(worker=Workload(cpu="2", memory="2"), scheduler=Workload(cpu="1")),
     )
     assert diff(current, update) == (
@@ -145,8 +153,18 @@ def test_diff_names_each_changed_field_in_wire_form() -> None:
 def test_reports_round_trip_through_json_and_count_every_outcome() -> None:
     """A report serialises to JSON and back unchanged, with a count for every outcome (zeros included)."""
     items = (
-        ItemReport("a", Outcome.SUCCEEDED, final_state="RUNNING", attempts=1, polls=3, batch=0, place="targets[0]",
-                   accept_seconds=0.01, settle_seconds=0.2, total_seconds=0.21),
+        ItemReport(
+            "a",
+            Outcome.SUCCEEDED,
+            final_state="RUNNING",
+            attempts=1,
+            polls=3,
+            batch=0,
+            place="targets[0]",
+            accept_seconds=0.01,
+            settle_seconds=0.2,
+            total_seconds=0.21,
+        ),
         ItemReport("b", "failed", final_state="ERROR", error=ErrorInfo("wait_failed", "ended in ERROR")),
         ItemReport("c", Outcome.SKIPPED, error=ErrorInfo("budget_exceeded", "x" * 900)),
         ItemReport("d", Outcome.NOT_STARTED, diff=(Change("description", None, "x"),)),

@@ -1,0 +1,244 @@
+"""``aiodataops fleet apply|resume`` as a subprocess against an in-process emulator: exit codes, output, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import anyio
+import orjson
+import pytest
+from anyio.streams.text import TextReceiveStream
+
+from aiodataops.fleet._journal import read_journal
+from tests.fleet.conftest import fast_emulator
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+    from pathlib import Path
+
+    from anyio.abc import Process
+
+    from aiodataops.emulator import Emulator
+
+PLAN = """
+update:
+  service_workload:
+    worker: {cpu: "2", memory: "4", replica: "3"}
+targets:
+  - select: {data_ops_service_id: "*"}
+"""
+
+
+def _env(emu: Emulator) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCP_")}
+    env["SCP_ACCESS_KEY"] = emu.credentials.access_key
+    env["SCP_SECRET_KEY"] = emu.credentials.secret_key
+    return env
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "aiodataops", "fleet", *args]
+
+
+async def run_fleet(emu: Emulator, cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the command to its end; return its exit status, stdout and stderr."""
+    with anyio.fail_after(60):
+        done = await anyio.run_process(
+            _command(*args, "--endpoint", emu.base_url) if "resume" not in args else _command(*args),
+            env=env or _env(emu),
+            cwd=cwd,
+            check=False,
+        )
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+def _plan(tmp_path: Path, text: str = PLAN) -> Path:
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    return path
+
+
+async def _lines(process: Process) -> AsyncIterator[str]:
+    assert process.stderr is not None
+    pending = ""
+    async for chunk in TextReceiveStream(process.stderr):
+        pending += chunk
+        while "\n" in pending:
+            line, pending = pending.split("\n", 1)
+            yield line
+
+
+async def _start_then_signal(
+    emu: Emulator, cwd: Path, args: Sequence[str], *, after_accepted: int, sig: signal.Signals
+) -> tuple[Process, list[str]]:
+    """Start ``fleet apply``, send ``sig`` once it printed ``after_accepted`` acceptances, and return the process."""
+    process = await anyio.open_process(
+        _command(*args, "--endpoint", emu.base_url),
+        env=_env(emu),
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    seen: list[str] = []
+    with anyio.fail_after(30):
+        async for line in _lines(process):
+            seen.append(line)
+            if sum(1 for s in seen if s.startswith("accepted ")) >= after_accepted:
+                process.send_signal(sig)
+                break
+    return process, seen
+
+
+@pytest.fixture
+async def slow_emu() -> AsyncIterator[Emulator]:
+    """An emulator whose updates take 0.2-0.5 s, so that a run can be interrupted with updates in flight."""
+    async with fast_emulator(update_duration=(0.2, 0.5)) as running:
+        yield running
+
+
+@pytest.mark.anyio
+async def test_apply_succeeds_with_exit_0_and_a_private_json_report(emu: Emulator, tmp_path: Path) -> None:
+    """Every target succeeding exits 0; --output json prints the report alone; --report writes it mode 0600."""
+    plan = _plan(tmp_path)
+    code, out, err = await run_fleet(
+        emu, tmp_path, "apply", str(plan), "--output", "json", "--report", "r.json", "--batches", "1,50%"
+    )
+    assert code == 0, err
+    report = orjson.loads(out)
+    assert report["summary"]["counts"]["succeeded"] == 20
+    assert report["summary"]["ok"] is True
+    assert "batch 1: up to 1 services" in err
+    written = tmp_path / "r.json"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    assert orjson.loads(written.read_bytes()) == report
+
+
+@pytest.mark.anyio
+async def test_a_failed_target_exits_1_and_is_named(emu: Emulator, tmp_path: Path) -> None:
+    """A service ending in ERROR makes the run exit 1; the summary names it and the rest are skipped."""
+    bad = emu.service_ids()[0]
+    emu.force_outcome(bad, "ERROR")
+    code, out, _ = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--concurrency", "1")
+    assert code == 1
+    assert f"failed    {bad} (ERROR): wait_failed" in out
+    assert "19 skipped" in out
+    assert "stopped: budget_exceeded" in out
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("plan_text", "flags", "message"),
+    [
+        ("update: {service_workload: {worker: {cpu: 2}}}\ntargets: [x]\n", (), "update.service_workload.worker.cpu"),
+        ("update: {description: a}\ntargets: [a, a]\n", (), "targets[1]: duplicate target a"),
+        ("update: {description: a\n", (), "not valid YAML"),
+        (PLAN, ("--batches", "0"), "argument --batches: a batch size must be above zero"),
+        (PLAN, ("--max-failures", "ten"), "argument --max-failures: expected a whole number"),
+        (PLAN, ("--dry-run", "--journal", "j.jsonl"), "a dry run changes nothing"),
+        ("update: {description: a}\ntargets: [{select: {data_ops_name: nothing-*}}]\n", (), "no service matched"),
+    ],
+)
+async def test_bad_input_exits_2_and_sends_no_update(
+    emu: Emulator, tmp_path: Path, plan_text: str, flags: tuple[str, ...], message: str
+) -> None:
+    """A bad plan, bad flags or an empty fleet exit 2 with a message naming the problem, and no PUT is sent."""
+    code, _, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path, plan_text)), *flags)
+    assert code == 2
+    assert message in err
+    assert emu.counters.total("update_service") == 0
+
+
+@pytest.mark.anyio
+async def test_missing_credentials_and_a_used_journal_exit_2(emu: Emulator, tmp_path: Path) -> None:
+    """Without credentials, or with a journal that already holds a run, the command exits 2 before any request."""
+    plan = str(_plan(tmp_path))
+    env = _env(emu)
+    del env["SCP_SECRET_KEY"]
+    code, _, err = await run_fleet(emu, tmp_path, "apply", plan, env=env)
+    assert code == 2
+    assert "SCP_SECRET_KEY" in err
+    (tmp_path / "used.jsonl").write_text('{"type": "header", "version": 1}\n')
+    code, _, err = await run_fleet(emu, tmp_path, "apply", plan, "--journal", "used.jsonl")
+    assert code == 2
+    assert "already holds a run" in err
+    assert sum(emu.counters.requests.values()) == 0
+
+
+@pytest.mark.anyio
+async def test_dry_run_exits_0_and_sends_no_put(emu: Emulator, tmp_path: Path) -> None:
+    """A dry run prints what would change per service, exits 0 and sends no PUT."""
+    code, out, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--dry-run")
+    assert code == 0, err
+    assert "dry run: 20 targets: 20 not_started" in out
+    assert out.count("would change DOPS_SERVICE-") + out.count("no change    DOPS_SERVICE-") == 20
+    assert out.count("service_workload.worker.") >= 19
+    assert emu.counters.total("update_service") == 0
+
+
+@pytest.mark.anyio
+async def test_sigkill_then_resume_never_puts_an_accepted_service_twice(slow_emu: Emulator, tmp_path: Path) -> None:
+    """A run killed with SIGKILL mid-flight (twice) and resumed ends complete, each service accepted exactly once."""
+    emu = slow_emu
+    args = ("apply", str(_plan(tmp_path)), "--journal", "run.jsonl", "--concurrency", "6")
+    process, _ = await _start_then_signal(emu, tmp_path, args, after_accepted=5, sig=signal.SIGKILL)
+    assert await process.wait() == -signal.SIGKILL
+    state = read_journal(tmp_path / "run.jsonl")
+    assert state.reattach or state.unconfirmed, "the kill should hit updates in flight"
+    in_flight_at_kill = set(state.reattach) | set(state.unconfirmed)
+
+    # The resume is killed too, once it has accepted a few more.
+    resumed = await anyio.open_process(
+        _command("resume", "run.jsonl"), env=_env(emu), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    with anyio.fail_after(30):
+        accepted = 0
+        async for line in _lines(resumed):
+            accepted += line.startswith("accepted ")
+            if accepted >= 4:
+                resumed.send_signal(signal.SIGKILL)
+                break
+    await resumed.wait()
+
+    code, out, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl", "--output", "json")
+    assert code == 0, err
+    report = orjson.loads(out)
+    ids = sorted(item["data_ops_service_id"] for item in report["items"])
+    assert ids == sorted(emu.service_ids())
+    assert report["summary"]["counts"]["succeeded"] == 20
+    assert set(emu.counters.accepted_puts_per_service.values()) == {1}
+    assert set(emu.counters.puts_per_service.values()) == {1}
+    resumed_ids = {item["data_ops_service_id"] for item in report["items"] if item["resumed"]}
+    assert in_flight_at_kill <= resumed_ids
+
+
+@pytest.mark.anyio
+async def test_first_ctrl_c_lets_in_flight_settle_then_resume_finishes(slow_emu: Emulator, tmp_path: Path) -> None:
+    """SIGINT: no new service starts, those in flight settle, exit 130 with the journal whole; resume completes."""
+    emu = slow_emu
+    args = ("apply", str(_plan(tmp_path)), "--journal", "run.jsonl", "--concurrency", "3", "--report", "r.json")
+    process, seen = await _start_then_signal(emu, tmp_path, args, after_accepted=3, sig=signal.SIGINT)
+    with anyio.fail_after(30):
+        async for line in _lines(process):
+            seen.append(line)
+    assert await process.wait() == 130
+    assert any(line.startswith("stopping: no new service starts") for line in seen)
+    report = orjson.loads((tmp_path / "r.json").read_bytes())
+    counts = report["summary"]["counts"]
+    assert report["summary"]["stopped"] == "interrupted"
+    assert counts["succeeded"] >= 3
+    assert counts["succeeded"] + counts["not_started"] == 20
+    assert sum(emu.counters.accepted_puts_per_service.values()) == counts["succeeded"]
+    state = read_journal(tmp_path / "run.jsonl")
+    assert not state.reattach
+    assert not state.unconfirmed
+    assert len(state.ended) == counts["succeeded"]
+
+    code, out, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl")
+    assert code == 0, err
+    assert "20 succeeded" in out
+    assert set(emu.counters.accepted_puts_per_service.values()) == {1}
