@@ -140,6 +140,10 @@ class FaultInjector:
         self._seen.clear()
         self._injected.clear()
 
+    def set_latency(self, latency: LatencySpec) -> None:
+        """Use another latency distribution from the next request on."""
+        self._latency = latency
+
     def latency(self, operation: str, path: str) -> float:
         """Return the added latency for this request (0.0 when none is configured)."""
         spec = self._latency

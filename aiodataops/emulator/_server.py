@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 from aiohttp import web
@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
     from aiodataops._signing import Credentials
 
-__all__ = ["Emulator"]
+__all__ = ["RUNTIME_SETTINGS", "Emulator"]
+
+#: The settings ``Emulator.reconfigure`` can change while it serves.
+RUNTIME_SETTINGS: Final = frozenset({
+    "create_duration", "delete_duration", "error_rate", "faults", "latency", "stale_read_seconds",
+    "timestamp_tolerance", "update_duration",
+})
 
 
 class Emulator:
@@ -118,6 +124,31 @@ class Emulator:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    # -- changing settings while serving ----------------------------------------------------------------------
+
+    def reconfigure(self, **changes: Any) -> EmulatorConfig:
+        """Change lifecycle, fault or latency settings from the next request on; returns the new config.
+
+        Only ``RUNTIME_SETTINGS`` can change: the fleet, seed, keys, casing and address are fixed at construction.
+        """
+        fixed = sorted(set(changes) - RUNTIME_SETTINGS)
+        if fixed:
+            raise ValueError(f"Emulator.reconfigure: {', '.join(fixed)} cannot change while serving; changeable: "
+                             f"{', '.join(sorted(RUNTIME_SETTINGS))}")
+        config = attrs.evolve(self.config, **changes)
+        self.config = config
+        self.runtime.config = config
+        self.store.reconfigure(config)
+        if "faults" in changes:
+            self._injector.rules = config.faults
+        if "latency" in changes:
+            self._injector.set_latency(config.latency)
+        return config
+
+    def settles_at(self, resource_id: str) -> float | None:
+        """The clock time (``clock.now()``) at which the latest accepted change of a resource ends or ended."""
+        return self.store.settle_times.get(resource_id)
 
     # -- faults -------------------------------------------------------------------------------------------------
 

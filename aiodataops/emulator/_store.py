@@ -156,6 +156,8 @@ class Store:
         self._forced: dict[str, str] = {}
         self._cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self._cache_version = -1
+        #: Resource id -> the clock time its latest accepted change ends (or ended).
+        self.settle_times: dict[str, float] = {}
         #: Bumped on every visible change; list answers are cached per version.
         self.version = 0
         self.data_ops: dict[str, Record] = {}
@@ -261,7 +263,12 @@ class Store:
               and unit(self._seed, "outcome", record.id, record.changes) < self._config.error_rate):
             target = ERROR
         at = now + between(*duration, unit(self._seed, "duration", record.id, record.changes))
+        self.settle_times[record.id] = at
         heapq.heappush(self._heap, (at, next(self._seq), "settle", record, record.generation, target))
+
+    def reconfigure(self, config: EmulatorConfig) -> None:
+        """Use new lifecycle settings from the next change on (durations, stale window, error rate)."""
+        self._config = config
 
     def force_outcome(self, resource_id: str, state: str) -> None:
         """Make the next change of this resource end in ``state`` (e.g. ``"ERROR"``) whatever the dice say."""

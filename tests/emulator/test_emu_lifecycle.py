@@ -164,3 +164,32 @@ async def test_modified_dt_follows_the_injected_clock(emu: Emulator, clock: Virt
     _, second, _ = await call("PUT", path, {"description": "b"})
     gap = parse_datetime(second["modified_dt"]) - parse_datetime(first["modified_dt"])
     assert 3600.0 <= gap.total_seconds() < 3601.0
+
+
+async def test_reconfigure_changes_the_next_changes(emu: Emulator, clock: VirtualClock, call) -> None:
+    """reconfigure() changes durations and error rate for later updates and refuses settings fixed at start."""
+    first, second = emu.service_ids()[:2]
+    await call("PUT", f"/v1/data-ops-services/{first}", {"description": "a"})
+    emu.reconfigure(update_duration=(10.0, 10.0), error_rate=1.0)
+    await call("PUT", f"/v1/data-ops-services/{second}", {"description": "b"})
+    assert emu.settles_at(second) == clock.now() + 10.0
+    clock.advance(9.0)
+    assert (emu.service_state(first), emu.service_state(second)) == ("RUNNING", "UPDATING")
+    clock.advance(1.0)
+    assert emu.service_state(second) == "ERROR"
+    with pytest.raises(ValueError, match="seed"):
+        emu.reconfigure(seed=3)
+
+
+async def test_settles_at_matches_the_transition(emu: Emulator, clock: VirtualClock, call) -> None:
+    """settles_at() tells the clock time a change ends: UPDATING just before it, RUNNING at it."""
+    service_id = emu.service_ids()[3]
+    assert emu.settles_at(service_id) is None
+    await call("PUT", f"/v1/data-ops-services/{service_id}", {"description": "a"})
+    end = emu.settles_at(service_id)
+    assert end is not None
+    assert 1.0 <= end - clock.now() <= 2.0
+    clock.advance(end - clock.now() - 1e-6)
+    before = emu.service_state(service_id)
+    clock.advance(1e-6)
+    assert (before, emu.service_state(service_id)) == ("UPDATING", "RUNNING")
