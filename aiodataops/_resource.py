@@ -157,11 +157,15 @@ class Resource(Generic[D, S, U]):
             body=raw.decode("utf-8", "replace"),
         )
 
-    async def _update(self, resource_id: str, request: U) -> D:
+    async def _put(self, resource_id: str, request: U) -> D | None:
+        """Send the update; return the 202 body when it is a readable resource, else ``None``."""
         data, raw = await self._json(
             "PUT", self._path(resource_id), f"update_{self.operation_suffix}", body=request
         )
-        found = self._read_detail(data, raw)
+        return self._read_detail(data, raw)
+
+    async def _update(self, resource_id: str, request: U) -> D:
+        found = await self._put(resource_id, request)
         return found if found is not None else await self.get(resource_id)
 
     async def _delete(self, resource_id: str) -> D | None:
@@ -182,10 +186,12 @@ class Resource(Generic[D, S, U]):
         operation: Operation = "update",
         policy: PollPolicy | None = None,
         on_event: Callable[[StateEvent], object] | None = None,
+        accepted: bool | None = None,
     ) -> D | None:
         """Poll until the accepted change settles (see ``aiodataops._waiting``); ``None`` after a delete.
 
-        ``after`` is the accepted (202) body, so that reads older than the change never count as settled.
+        ``after`` is the accepted (202) body, so that reads older than the change never count as settled;
+        ``accepted=True`` without ``after`` says a change was accepted but its answer had no readable body.
         """
         from aiodataops._waiting import wait_settled  # noqa: PLC0415 -- the waiting layer loads on first use
 
@@ -197,6 +203,7 @@ class Resource(Generic[D, S, U]):
             policy=policy or self._client.poll_policy,
             on_event=on_event,
             clock=self._client.clock,
+            accepted=accepted,
         )
 
     async def _settled(
@@ -207,8 +214,10 @@ class Resource(Generic[D, S, U]):
         policy: PollPolicy | None,
         on_event: Callable[[StateEvent], object] | None,
     ) -> D:
+        # A change answered without a readable body still happened: the wait must not take the next (possibly
+        # stale) read as its bar, so it is told a change was accepted rather than handed a fresh GET.
         result = await self.wait_settled(
-            resource_id, after=after, operation=operation, policy=policy, on_event=on_event
+            resource_id, after=after, operation=operation, policy=policy, on_event=on_event, accepted=True
         )
         if result is None:  # only a delete ends without a body
             raise ResponseShapeError(f"waiting for the {operation} of {resource_id} ended without a body")
@@ -223,7 +232,7 @@ class Resource(Generic[D, S, U]):
         on_event: Callable[[StateEvent], object] | None = None,
     ) -> D:
         """Update, then wait until the change settles; return the settled resource."""
-        accepted = await self._update(resource_id, update)
+        accepted = await self._put(resource_id, update)
         return await self._settled(resource_id, accepted, "update", policy, on_event)
 
     async def delete_and_wait(
