@@ -15,6 +15,7 @@ from typing import Any
 
 from aiodataops._signing import Credentials
 from aiodataops.emulator import DEFAULT_CREDENTIALS, Emulator, EmulatorConfig, FaultRule, Latency
+from aiodataops.emulator._config import QUIRKS
 from aiodataops.emulator._faults import FAULT_KINDS
 from aiodataops.emulator._operations import OPERATIONS
 
@@ -105,6 +106,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--latency", type=parse_latency, action="append", default=[], metavar="[OP=]DIST",
                         help="added latency, e.g. uniform:0.01,0.05 or get_service=lognormal:0.02,0.6; "
                              "repeatable")
+    parser.add_argument("--quirk", action="append", default=[], choices=sorted(QUIRKS), metavar="NAME",
+                        help="answer in an awkward wire form the real API may use; repeatable: "
+                             + "; ".join(f"{name}: {text}" for name, text in sorted(QUIRKS.items())))
     parser.add_argument("--access-key", default=DEFAULT_CREDENTIALS.access_key, help="access key to accept")
     parser.add_argument("--secret-key", default=DEFAULT_CREDENTIALS.secret_key,
                         help="secret key to accept (a throwaway test value by default)")
@@ -127,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         state_case=args.state_case,
         latency=latency,
         faults=tuple(args.fault),
+        quirks=frozenset(args.quirk),
         host=args.host,
         port=args.port,
         log_limit=10_000,

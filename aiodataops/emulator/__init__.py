@@ -7,7 +7,7 @@ injects seeded faults and latency, and counts everything it sees. ``aiodataops e
 
 from __future__ import annotations
 
-from aiodataops.emulator._config import DEFAULT_CREDENTIALS, EmulatorConfig
+from aiodataops.emulator._config import DEFAULT_CREDENTIALS, QUIRKS, EmulatorConfig
 from aiodataops.emulator._counters import Counters, LogEntry
 from aiodataops.emulator._faults import FAULT_KINDS, FaultRule, Latency
 from aiodataops.emulator._operations import OPERATIONS
@@ -19,6 +19,7 @@ __all__ = [
     "FAULT_KINDS",
     "OPERATIONS",
     "PASSWORD_MARK",
+    "QUIRKS",
     "Counters",
     "Emulator",
     "EmulatorConfig",

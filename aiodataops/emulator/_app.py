@@ -165,6 +165,27 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
+def _service_json(rt: Runtime, body: dict[str, Any], status: int = 200) -> web.Response:
+    """Answer a service body, in the wire forms the configured quirks ask for."""
+    quirks = rt.config.quirks
+    if not quirks:
+        return _json(body, status)
+    out = dict(body)
+    workload = out.get("service_workload")
+    if status == 202 and "workload_empty_in_202" in quirks:  # noqa: PLR2004 -- the accepted answers
+        out["service_workload"] = ""
+    elif "workload_as_json_string" in quirks and isinstance(workload, dict):
+        out["service_workload"] = orjson.dumps(workload).decode()
+    if "ports_as_integers" in quirks:
+        for key in ("http_port", "https_port"):
+            if isinstance(out.get(key), str) and out[key].isdigit():
+                out[key] = int(out[key])
+    alias = out.get("host_alias")
+    if "enabled_as_bool" in quirks and isinstance(alias, dict):
+        out["host_alias"] = {**alias, "enabled": str(alias.get("enabled")).lower() == "true"}
+    return _json(out, status)
+
+
 # -- handlers: data ops -----------------------------------------------------------------------------------------
 
 
@@ -226,13 +247,13 @@ async def list_services(request: web.Request) -> web.Response:
 
 async def get_service(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json(rt.store.get_service(request.match_info["service_id"], rt.clock.now()))
+    return _service_json(rt, rt.store.get_service(request.match_info["service_id"], rt.clock.now()))
 
 
 async def create_service(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, ServiceCreate)
-    return _json(rt.store.create_service(body, rt.clock.now(), _actor(request)), 202)
+    return _service_json(rt, rt.store.create_service(body, rt.clock.now(), _actor(request)), 202)
 
 
 async def update_service(request: web.Request) -> web.Response:
@@ -241,12 +262,13 @@ async def update_service(request: web.Request) -> web.Response:
     body = await _body(request, ServiceUpdate)
     answer = rt.store.update_service(service_id, body, rt.clock.now(), _actor(request))
     rt.counters.accepted_puts_per_service[service_id] += 1
-    return _json(answer, 202)
+    return _service_json(rt, answer, 202)
 
 
 async def delete_service(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json(rt.store.delete_service(request.match_info["service_id"], rt.clock.now(), _actor(request)), 202)
+    return _service_json(rt, rt.store.delete_service(request.match_info["service_id"], rt.clock.now(),
+                                                     _actor(request)), 202)
 
 
 async def check_service_name(request: web.Request) -> web.Response:
@@ -328,6 +350,12 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
     except _DroppedError:
         # The transport is already aborted; aiohttp writes this answer nowhere, quietly.
         return web.Response(status=499)
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception:
+        status = 500
+        raise
     finally:
         counters.finished(request.method, request.raw_path, operation, status)
     return response
@@ -339,7 +367,11 @@ async def _authenticate(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         check_request(request, rt.credentials, time.time_ns() // 1_000_000, int(rt.config.timestamp_tolerance * 1000))
     except AuthError as failure:
-        return _errors.legacy(401, failure.code, failure.message, request.path, request[_REQUEST_ID])
+        quirks = rt.config.quirks
+        if "unauthenticated_404" in quirks and not any(h.lower().startswith("scp-") for h in request.headers):
+            return _errors.route_error(404, request.path)
+        status = 412 if "signature_412" in quirks and failure.code == "AUTH_INVALID_SIGNATURE" else 401
+        return _errors.legacy(status, failure.code, failure.message, request.path, request[_REQUEST_ID])
     version = request.headers.get("Scp-Api-Version")
     if version is not None and version not in SUPPORTED_API_VERSIONS:
         return _errors.errors_envelope(400, "UNSUPPORTED_API_VERSION",

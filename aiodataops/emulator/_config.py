@@ -10,7 +10,17 @@ from aiodataops._clock import Clock
 from aiodataops._signing import Credentials
 from aiodataops.emulator._faults import FaultRule, Latency, LatencySpec
 
-__all__ = ["DEFAULT_CREDENTIALS", "EmulatorConfig"]
+__all__ = ["DEFAULT_CREDENTIALS", "QUIRKS", "EmulatorConfig"]
+
+#: Optional wire quirks the real API may have (API.md); each is off unless named in ``EmulatorConfig.quirks``.
+QUIRKS: Final = {
+    "workload_as_json_string": "service_workload is sent as a string holding JSON, not an object",
+    "workload_empty_in_202": 'the 202 answers carry service_workload as "", as the documented example does',
+    "ports_as_integers": "http_port and https_port are JSON integers, not strings",
+    "enabled_as_bool": 'host_alias.enabled is a JSON boolean, not "true"/"false"',
+    "signature_412": "a wrong signature is answered 412 (the legacy v1 API) instead of 401",
+    "unauthenticated_404": "a request without any Scp-* header gets a Spring-style 404 instead of a 401",
+}
 
 #: The emulator's own throwaway test key pair (never a real one); ``aiodataops emulator`` prints it.
 DEFAULT_CREDENTIALS: Final = Credentials(
@@ -56,6 +66,13 @@ def _latency(_: object, attribute: attrs.Attribute[LatencySpec], value: LatencyS
             raise TypeError(f"EmulatorConfig.{attribute.name}[{key!r}]: expected a Latency, got {type(item).__name__}")
 
 
+def _quirks(_: object, attribute: attrs.Attribute[frozenset[str]], value: frozenset[str]) -> None:
+    unknown = sorted(value - QUIRKS.keys())
+    if unknown:
+        raise ValueError(f"EmulatorConfig.{attribute.name}: unknown quirk(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(QUIRKS))}")
+
+
 def _faults(_: object, attribute: attrs.Attribute[tuple[FaultRule, ...]], value: tuple[FaultRule, ...]) -> None:
     for index, rule in enumerate(value):
         if not isinstance(rule, FaultRule):
@@ -96,6 +113,8 @@ class EmulatorConfig:
     clock: Clock | None = attrs.field(default=None, eq=False)
     #: A signature's ``Scp-Timestamp`` may be this many seconds away from the emulator's wall clock.
     timestamp_tolerance: float = attrs.field(default=900.0, validator=_non_negative)
+    #: Names from ``QUIRKS``: awkward wire forms the real API may use, for testing a client's tolerance.
+    quirks: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset, validator=_quirks)
     #: Where ``Emulator`` listens; port 0 picks a free one.
     host: str = "127.0.0.1"
     port: int = attrs.field(default=0, validator=_non_negative)

@@ -25,7 +25,7 @@ __all__ = ["RUNTIME_SETTINGS", "Emulator"]
 
 #: The settings ``Emulator.reconfigure`` can change while it serves.
 RUNTIME_SETTINGS: Final = frozenset({
-    "create_duration", "delete_duration", "error_rate", "faults", "latency", "stale_read_seconds",
+    "create_duration", "delete_duration", "error_rate", "faults", "latency", "quirks", "stale_read_seconds",
     "timestamp_tolerance", "update_duration",
 })
 
@@ -37,7 +37,7 @@ class Emulator:
     fleet is seeded at construction, so ids are known before the server starts.
     """
 
-    def __init__(self, config: EmulatorConfig | None = None, /, **overrides: Any) -> None:
+    def __init__(self, config: EmulatorConfig | None = None, **overrides: Any) -> None:
         if config is None:
             config = EmulatorConfig(**overrides)
         elif overrides:

@@ -10,7 +10,9 @@ from _emulator_helpers import service_create
 from conftest import Caller
 
 from aiodataops._clock import VirtualClock
-from aiodataops._wire import parse_datetime
+from aiodataops._models import Service
+from aiodataops._signing import Credentials
+from aiodataops._wire import parse_datetime, structure
 from aiodataops.emulator import Emulator
 
 if TYPE_CHECKING:
@@ -193,3 +195,30 @@ async def test_settles_at_matches_the_transition(emu: Emulator, clock: VirtualCl
     before = emu.service_state(service_id)
     clock.advance(1e-6)
     assert (before, emu.service_state(service_id)) == ("UPDATING", "RUNNING")
+
+
+async def test_wire_quirks(clock: VirtualClock, session: aiohttp.ClientSession) -> None:
+    """Quirks answer workloads as JSON strings or "" in a 202, ports as integers and enabled as a boolean."""
+    quirks = {"workload_as_json_string", "workload_empty_in_202", "ports_as_integers", "enabled_as_bool"}
+    async with Emulator(clock=clock, quirks=quirks) as emu:
+        call = Caller(session, emu)
+        path = f"/v1/data-ops-services/{emu.service_ids()[0]}"
+        _, detail, _ = await call("GET", path)
+        _, accepted, _ = await call("PUT", path, {"description": "x"})
+    assert isinstance(detail["service_workload"], str)
+    assert detail["service_workload"].startswith("{")
+    assert accepted["service_workload"] == ""
+    assert (detail["http_port"], detail["host_alias"]["enabled"]) == (80, False)
+    assert structure(detail, Service).service_workload == structure(emu.service_body(emu.service_ids()[0]),
+                                                                     Service).service_workload
+
+
+async def test_auth_quirks(clock: VirtualClock, session: aiohttp.ClientSession) -> None:
+    """signature_412 answers a wrong signature with 412; unauthenticated_404 answers a bare request with 404."""
+    async with Emulator(clock=clock, quirks={"signature_412", "unauthenticated_404"}) as emu:
+        call = Caller(session, emu)
+        wrong, _, _ = await call("GET", "/v1/data-ops", credentials=Credentials(emu.credentials.access_key, "x"))
+        async with session.get(emu.url("/v1/data-ops")) as response:
+            bare = response.status
+            body = await response.json()
+    assert (wrong, bare, body["error"]) == (412, 404, "Not Found")
