@@ -81,7 +81,6 @@ from aiodataops.fleet._events import (
     TargetStarted,
     TargetStateChanged,
 )
-from aiodataops.fleet._journal import Intent
 from aiodataops.fleet._rate import TokenBucket
 from aiodataops.fleet._report import (
     FAILURE_OUTCOMES,
@@ -220,7 +219,6 @@ class _Work:
     batch: int | None
     mode: Mode = "start"
     token: WaitToken | None = None
-    intent: Intent | None = None
 
 
 @attrs.define
@@ -490,7 +488,7 @@ class _Run:
         for sid, intent in state.unconfirmed.items():
             update: ServiceUpdate = structure(intent.update, ServiceUpdate)
             batch.sent += 1
-            await send.send(_Work(self.next_seq(), sid, update, None, None, mode="recover", intent=intent))
+            await send.send(_Work(self.next_seq(), sid, update, None, None, mode="recover"))
         batch.seal()
         if self.options.batches is not None:
             # Canary batches: what was in flight at the crash settles before the next batch starts.
@@ -512,6 +510,7 @@ class _Run:
                 break
             batch.seal()
             await batch.settled()
+            del self._batches[index]
             self.emit(BatchEnded(index=index, counts=batch.counts))
             if exhausted or self.halted is not None:
                 break
@@ -529,6 +528,7 @@ class _Run:
         self, send: MemoryObjectSendStream[_Work], batch: _Batch | None, size: int | None, handled: set[str]
     ) -> bool:
         """Send up to ``size`` targets (all of them without batches); True when the targets ran out."""
+        index = batch.index if batch is not None else None
         while batch is None or size is None or batch.sent < size:
             if self.halted is not None:
                 return False
@@ -541,9 +541,8 @@ class _Run:
             if batch is not None:
                 if batch.sent == 0:
                     self._batches[batch.index] = batch
-                    self.emit(BatchStarted(index=batch.index or 0, size=size or 0))
+                    self.emit(BatchStarted(index=index or 0, size=size or 0))
                 batch.sent += 1
-            index = batch.index if batch is not None else None
             await send.send(_Work(self.next_seq(), target.service_id, target.update, target.place, index))
         return False
 
