@@ -157,15 +157,15 @@ class Resource(Generic[D, S, U]):
             body=raw.decode("utf-8", "replace"),
         )
 
-    async def _put(self, resource_id: str, request: U) -> D | None:
+    async def _put(self, resource_id: str, request: U, *, retry_sent: bool = True) -> D | None:
         """Send the update; return the 202 body when it is a readable resource, else ``None``."""
         data, raw = await self._json(
-            "PUT", self._path(resource_id), f"update_{self.operation_suffix}", body=request
+            "PUT", self._path(resource_id), f"update_{self.operation_suffix}", body=request, idempotent=retry_sent
         )
         return self._read_detail(data, raw)
 
-    async def _update(self, resource_id: str, request: U) -> D:
-        found = await self._put(resource_id, request)
+    async def _update(self, resource_id: str, request: U, *, retry_sent: bool = True) -> D:
+        found = await self._put(resource_id, request, retry_sent=retry_sent)
         return found if found is not None else await self.get(resource_id)
 
     async def _delete(self, resource_id: str) -> D | None:

@@ -135,9 +135,14 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
             lambda name: self.list(data_ops_id=request.data_ops_id, data_ops_service_name=name),
         )
 
-    async def update(self, service_id: str, update: ServiceUpdate) -> Service:
-        """Change a service (only the fields set in ``update`` are sent); returns the 202 body (state UPDATING)."""
-        return await self._update(service_id, update)
+    async def update(self, service_id: str, update: ServiceUpdate, *, retry_sent: bool = True) -> Service:
+        """Change a service (only the fields set in ``update`` are sent); returns the 202 body (state UPDATING).
+
+        ``retry_sent=False`` stops the transport from sending the PUT again once it may have reached the server
+        (a dropped answer, a 5xx): the caller then looks before it re-sends, as the fleet engine does, so that an
+        update is never applied twice. Failures before the request left (connection refused) are still retried.
+        """
+        return await self._update(service_id, update, retry_sent=retry_sent)
 
     async def check_name(self, name: str) -> bool:
         """Return ``True`` when a service already has this name."""
