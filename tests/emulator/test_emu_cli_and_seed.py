@@ -137,3 +137,13 @@ async def test_base_url_needs_a_started_emulator() -> None:
         assert emu.base_url.startswith("http://127.0.0.1:")
     with pytest.raises(RuntimeError):
         _ = emu.base_url
+
+
+def test_reprs_hide_the_secret_key() -> None:
+    """Neither the config nor the emulator shows the secret key or a password in its repr."""
+    config = EmulatorConfig(credentials=Credentials("AK-1", "sk-very-secret"))
+    emu = Emulator(config=config)
+    text = repr(config) + repr(emu) + repr(emu.credentials) + repr(emu.counters)
+    assert "sk-very-secret" not in text
+    assert "EMUPASS-" not in text
+    assert emu.credentials.secret_key == "sk-very-secret"
