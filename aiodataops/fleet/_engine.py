@@ -357,11 +357,12 @@ class _Run:
         self.items[work.seq] = item
         if self.journal is not None:
             await self.journal.ended(item)
-        if item.outcome in FAILURE_OUTCOMES and self.budget.record_failure():
+        exceeded = item.outcome in FAILURE_OUTCOMES and self.budget.record_failure()
+        self.emit(TargetEnded(item))
+        if exceeded:
             assert self.budget.limit is not None
             self.emit(BudgetExceeded(failures=self.budget.failures, limit=self.budget.limit))
             self.halt(StopReason.BUDGET_EXCEEDED)
-        self.emit(TargetEnded(item))
         batch = self._batches.get(work.batch)
         if batch is not None:
             batch.ended(item.outcome)

@@ -120,11 +120,12 @@ class Source:
             else:
                 return None
             target = _pair(value, f"targets[{self._met + len(self._skipped_repeats)}]")
-            if target.service_id in self._seen:
-                if self._resolver is None:
+            # A plan's resolver already takes each service once; other lazy sources are checked here.
+            if self._resolver is None:
+                if target.service_id in self._seen:
                     self._skipped_repeats.append(target.service_id)
-                continue
-            self._seen.add(target.service_id)
+                    continue
+                self._seen.add(target.service_id)
             self._met += 1
             return target
 
