@@ -692,10 +692,12 @@ class _Run:
         return self._item(attempt, Outcome.NOT_STARTED, final_state=current.state, changes=diff(current, work.update))
 
     def _on_wait_event(self, attempt: _Attempt) -> Callable[[StateEvent], None]:
+        """The ``on_event`` of one wait: counts its polls on top of earlier waits', and reports state changes."""
         sid = attempt.work.service_id
+        base = attempt.polls
 
         def on_wait_event(event: StateEvent) -> None:
-            attempt.polls = max(attempt.polls, event.polls)
+            attempt.polls = max(attempt.polls, base + event.polls)
             if event.new_state is not None:
                 attempt.last_state = event.new_state
             if event.kind in ("change", "unknown"):
@@ -713,12 +715,11 @@ class _Run:
 
     async def _update(self, attempt: _Attempt) -> Service | None:
         work = attempt.work
-        on_wait_event = self._on_wait_event(attempt)
         if work.mode == "reattach":
             assert work.token is not None
             attempt.last_state = work.token.accepted_state
             result: Service | None = await resume_wait(
-                work.token, self.client, policy=self.policy, on_event=on_wait_event, clock=self.clock
+                work.token, self.client, policy=self.policy, on_event=self._on_wait_event(attempt), clock=self.clock
             )
             return result
         assert work.update is not None
@@ -744,7 +745,7 @@ class _Run:
             )
         )
         return await self.services.wait_settled(
-            work.service_id, after=accepted, policy=self.policy, on_event=on_wait_event
+            work.service_id, after=accepted, policy=self.policy, on_event=self._on_wait_event(attempt)
         )
 
     async def _put(self, attempt: _Attempt, update: ServiceUpdate) -> Service:
