@@ -115,7 +115,7 @@ class ServicesAPI(Protocol):
 
     async def get(self, service_id: str, /) -> Service: ...
 
-    async def update(self, service_id: str, update: ServiceUpdate, /) -> Service: ...
+    async def update(self, service_id: str, update: ServiceUpdate, /, *, retry_sent: bool = True) -> Service: ...
 
     def list(self, **filters: Any) -> AsyncIterator[ServiceSummary]: ...
 
@@ -308,7 +308,6 @@ class _Run:
         self._events: MemoryObjectSendStream[Awaitable[None]] | None = None
         self._on_event: EventCallback | None = None
         self._reused: set[str] = set()
-        self._put_options = _put_options(self.services)
 
     # -- events and bookkeeping -------------------------------------------------------------------------------
 
@@ -755,7 +754,9 @@ class _Run:
         while True:
             attempt.attempts += 1
             try:
-                return await self.services.update(sid, update, **self._put_options)
+                # retry_sent=False: the transport must not send it again once it may have landed; this loop looks
+                # first (a retried PUT after a lost answer could otherwise be accepted a second time).
+                return await self.services.update(sid, update, retry_sent=False)
             except ThrottledError as exc:
                 # A 429 was refused, not applied: wait as told, then send again.
                 retries += 1
@@ -801,14 +802,3 @@ class _Run:
             error=self.error,
             warnings=warnings,
         )
-
-
-def _put_options(services: ServicesAPI) -> dict[str, Any]:
-    """``retry_sent=False`` when the client offers it: then the engine, not the transport, decides whether a PUT
-    that may have landed is sent again, and it looks first. Without it, the transport retries a PUT whose answer
-    was lost, and a second acceptance is possible if the first change already finished by then."""
-    try:
-        parameters = inspect.signature(services.update).parameters
-    except (TypeError, ValueError):
-        return {}
-    return {"retry_sent": False} if "retry_sent" in parameters else {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import math
 from collections import Counter
@@ -15,7 +14,6 @@ import pytest
 from aiodataops._clock import VirtualClock
 from aiodataops._errors import ConfigurationError
 from aiodataops._models import ServiceUpdate, ServiceWorkload, Workload
-from aiodataops._services import Services
 from aiodataops.emulator import Emulator, FaultRule, Latency
 from aiodataops.fleet import (
     Baking,
@@ -277,10 +275,6 @@ async def test_a_lost_answer_to_an_accepted_put_is_not_sent_again() -> None:
     assert max(emu.counters.accepted_puts_per_service.values()) == 1
 
 
-_RETRY_SENT = "retry_sent" in inspect.signature(Services.update).parameters
-
-
-@pytest.mark.skipif(not _RETRY_SENT, reason="needs Services.update(..., retry_sent=False) from the client")
 @pytest.mark.anyio
 async def test_a_lost_answer_is_not_resent_even_when_the_update_finished_meanwhile() -> None:
     """Even when the applied update has finished before anyone looks, the engine does not PUT it a second time."""
