@@ -15,18 +15,20 @@ Shape of one run::
   ``abort`` (the second) cancels the in-flight work too: accepted services are reported ``skipped`` with an
   ``aborted`` error, and a resume from the journal follows them.
 
-Per target (``_Worker``): write an ``intent`` to the journal, PUT, record the acceptance, then wait for it to
-settle. A 409 means the service is busy, either with somebody else's change or with this very update (a lost
-answer that the transport retried): the worker waits for the service to settle and compares it with the update;
-if the update is already in place it is followed as accepted instead of being sent again, otherwise the PUT is
-retried, up to ``put_retries`` times.
+Per target: write an ``intent`` to the journal, PUT (with ``retry_sent=False``, so that the transport never sends
+it again once it may have landed), record the acceptance, then wait for it to settle. A PUT answered 409 (busy:
+somebody else's change, or this very update after a lost answer), 5xx or nothing at all may have landed, so before
+sending it again the worker waits for the service to settle and compares it with the update: an update already
+in place is followed as accepted, never sent twice. A 429 is sent again after the wait it asks for. Both up to
+``put_retries`` times.
 
 Resuming (``JournalState``): targets that ended are not touched (their report lines are reused), accepted ones
 are followed without a PUT (``resume_wait`` with the journal's token, keeping its deadline), and for an
 ``intent`` without an acceptance the service is read first: if it is still changing, the worker waits for it to
 settle; if the update is then in place, it is followed without a PUT, and only otherwise sent. The remaining gap:
-a PUT that landed, finished, and whose result a stale read still hides when the resume reads it would be sent a
-second time.
+a PUT that landed and already finished, while reads still show the service as it was before (a stale read
+outlasting the update), looks unsent and is sent a second time. The same comparison means an update that changes
+nothing (the fields already hold those values) is reported succeeded without a PUT when it is recovered.
 """
 
 from __future__ import annotations
