@@ -52,7 +52,8 @@ from aiodataops._retry import RetryBudget, RetryPolicy
 from aiodataops._signing import Credentials, sign, signed_headers
 from aiodataops._states import StateClass, classify
 from aiodataops._timeouts import Timeouts
-from aiodataops._waiting import StateEvent, WaitToken, resume_wait
+from aiodataops._waiting import StateEvent, WaitToken, Watch, resume_wait, wait_settled, watch_settled
+from aiodataops.fleet import Fleet, FleetEvent, FleetReport, ItemReport, Outcome, Plan, PlanError, load_plan, parse_plan
 
 __all__ = [
     "APIStatusError",
@@ -71,14 +72,21 @@ __all__ = [
     "DataOpsSummary",
     "DataOpsUpdate",
     "DuplicationCheck",
+    "Fleet",
+    "FleetEvent",
+    "FleetReport",
     "HostAlias",
     "HostAliasEntry",
     "HostAliasGroup",
     "ImageVersion",
+    "ItemReport",
     "NotFoundError",
+    "Outcome",
     "Page",
     "PageIterator",
     "PermissionDeniedError",
+    "Plan",
+    "PlanError",
     "PollPolicy",
     "ResourceCheck",
     "ResourceCheckRequest",
@@ -107,9 +115,14 @@ __all__ = [
     "WaitToken",
     "WaitTransientError",
     "WaitVanishedError",
+    "Watch",
     "Workload",
     "classify",
+    "load_plan",
+    "parse_plan",
     "resume_wait",
     "sign",
     "signed_headers",
+    "wait_settled",
+    "watch_settled",
 ]
