@@ -6,9 +6,12 @@ Exit status across every sub-command: 0 success, 1 some work failed, 2 bad input
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence  # noqa: TC003 -- kept at run time for readers of the signature
+from importlib.metadata import PackageNotFoundError, version
 
+from aiodataops._errors import ConfigurationError, DataOpsError
 from aiodataops.cli import _demo, _emulator, _fleet, _services
 
 __all__ = ["main"]
@@ -25,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="aiodataops",
         description="Samsung Cloud Platform Data Ops (managed Airflow): services, fleet updates, a local emulator.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+        help="log to stderr from this level (default warning); no level ever shows a secret",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (_demo, _fleet, _services, _emulator):
         module.register(sub)
@@ -35,9 +45,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (also used by the console script)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         status: int = args.handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except ConfigurationError as exc:
+        # Sub-commands report their own errors; these are the last net, so the user never sees a traceback.
+        print(f"aiodataops: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataOpsError as exc:
+        print(f"aiodataops: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     return status
+
+
+def _version() -> str:
+    try:
+        return version("aiodataops")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
