@@ -269,7 +269,10 @@ class _Progress:
     started: float
     elapsed_offset: float
     last_state: str | None
+    """The state last read, stale or not: what an error reports."""
     last_body: Any
+    shown_state: str | None = None
+    """The state last reported to ``on_event``: stale reads never move it, so followers see no flicker."""
     polls: int = 0
     in_progress_seen: bool = False
     stale_reads: int = 0
@@ -283,7 +286,7 @@ class _Progress:
             self.on_event(
                 StateEvent(
                     resource_id=self.resource_id,
-                    old_state=self.last_state,
+                    old_state=self.shown_state,
                     new_state=new_state,
                     elapsed=self.elapsed(),
                     polls=self.polls,
@@ -547,6 +550,7 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
         elapsed_offset=elapsed_offset,
         last_state=accepted_state,
         last_body=after,
+        shown_state=accepted_state,
     )
     deadline = progress.started + time_left
     not_found = 0
@@ -601,29 +605,36 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
             progress.last_error = None
             state = read.state
             cls = classify(state)
-            if normalize(state) != normalize(progress.last_state):
-                progress.emit("unknown" if cls is StateClass.UNKNOWN else "change", state)
+            gone_for_delete = cls is StateClass.GONE and operation == "delete"
+            final = (
+                cls in (StateClass.SETTLED, StateClass.FAILED, StateClass.GONE)
+                and not gone_for_delete
+                and not (operation == "delete" and cls is StateClass.SETTLED)
+            )
+            fresh, why = progress.is_fresh(read) if final else (True, "")
             progress.last_state = state
             progress.last_body = read
-            if cls is StateClass.IN_PROGRESS:
-                if needs_proof:
-                    progress.note_in_progress(read)
-            elif cls is StateClass.GONE and operation == "delete":
-                progress.emit("settled", state)
-                return None
-            elif cls in (StateClass.SETTLED, StateClass.FAILED, StateClass.GONE) and not (
-                operation == "delete" and cls is StateClass.SETTLED
-            ):
-                fresh, why = progress.is_fresh(read)
-                if not fresh:
-                    progress.stale_reads += 1
-                    progress.emit("stale", state, why)
-                elif cls is StateClass.SETTLED:
+            if not fresh:
+                # A read older than the change says nothing about it: report it as stale only, and leave the
+                # state followers see alone, so the old state never flickers back in as a "change".
+                progress.stale_reads += 1
+                progress.emit("stale", state, why)
+            else:
+                if normalize(state) != normalize(progress.shown_state):
+                    progress.emit("unknown" if cls is StateClass.UNKNOWN else "change", state)
+                    progress.shown_state = state
+                if cls is StateClass.IN_PROGRESS:
+                    if needs_proof:
+                        progress.note_in_progress(read)
+                elif gone_for_delete:
+                    progress.emit("settled", state)
+                    return None
+                elif final and cls is StateClass.SETTLED:
                     progress.emit("settled", state)
                     return read
-                elif cls is StateClass.FAILED:
+                elif final and cls is StateClass.FAILED:
                     raise progress.fail(WaitFailedError, f"{operation} ended in state {state}")
-                else:
+                elif final:
                     raise progress.fail(WaitVanishedError, f"state {state} while waiting for {operation}")
         if clock.now() >= deadline - _DEADLINE_SLACK:
             message = f"not settled within {time_left:.1f}s"

@@ -83,8 +83,14 @@ async def test_a_read_older_than_the_202_does_not_settle() -> None:
     assert result is not None
     assert result.modified_dt == T0 + dt.timedelta(seconds=10)
     assert get.calls == 3
-    assert [e.kind for e in events] == ["change", "stale", "stale", "settled"]
-    assert "predates the change" in (events[1].detail or "")
+    # Stale reads are reported as stale only: the old RUNNING never shows up as a "change" from UPDATING.
+    assert [(e.kind, e.old_state, e.new_state) for e in events] == [
+        ("stale", "UPDATING", "RUNNING"),
+        ("stale", "UPDATING", "RUNNING"),
+        ("change", "UPDATING", "RUNNING"),
+        ("settled", "RUNNING", "RUNNING"),
+    ]
+    assert "predates the change" in (events[0].detail or "")
 
 
 @pytest.mark.anyio
@@ -438,7 +444,7 @@ async def test_watch_streams_events_then_gives_the_result() -> None:
     get = Script(svc("RUNNING", 0), svc("UPDATING", 10), svc("RUNNING", 10))
     async with watch_settled(get, SID, after=svc("UPDATING", 10), policy=FAST, clock=VirtualClock()) as watch:
         kinds = [event.kind async for event in watch]
-    assert kinds == ["change", "stale", "change", "change", "settled"]
+    assert kinds == ["stale", "change", "settled"]
     result = watch.result
     assert result is not None
     assert result.state == "RUNNING"
@@ -479,7 +485,7 @@ async def test_leaving_a_watch_early_cancels_the_wait() -> None:
     before = asyncio.all_tasks()
     async with watch_settled(get, SID, after=svc("UPDATING", 10), policy=FAST, clock=VirtualClock()) as watch:
         async for event in watch:
-            assert event.kind == "change"
+            assert event.kind == "stale"
             await second_poll.wait()
             break
     assert cancelled == [True]
