@@ -41,7 +41,10 @@ REQUEST_ID_HEADERS: Final = ("x-request-id", "x-correlation-id", "request-id", "
 _BODY_REQUEST_ID_KEYS: Final = ("requestId", "request_id", "traceId", "trace_id", "x-request-id")
 
 _MAX_MESSAGE: Final = 300
-_CLOCK_WORDS: Final = ("timestamp", "expired", "clock", "skew", "out of range", "too old")
+# Words of a refusal about the request's time. A bare "timestamp" is not one: a signature mismatch names the
+# timestamp among the signed inputs, and telling that user to fix their clock would send them the wrong way.
+_CLOCK_WORDS: Final = ("expired", "clock", "skew", "out of range", "too old", "too far", "time window")
+_CLOCK_CODE_WORDS: Final = ("TIMESTAMP", "EXPIRED", "CLOCK", "SKEW")
 
 _BY_STATUS: Final[Mapping[int, type[APIStatusError]]] = {
     400: BadRequestError,
@@ -170,7 +173,7 @@ def error_from_response(
         message = _short(stripped.splitlines()[0]) if not stripped.startswith("<") else None
     message = _short(message) if message else (reason or "no message")
     if status in (401, 412):
-        message += _auth_hint(status, message)
+        message += _auth_hint(status, message, code)
     request_id = _request_id_from_headers(headers) or body_request_id
     cls = error_class_for(status)
     return cls(
@@ -186,12 +189,15 @@ def error_from_response(
     )
 
 
-def _auth_hint(status: int, message: str) -> str:
+def _auth_hint(status: int, message: str, code: str | None) -> str:
     lowered = message.lower()
-    if any(word in lowered for word in _CLOCK_WORDS):
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    about_time = any(word in lowered for word in _CLOCK_WORDS) or (
+        code is not None and any(word in code.upper() for word in _CLOCK_CODE_WORDS)
+    )
+    if about_time:
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").removesuffix("+00:00")
         return (
-            f" -- the server rejected the request time: check this machine's clock (it reads {now} UTC); "
+            f" -- the server rejected the request time: check your clock (this machine reads {now} UTC); "
             "signatures are valid for 15 minutes"
         )
     if status == 412:  # noqa: PLR2004 -- the legacy gateway's "wrong signature"
