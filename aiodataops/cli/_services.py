@@ -2,7 +2,8 @@
 
 Output is a table or key/value lines (``--output text``, the default) or JSON (``--output json``); either way
 ``account_password`` is shown as ``***``. Progress of ``update --wait`` goes to standard error, results to standard
-output. Exit status: 0 done, 1 the API or the wait failed, 2 bad input (flags, settings, or a 400 from the server).
+output. Exit status: 0 done, 1 the API or the wait failed, 2 bad input (flags, settings, a 400 from the server, or
+credentials the server refuses: 401/403).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ import anyio
 import attrs
 import orjson
 
-from aiodataops._errors import BadRequestError, ConfigurationError, DataOpsError, ResponseShapeError
+from aiodataops._errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    DataOpsError,
+    PermissionDeniedError,
+    ResponseShapeError,
+)
 from aiodataops._models import HostAlias, HostAliasEntry, ServiceUpdate, ServiceWorkload, Workload
 from aiodataops._wire import loads, structure, unstructure
 from aiodataops.cli._connection import client_from_args, connection_parent
@@ -253,8 +261,10 @@ async def run(
     except (UsageError, ConfigurationError) as exc:
         err.write(f"aiodataops services: {exc}\n")
         return EXIT_USAGE
-    except BadRequestError as exc:
-        err.write(f"aiodataops services: the server refused the request: {exc}\n")
+    except (BadRequestError, AuthenticationError, PermissionDeniedError) as exc:
+        # Wrong keys, token or clock are settings to fix, as `fleet` says too: bad input, not a failed call.
+        what = "request" if isinstance(exc, BadRequestError) else "credentials"
+        err.write(f"aiodataops services: the server refused the {what}: {exc}\n")
         return EXIT_USAGE
     except DataOpsError as exc:
         err.write(f"aiodataops services: {type(exc).__name__}: {exc}\n")
