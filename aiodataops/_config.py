@@ -121,7 +121,8 @@ def _endpoint_problem(endpoint: str, *, allow_insecure_http: bool) -> str | None
     if url.scheme == "http" and not allow_insecure_http and not is_loopback_host(url.host):
         return (
             f"endpoint {endpoint!r} uses plain http to a non-loopback host; use https "
-            "(or pass allow_insecure_http=True if a trusted network really needs it)"
+            "(or, if a trusted network really needs it, pass allow_insecure_http=True, --insecure-http on the "
+            "command line)"
         )
     return None
 
