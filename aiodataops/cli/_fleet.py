@@ -12,6 +12,7 @@ skipped, 2 bad input (plan, flags, settings, journal), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ import anyio
 
 from aiodataops._errors import AuthenticationError, ConfigurationError, DataOpsError, PermissionDeniedError
 from aiodataops.cli._connection import client_from_args, connection_parent
+from aiodataops.cli._progress import FleetProgress
 from aiodataops.fleet._amount import parse_amount
 from aiodataops.fleet._batches import parse_batches
 from aiodataops.fleet._journal import JournalError, read_journal
@@ -28,7 +30,7 @@ from aiodataops.fleet._plan import PlanError, load_plan
 from aiodataops.fleet._report import FleetReport, Outcome
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterator
 
     from aiodataops._client import DataOpsClient
     from aiodataops.fleet._events import EventCallback, FleetEvent
@@ -288,7 +290,8 @@ def _run(args: argparse.Namespace, start: _Start) -> int:
     except ConfigurationError as exc:
         return _usage(str(exc))
     try:
-        report, interrupted = anyio.run(_main, client, start, _progress(args))
+        with _progress() as on_event:
+            report, interrupted = anyio.run(_main, client, start, on_event)
     except (PlanError, ConfigurationError, JournalError, AuthenticationError, PermissionDeniedError) as exc:
         return _usage(str(exc))
     except DataOpsError as exc:
@@ -306,10 +309,14 @@ def _run(args: argparse.Namespace, start: _Start) -> int:
     return _exit_status(report, interrupted)
 
 
-def _progress(args: argparse.Namespace) -> EventCallback:
-    # On a terminal as elsewhere plain lines, for now; a live display can take the terminal case over.
-    del args
-    return PlainProgress(sys.stderr)
+@contextlib.contextmanager
+def _progress() -> Iterator[EventCallback]:
+    # A live panel on a terminal; elsewhere (CI logs, pipes) one plain line per event, which greps well.
+    if sys.stderr.isatty():
+        with FleetProgress(sys.stderr) as live:
+            yield live.on_event
+    else:
+        yield PlainProgress(sys.stderr)
 
 
 async def _main(client: DataOpsClient, start: _Start, on_event: EventCallback) -> tuple[FleetReport, bool]:
