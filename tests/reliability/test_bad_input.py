@@ -326,5 +326,5 @@ def test_a_failure_to_read_the_targets_is_named_as_such(
     assert status in (1, 2)
     assert_clean(out, err)
     assert fresh.emu.counters.total("update_service") == 0
-    assert "reading the targets failed" in err
+    assert "reading the targets failed" in out + err
     assert "no service matched" not in err
