@@ -764,7 +764,9 @@ class _Run:
                 retries += 1
                 if retries > self.options.put_retries:
                     raise
-                await self.clock.sleep(max(exc.retry_after or 0.0, self.policy.delay(retries)))
+                # The poll policy's cap, not the transport's retry_after_cap: this loop paces itself like the waits
+                # around it (its backoff comes from the same policy), and an hour-long hint must not hold a worker.
+                await self.clock.sleep(self.policy.delay(retries, retry_after=exc.retry_after))
                 continue
             except (ConflictError, ServerError, TransportError):
                 # 409: another change is running, or this very PUT landed and its answer was lost (the transport

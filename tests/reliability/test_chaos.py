@@ -110,12 +110,6 @@ async def test_a_thousand_services_through_seeded_faults_lose_nothing_and_repeat
     assert max(emu.counters.puts_per_service.values()) > 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fleet/_engine.py _Run._put: after a 429 the engine sleeps max(exc.retry_after, policy.delay(...)) with "
-    "the server's Retry-After uncapped (3600 s here), where the transport and the poll policy cap it "
-    "(retry_after_cap 60 s, max_retry_after 120 s); cap it with min(retry_after, self.policy.max_retry_after)",
-)
 @pytest.mark.anyio
 async def test_a_put_throttled_with_a_huge_retry_after_waits_a_capped_time() -> None:
     """A PUT answered 429 with Retry-After: 3600 is sent again after a capped wait, not after an hour."""
