@@ -6,7 +6,8 @@ service and lets those in flight settle (the journal stays whole, ``fleet resume
 following them too.
 
 Exit status: 0 every target succeeded (a dry run: every target could be read), 1 any failed, timed out or was
-skipped, 2 bad input (plan, flags, settings, journal), 130 interrupted.
+skipped or the targets could not be read, 2 bad input (plan, flags, settings, journal) or credentials the
+server refuses, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
+
+# Report error kinds that are the caller's to fix (bad or insufficient credentials), like a bad flag: exit 2.
+_CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
 
 _OPTION_FLAGS: Final = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout")
 
@@ -304,6 +308,10 @@ def _run(args: argparse.Namespace, start: _Start) -> int:
         sys.stdout.flush()
     else:
         _summary(report, sys.stdout)
+    if report.error is not None and not interrupted:
+        # The targets could not be read (e.g. a 401, or a list that is not JSON): say so, never "nothing matched".
+        print(f"aiodataops fleet: {report.error}", file=sys.stderr)
+        return EXIT_USAGE if report.error_kind in _CREDENTIAL_KINDS else EXIT_FAILED
     if report.total == 0 and not interrupted:
         return _usage("no service matched the plan")
     return _exit_status(report, interrupted)

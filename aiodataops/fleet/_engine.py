@@ -305,6 +305,7 @@ class _Run:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.error: str | None = None
+        self.error_kind: str | None = None
         self._seq = 0
         self._batches: dict[int | None, _Batch] = {}
         self._events: MemoryObjectSendStream[Awaitable[None]] | None = None
@@ -471,7 +472,9 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 -- whatever broke the targets, it is the run's error, reported
             # Resolving targets failed (e.g. the service list answered 403): start nothing more, let the rest settle.
             log.warning("reading the targets failed: %s", exc)
-            self.error = f"reading the targets failed: {error_info(exc).message}"
+            info = error_info(exc)
+            self.error = f"reading the targets failed: {info.message}"
+            self.error_kind = info.kind
             self.halt(StopReason.ERROR)
         finally:
             with anyio.CancelScope(shield=True):
@@ -805,4 +808,5 @@ class _Run:
             peak_in_flight=self.peak_in_flight,
             error=self.error,
             warnings=warnings,
+            error_kind=self.error_kind,
         )

@@ -174,6 +174,8 @@ class FleetReport:
     peak_in_flight: int = 0
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    error_kind: str | None = None
+    """The ``ErrorInfo.kind`` of ``error`` (e.g. ``authentication``), so a caller can tell bad credentials apart."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -210,6 +212,7 @@ class FleetReport:
                 "concurrency": self.concurrency,
                 "peak_in_flight": self.peak_in_flight,
                 "error": self.error,
+                "error_kind": self.error_kind,
                 "warnings": list(self.warnings),
             },
             "items": [i.to_dict() for i in self.items],
@@ -232,6 +235,7 @@ class FleetReport:
             peak_in_flight=int(summary["peak_in_flight"]),
             error=summary.get("error"),
             warnings=tuple(summary.get("warnings", ())),
+            error_kind=summary.get("error_kind"),
         )
 
 

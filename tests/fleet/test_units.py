@@ -169,7 +169,14 @@ def test_reports_round_trip_through_json_and_count_every_outcome() -> None:
         ItemReport("c", Outcome.SKIPPED, error=ErrorInfo("budget_exceeded", "x" * 900)),
         ItemReport("d", Outcome.NOT_STARTED, diff=(Change("description", None, "x"),)),
     )
-    report = FleetReport(items, stopped=StopReason.BUDGET_EXCEEDED, elapsed_seconds=1.5, concurrency=4)
+    report = FleetReport(
+        items,
+        stopped=StopReason.BUDGET_EXCEEDED,
+        elapsed_seconds=1.5,
+        concurrency=4,
+        error="reading the targets failed: 401",
+        error_kind="authentication",
+    )
     data = orjson.loads(report.to_json())
     assert data["summary"]["counts"] == {"succeeded": 1, "failed": 1, "timed_out": 0, "skipped": 1, "not_started": 1}
     assert data["summary"]["ok"] is False

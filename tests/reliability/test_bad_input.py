@@ -308,22 +308,17 @@ def test_a_broken_answer_to_a_put_fails_that_item_only(
         assert item["outcome"] == "succeeded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/_fleet.py _run: when reading the targets fails (report.error set, no target met), the command "
-    "says 'no service matched the plan' instead of the error (e.g. the 401 and 'check the access key')",
-)
 @pytest.mark.parametrize("problem", ["wrong_secret", "html_list"])
 def test_a_failure_to_read_the_targets_is_named_as_such(
     fresh: Served, capsys: pytest.CaptureFixture[str], problem: str
 ) -> None:
-    """When the service list cannot be read, the command's error names that failure, not an empty fleet."""
+    """When the service list cannot be read, the command names that failure (exit 2 for refused credentials)."""
     secret = fresh.wrong_secret if problem == "wrong_secret" else None
     if problem == "html_list":
         fresh.corruptor.breakage["list"] = "html"
     plan = fresh.plan("all.json", EVERY_SERVICE)
     status, out, err = run_cli(capsys, "fleet", "apply", plan, *fresh.connection(secret=secret))
-    assert status in (1, 2)
+    assert status == (2 if problem == "wrong_secret" else 1)
     assert_clean(out, err)
     assert fresh.emu.counters.total("update_service") == 0
     assert "reading the targets failed" in out + err
