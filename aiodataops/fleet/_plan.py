@@ -69,6 +69,10 @@ _SELECT_KEYS = ("select", "update")
 _GLOB_CHARS = frozenset("*?[")
 _MAX_SHOWN = 20
 _MAX_REPR = 40
+# The deepest a valid plan goes is about six levels (targets[i].update.host_alias.host_alias_list[j].hostnames[k]);
+# validation recurses per level (repr, cattrs), so anything far deeper is refused before it is looked at.
+_MAX_DEPTH = 64
+_TOO_DEEP = "nested too deeply to be a plan"
 
 
 class PlanError(DataOpsError, ValueError):
@@ -255,6 +259,15 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
 
 
 def _parse_text(text: bytes | str, source: str) -> Any:
+    try:
+        return _load_text(text, source)
+    except RecursionError:
+        # PyYAML composes and constructs one Python frame per nesting level, so a few hundred levels exhaust the
+        # stack; no plan is nested more than a handful deep, so this is a bad file, not a crash.
+        raise PlanError([("", _TOO_DEEP)], source=source) from None
+
+
+def _load_text(text: bytes | str, source: str) -> Any:
     if source.endswith(".json"):
         try:
             return orjson.loads(text)
@@ -283,6 +296,8 @@ def parse_plan(data: Any, *, path: str | None = None) -> Plan:
     source = path
     if isinstance(data, bytes | str):
         data = _parse_text(data, path or "<plan>")
+    if _deeper_than(data, _MAX_DEPTH):
+        raise PlanError([("", _TOO_DEEP)], source=source)
     checker = _Checker()
     plan = checker.plan(data)
     if checker.problems:
@@ -290,6 +305,28 @@ def parse_plan(data: Any, *, path: str | None = None) -> Plan:
     assert plan is not None
     digest = hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return attrs.evolve(plan, data=data, path=path, sha256=digest)
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether lists and mappings nest more than ``limit`` levels (iterative: the data may be deeper than the stack)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    # YAML aliases share one object between many places: walk it again only when met deeper than before.
+    deepest: dict[int, int] = {}
+    while stack:
+        value, depth = stack.pop()
+        if deepest.get(id(value), -1) >= depth:
+            continue
+        deepest[id(value)] = depth
+        if isinstance(value, Mapping):
+            children: Iterable[Any] = value.values()
+        elif isinstance(value, list | tuple):
+            children = value
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _describe(value: Any) -> str:

@@ -156,16 +156,20 @@ def test_a_plan_file_round_trips_through_load_plan(tmp_path: Any) -> None:
         assert load_plan(tmp_path / name).targets == parse_plan(data).targets
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fleet/_plan.py _parse_text: PyYAML recurses per nesting level, so a document nested a few hundred "
-    "levels deep raises RecursionError out of parse_plan/load_plan (a traceback from `fleet apply`) instead of a "
-    "PlanError; catch RecursionError there and report 'nested too deeply'",
-)
 @pytest.mark.parametrize("text", ["[" * 2000, "targets: " + "[" * 500 + "]" * 500 + "\nupdate: {description: a}\n"])
 def test_a_deeply_nested_document_is_a_plan_error(text: str) -> None:
     """A document nested deeper than any plan needs is a PlanError, not a RecursionError."""
     assert check(text, "plan.yaml") is None
+
+
+@pytest.mark.parametrize("form", ["json", "data"])
+def test_deep_json_or_loaded_data_is_a_plan_error(form: str) -> None:
+    """JSON within orjson's depth limit, or loaded data, nested a thousand levels deep is refused as too deep."""
+    text = '{"update": {"description": "a"}, "targets": ' + "[" * 1000 + "]" * 1000 + "}"
+    data: Any = text if form == "json" else orjson.loads(text)
+    with pytest.raises(PlanError) as caught:
+        parse_plan(data, path="plan.json")
+    assert caught.value.problems == (("", "nested too deeply to be a plan"),)
 
 
 @pytest.mark.xfail(
