@@ -364,7 +364,8 @@ def _problems(exc: BaseException, path: str) -> Iterator[tuple[str, str]]:
         for sub in without:
             yield from _problems(sub, path)
     elif isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        allowed = [a.name for a in attrs.fields(exc.cl)]
+        # ``extra`` holds unknown fields of a response; a plan can never write it, so it is no hint.
+        allowed = [a.name for a in attrs.fields(exc.cl) if a.name != "extra"]
         for key in sorted(exc.extra_fields):
             yield f"{path}.{key}", _unknown_key(key, allowed)
     elif isinstance(exc, KeyError):

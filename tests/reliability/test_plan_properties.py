@@ -172,12 +172,6 @@ def test_deep_json_or_loaded_data_is_a_plan_error(form: str) -> None:
     assert caught.value.problems == (("", "nested too deeply to be a plan"),)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fleet/_plan.py _problems: the allowed keys of a nested object come from attrs.fields(exc.cl), which "
-    "includes the response-only 'extra' field of HostAlias/HostAliasEntry, so a misspelt key is told 'did you mean "
-    "extra?' and 'extra' is listed as allowed (and writing 'extra' is itself refused); leave 'extra' out",
-)
 def test_unknown_key_hints_name_only_keys_a_plan_may_use() -> None:
     """A wrong key inside host_alias is told the keys a plan may write there, which do not include 'extra'."""
     with pytest.raises(PlanError) as caught:
