@@ -79,7 +79,7 @@ _OPERATION: Final = web.RequestKey("aiodataops.emulator.operation", str)
 
 
 class _DroppedError(Exception):
-    """The connection was closed on purpose without an answer."""
+    """The connection was closed without an answer (on purpose, or by the client)."""
 
 
 def _rt(request: web.Request) -> Runtime:
@@ -127,7 +127,12 @@ def _problems_of(exc: BaseException) -> list[Problem]:
 
 async def _body(request: web.Request, cls: type[T]) -> T:
     """Read the JSON body strictly into a request model; any misfit is a 400 naming the field."""
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except ConnectionResetError:
+        # The client hung up (e.g. gave up on a slow answer) before its body was read: nothing to answer, and no
+        # error of ours, so it is counted as dropped like an injected drop rather than logged with a traceback.
+        raise _DroppedError from None
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:

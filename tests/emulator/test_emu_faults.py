@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
+import anyio
+import orjson
 import pytest
 from conftest import Caller
 
 from aiodataops._clock import VirtualClock
+from aiodataops._signing import now_ms, signed_headers
 from aiodataops.emulator import Emulator, FaultRule, Latency
 from aiodataops.emulator._faults import FaultInjector
 
@@ -203,3 +208,42 @@ def test_bad_fault_rules_are_refused(kwargs: dict[str, object], problem: str) ->
     """A FaultRule with an unknown operation or kind, or an out-of-range number, is refused naming the problem."""
     with pytest.raises(ValueError, match=problem):
         FaultRule(**kwargs)  # type: ignore[arg-type]
+
+
+class _NoticingClock(VirtualClock):
+    """A virtual clock that tells when a request reached the emulator's latency sleep (the handler is running)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slept = anyio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.set()
+        await super().sleep(seconds)
+
+
+async def test_a_client_giving_up_mid_body_is_a_quiet_drop(caplog: pytest.LogCaptureFixture) -> None:
+    """A PUT whose client hangs up before its body is read counts as dropped (status 0), logs no traceback."""
+    clock = _NoticingClock()
+    async with Emulator(clock=clock, faults=[FaultRule("update_service", "slow", delay=30.0)]) as emu:
+        service_id = emu.service_ids()[0]
+        url = emu.url(f"/v1/data-ops-services/{service_id}")
+        headers = signed_headers("PUT", url, now_ms(), emu.credentials)
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        body = orjson.dumps(UPDATE)
+        # Half the body, then hang up: the handler is running (it reached the slow fault's sleep) and its read of
+        # the body can only end with the connection lost, whatever the order the loop sees things in.
+        request = (
+            f"PUT /v1/data-ops-services/{service_id} HTTP/1.1\r\nHost: {emu.base_url.removeprefix('http://')}\r\n{head}"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body[: len(body) // 2]
+        stream = await anyio.connect_tcp("127.0.0.1", emu.port)
+        await stream.send(request)
+        await clock.slept.wait()
+        await stream.aclose()
+    # Leaving the emulator waited for the handler to finish.
+    assert emu.counters.requests["update_service", 0] == 1
+    assert emu.counters.log[-1].status == 0
+    assert emu.counters.accepted_puts_per_service[service_id] == 0
+    assert emu.service_state(service_id) == "RUNNING"
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
