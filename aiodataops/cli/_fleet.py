@@ -48,7 +48,7 @@ EXIT_INTERRUPTED: Final = 130
 # Report error kinds that are the caller's to fix (bad or insufficient credentials), like a bad flag: exit 2.
 _CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
 
-_OPTION_FLAGS: Final = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout")
+_OPTION_FLAGS: Final = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "put_retries")
 
 
 # -- parsing ------------------------------------------------------------------------------------------------
@@ -61,6 +61,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
     return value
 
 
@@ -116,6 +126,10 @@ def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None
     parser.add_argument(
         "--timeout", type=lambda t: _seconds(t, allow_zero=False), default=default, metavar="S",
         help=f"seconds each service may take to settle{same}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--put-retries", type=_count, default=default if resuming else 3, metavar="N",
+        help=f"times a PUT is sent again after a 409, a 5xx or no answer, 429s not counted{same or ' (default 3)'}",
     )  # fmt: skip
     parser.add_argument("--report", metavar="FILE", help="also write the JSON report here (mode 0600)")
     parser.add_argument(

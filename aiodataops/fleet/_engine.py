@@ -19,8 +19,9 @@ Per target: write an ``intent`` to the journal, PUT (with ``retry_sent=False``, 
 it again once it may have landed), record the acceptance, then wait for it to settle. A PUT answered 409 (busy:
 somebody else's change, or this very update after a lost answer), 5xx or nothing at all may have landed, so before
 sending it again the worker waits for the service to settle and compares it with the update: an update already
-in place is followed as accepted, never sent twice. A 429 is sent again after the wait it asks for. Both up to
-``put_retries`` times.
+in place is followed as accepted, never sent twice; that, up to ``put_retries`` times. A 429 was refused, so it
+is sent again after the wait it asks for (capped by the poll policy's ``max_retry_after``), as often as the
+service's deadline (the poll policy's, or ``timeout``) allows: throttling is the server pacing the run, not a fault.
 
 Resuming (``JournalState``): targets that ended are not touched (their report lines are reused), accepted ones
 are followed without a PUT (``resume_wait`` with the journal's token, keeping its deadline), and for an
@@ -755,7 +756,8 @@ class _Run:
     async def _put(self, attempt: _Attempt, update: ServiceUpdate) -> Service:
         """PUT until accepted; before sending again after an answer that leaves doubt, look whether it landed."""
         sid = attempt.work.service_id
-        retries = 0
+        retries = 0  # answers that leave doubt (409, 5xx, none): at most ``put_retries``
+        throttled = 0  # 429s: bounded by the service's deadline only
         while True:
             attempt.attempts += 1
             try:
@@ -763,13 +765,16 @@ class _Run:
                 # first (a retried PUT after a lost answer could otherwise be accepted a second time).
                 return await self.services.update(sid, update, retry_sent=False)
             except ThrottledError as exc:
-                # A 429 was refused, not applied: wait as told, then send again.
-                retries += 1
-                if retries > self.options.put_retries:
-                    raise
+                # A 429 was refused, not applied: the server pacing us, as the waits treat it too, so it does not
+                # use up ``put_retries`` (at high fault rates, counting it lost services to sheer bad luck). Wait
+                # as told and send again, unless that wait would take the service past its deadline.
+                throttled += 1
                 # The poll policy's cap, not the transport's retry_after_cap: this loop paces itself like the waits
                 # around it (its backoff comes from the same policy), and an hour-long hint must not hold a worker.
-                await self.clock.sleep(self.policy.delay(retries, retry_after=exc.retry_after))
+                delay = self.policy.delay(throttled, retry_after=exc.retry_after)
+                if self.clock.now() - attempt.started + delay > self.policy.deadline:
+                    raise
+                await self.clock.sleep(delay)
                 continue
             except (ConflictError, ServerError, TransportError):
                 # 409: another change is running, or this very PUT landed and its answer was lost (the transport

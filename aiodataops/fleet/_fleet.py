@@ -105,12 +105,14 @@ class Fleet:
         e.g. ``[1, 10, "25%"]`` (the last repeats); each batch settles before ``bake`` seconds pass and the next
         starts. ``max_failures``: failures (or time-outs) tolerated, a count or ``"N%"`` of the fleet; one more and
         no new service starts (``None``: no limit). ``timeout``: seconds each service may take to settle after its
-        update was accepted (default: the client's poll policy deadline). ``dry_run``: read each target and report
+        update was accepted (default: the client's poll policy deadline), which also bounds how long a throttled PUT is
+        sent again. ``dry_run``: read each target and report
         the changes (``ItemReport.diff``), send no PUT. ``journal``: a JSONL file making the run resumable; a new
         run needs a new (or empty) file, ``resume=True`` continues the run it holds. ``stop``: when set, no new
         service starts and the rest settle; ``abort``: when set, stop following what is in flight too.
-        ``put_retries``: how often a PUT is sent again after a 409 (service busy), a 429, a 5xx or no answer; before
-        sending again after anything but a 429, the service is read, and an update already in place is not resent.
+        ``put_retries``: how often a PUT is sent again after a 409 (service busy), a 5xx or no answer; before
+        sending again, the service is read, and an update already in place is not resent. A 429 does not count: it
+        is sent again after the wait it asks for, until the service's ``timeout`` would pass.
 
         Bad options or a bad plan raise before any request (``ConfigurationError``, ``PlanError``).
         """

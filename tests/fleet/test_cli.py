@@ -14,7 +14,7 @@ import orjson
 import pytest
 from anyio.streams.text import TextReceiveStream
 
-from aiodataops.emulator import PASSWORD_MARK, Emulator
+from aiodataops.emulator import PASSWORD_MARK, Emulator, FaultRule
 from aiodataops.fleet._journal import read_journal
 from tests.fleet.conftest import fast_emulator
 
@@ -140,6 +140,7 @@ async def test_a_failed_target_exits_1_and_is_named(emu: Emulator, tmp_path: Pat
         ("update: {description: a\n", (), "not valid YAML"),
         (PLAN, ("--batches", "0"), "argument --batches: a batch size must be above zero"),
         (PLAN, ("--max-failures", "ten"), "argument --max-failures: expected a whole number"),
+        (PLAN, ("--put-retries", "-1"), "argument --put-retries: expected 0 or more, got -1"),
         (PLAN, ("--dry-run", "--journal", "j.jsonl"), "a dry run changes nothing"),
         ("update: {description: a}\ntargets: [{select: {data_ops_name: nothing-*}}]\n", (), "no service matched"),
     ],
@@ -168,6 +169,25 @@ async def test_missing_credentials_and_a_used_journal_exit_2(emu: Emulator, tmp_
     assert code == 2
     assert "already holds a run" in err
     assert sum(emu.counters.requests.values()) == 0
+
+
+@pytest.mark.anyio
+async def test_put_retries_reaches_the_run_and_a_resume_may_change_it(emu: Emulator, tmp_path: Path) -> None:
+    """--put-retries 0 fails a target at its first 503, the journal records it, and resume takes an override."""
+    emu.faults = (FaultRule("update_service", "503", limit=1),)
+    plan = str(_plan(tmp_path))
+    code, out, err = await run_fleet(
+        emu, tmp_path, "apply", plan, "--put-retries", "0", "--journal", "run.jsonl", "--output", "json"
+    )
+    assert code == 1, err
+    failed = [item for item in orjson.loads(out)["items"] if item["outcome"] == "failed"]
+    assert [(item["error"]["kind"], item["error"]["status"]) for item in failed] == [("server_error", 503)]
+    assert emu.counters.puts_per_service[failed[0]["data_ops_service_id"]] == 1
+    code, _, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl", "--put-retries", "2", "--max-failures", "1")
+    assert code == 1, err
+    records = [orjson.loads(line) for line in (tmp_path / "run.jsonl").read_bytes().splitlines()]
+    assert records[0]["options"]["put_retries"] == 0
+    assert [r["options"]["put_retries"] for r in records if r["type"] == "resumed"] == [2]
 
 
 @pytest.mark.anyio

@@ -402,3 +402,54 @@ async def test_async_iterable_targets_are_consumed_lazily(emu: Emulator) -> None
     assert [item.data_ops_service_id for item in report.items] == ids
     assert report.warnings == (f"{ids[0]} appeared more than once; updated once",)
     assert produced == [*ids, ids[0]]
+
+
+@pytest.mark.anyio
+async def test_429s_do_not_use_up_put_retries() -> None:
+    """A PUT throttled more often than put_retries is still sent again, each time after the wait the server asked."""
+    clock = VirtualClock()
+    throttle = FaultRule(operation="update_service", kind="429", retry_after=2, limit=5)
+    async with fast_emulator(faults=(throttle,)) as emu, client_for(emu, clock=clock) as client:
+        sid = emu.service_ids()[0]
+        report = await client.fleet.apply(pairs([sid]), put_retries=0)
+    [item] = report.items
+    assert item.outcome is Outcome.SUCCEEDED
+    assert item.attempts == 6
+    assert emu.counters.faults["update_service", "429"] == 5
+    assert emu.counters.accepted_puts_per_service[sid] == 1
+    assert clock.sleeps.count(2.0) == 5
+
+
+@pytest.mark.anyio
+async def test_a_put_throttled_past_the_deadline_fails_throttled() -> None:
+    """A PUT throttled for ever is given up, as throttled, once the next wait would pass the service's timeout."""
+    clock = VirtualClock()
+    throttle = FaultRule(operation="update_service", kind="429", retry_after=10)
+    async with fast_emulator(faults=(throttle,)) as emu, client_for(emu, clock=clock) as client:
+        sid = emu.service_ids()[0]
+        report = await client.fleet.apply(pairs([sid]), timeout=55.0)
+    [item] = report.items
+    assert item.outcome is Outcome.FAILED
+    assert item.error is not None
+    assert (item.error.kind, item.error.status) == ("throttled", 429)
+    # Sent at 0, 10, ... 50 s (more often than put_retries allows); the next would come at 60 s, past 55 s.
+    assert item.attempts == 6
+    assert clock.sleeps == [10.0] * 5
+    assert emu.counters.accepted_puts_per_service[sid] == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("put_retries", "outcome"), [(1, Outcome.FAILED), (2, Outcome.SUCCEEDED)])
+async def test_answers_that_leave_doubt_count_against_put_retries(put_retries: int, outcome: Outcome) -> None:
+    """Two 503s in a row fail a target allowed one resend and not one allowed two; the service is read in between."""
+    failing = FaultRule(operation="update_service", kind="503", limit=2)
+    async with fast_emulator(faults=(failing,)) as emu, client_for(emu, clock=VirtualClock()) as client:
+        sid = emu.service_ids()[0]
+        report = await client.fleet.apply(pairs([sid]), put_retries=put_retries)
+    [item] = report.items
+    assert item.outcome is outcome
+    assert item.attempts == 2 + (outcome is Outcome.SUCCEEDED)
+    assert emu.counters.total("get_service") >= 1
+    if outcome is Outcome.FAILED:
+        assert item.error is not None
+        assert (item.error.kind, item.error.status) == ("server_error", 503)

@@ -40,9 +40,10 @@ FAULTS = (
 POLL = PollPolicy(first_delay=0.02, growth=1.5, max_delay=0.1, min_delay=0.01, deadline=30.0, max_retry_after=0.1)
 # Retry-After: 1 is honoured but capped to 0.1 s, or the run would spend its time asleep.
 RETRY = RetryPolicy(base=0.02, cap=0.2, retry_after_cap=0.1)
-# A PUT is sent again (after looking whether it landed) at most this often. Each send meets a fault with p ~ 0.13
-# here, so a service is lost to transient faults with p ~ 0.13 ** (PUT_RETRIES + 1): with the default of 3 that is
-# about 1 in 3,000 services (seed 7 loses three of 1,000); with 6, about 1 in 1.3 million.
+# A PUT is sent again (after looking whether it landed) at most this often after a 5xx or no answer; 429s do not
+# count. Each send meets such a fault (a 503, a drop, a time-out) with p ~ 0.09 here, so a service is lost to
+# transient faults with p ~ 0.09 ** (PUT_RETRIES + 1): with the default of 3 about 1 in 15,000 services (a run of
+# 1,000 would fail about once in 15); with 6, about 1 in 20 million.
 PUT_RETRIES = 6
 
 
