@@ -25,7 +25,7 @@ from aiodataops._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport
 if TYPE_CHECKING:
     import os
     import ssl as ssl_module
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from types import TracebackType
 
     from aiodataops._retry import RetryBudget, RetryPolicy
@@ -42,7 +42,8 @@ class DataOpsClient:
     ``endpoint`` is a base URL (or pass ``region=`` and ``env=``); ``credentials`` an access key pair. Every
     missing or contradictory setting is reported at once in one ``ConfigurationError``. ``concurrency`` sizes the
     connection pool. ``timeout``, ``retry`` and ``poll`` tune one attempt, the transport's retries and the waits
-    for a settled state; ``retry_budget`` can be shared between clients; ``clock`` is injectable for tests.
+    for a settled state; ``retry_budget`` can be shared between clients; ``clock`` is injectable for tests, and so
+    is ``wall_clock``, the epoch milliseconds requests are signed with (default ``aiodataops._signing.now_ms``).
     ``ssl`` takes an ``SSLContext`` or a CA bundle path (verification is always on); plain ``http://`` is for
     loopback hosts unless ``allow_insecure_http=True``.
     """
@@ -64,6 +65,7 @@ class DataOpsClient:
         ssl: ssl_module.SSLContext | str | os.PathLike[str] | None = None,
         allow_insecure_http: bool = False,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        wall_clock: Callable[[], int] | None = None,
     ) -> None:
         settings = resolve_settings(
             endpoint=endpoint,
@@ -88,6 +90,7 @@ class DataOpsClient:
             ssl=ssl,
             allow_insecure_http=allow_insecure_http,
             max_response_size=max_response_size,
+            wall_clock=wall_clock,
         )
         self.services = Services(self)
         self.data_ops = DataOpsResource(self)

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     import os
     import random
     import ssl
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from types import TracebackType
 
     from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
@@ -169,6 +169,7 @@ class Transport:
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         max_redirects: int = 5,
         rng: random.Random | None = None,
+        wall_clock: Callable[[], int] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError(f"concurrency: must be at least 1, got {concurrency!r}")
@@ -185,6 +186,9 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self.retry_budget = retry_budget or RetryBudget()
         self.clock: Clock = clock or SystemClock()
+        # Signing needs the wall clock (epoch milliseconds, checked by the server), which ``clock`` (monotonic,
+        # for waits) is not; injectable so that tests can sign as a skewed machine would.
+        self._wall_clock: Callable[[], int] = wall_clock or now_ms
         self._ssl = make_ssl_context(ssl)
         self.max_response_size = max_response_size
         self._max_redirects = max_redirects
@@ -257,7 +261,7 @@ class Transport:
             )
         credentials = self._credentials
         url_text = str(url)
-        timestamp = now_ms()
+        timestamp = self._wall_clock()
         headers = request.headers
         # The session's static headers dropped on a cross-origin hop never apply here: that hop is refused above.
         headers["Scp-Timestamp"] = str(timestamp)

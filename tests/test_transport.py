@@ -115,6 +115,16 @@ async def test_every_attempt_is_signed_afresh() -> None:
     assert len(clock.sleeps) == 1
 
 
+async def test_every_attempt_is_signed_with_the_injected_wall_clock() -> None:
+    """Each attempt's Scp-Timestamp is read from the wall_clock hook, and its signature is made over that time."""
+    ticks = iter([1_700_000_000_000, 1_700_000_000_500])
+    handler = sequence(R(status=503, text="busy"), J({"ok": 1}))
+    async with transport_for({"/x": handler}, wall_clock=lambda: next(ticks)) as (transport, rec, _):
+        await transport.request("GET", "/x")
+    assert [h["Scp-Timestamp"] for h in rec.headers] == ["1700000000000", "1700000000500"]
+    assert [ok for _, _, ok in rec.hits] == [True, True]
+
+
 async def test_same_origin_redirect_is_followed_and_signed_for_the_new_url() -> None:
     """A same-origin redirect hop is signed over the URL of the hop, so the server accepts it."""
     routes = {

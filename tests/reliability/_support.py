@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import os
 import sys
 import threading
 import time
+import types
 from collections import defaultdict
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -23,6 +25,8 @@ import orjson
 from aiohttp import web
 from anyio.streams.text import TextReceiveStream
 
+import aiodataops.cli._connection
+from aiodataops._client import DataOpsClient
 from aiodataops.cli import main
 from aiodataops.emulator import Emulator
 
@@ -245,6 +249,12 @@ class Corruptor:
         if request.transport is not None:
             request.transport.abort()
         return partial
+
+
+def cli_signs_with(monkeypatch: pytest.MonkeyPatch, wall_clock: Callable[[], int]) -> None:
+    """Make every client the CLI builds sign with ``wall_clock`` (``DataOpsClient``'s hook), e.g. a skewed clock."""
+    from_env = functools.partial(DataOpsClient.from_env, wall_clock=wall_clock)
+    monkeypatch.setattr(aiodataops.cli._connection, "DataOpsClient", types.SimpleNamespace(from_env=from_env))
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import aiodataops._transport
 from aiodataops._client import DataOpsClient
 from aiodataops._errors import AuthenticationError
 from aiodataops._signing import Credentials, now_ms
@@ -27,12 +26,17 @@ async def test_a_wrong_secret_says_check_the_key_and_not_the_clock() -> None:
 
 
 @pytest.mark.parametrize("minutes", [-20, 20])
-async def test_a_clock_20_minutes_off_says_check_your_clock(monkeypatch: pytest.MonkeyPatch, minutes: int) -> None:
+async def test_a_clock_20_minutes_off_says_check_your_clock(minutes: int) -> None:
     """A request signed 20 minutes behind or ahead is refused with 'check your clock' and this machine's time."""
-    monkeypatch.setattr(aiodataops._transport, "now_ms", lambda: now_ms() + minutes * 60_000)
-    async with Emulator(data_ops=1, services_per_data_ops=1) as emu, DataOpsClient(emu.base_url, emu.credentials) as c:
+    def skewed() -> int:
+        return now_ms() + minutes * 60_000
+
+    async with (
+        Emulator(data_ops=1, services_per_data_ops=1) as emu,
+        DataOpsClient(emu.base_url, emu.credentials, wall_clock=skewed) as client,
+    ):
         with pytest.raises(AuthenticationError) as caught:
-            await c.services.get(emu.service_ids()[0])
+            await client.services.get(emu.service_ids()[0])
     message = str(caught.value)
     assert "20.0 minutes" in message
     assert "check your clock (this machine reads 20" in message

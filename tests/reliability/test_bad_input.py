@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
-import aiodataops._transport
 from aiodataops._signing import now_ms
 from aiodataops._transport import DEFAULT_MAX_RESPONSE_SIZE
 from tests.reliability._support import (
@@ -22,6 +21,7 @@ from tests.reliability._support import (
     EVERY_SERVICE,
     WORKER_UPDATE,
     Corruptor,
+    cli_signs_with,
     emulator_in_thread,
     run_cli,
 )
@@ -234,8 +234,8 @@ def test_wrong_credentials_say_check_the_key_not_the_clock(fresh: Served, capsys
 
 @pytest.fixture
 def clock_20_minutes_behind(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sign every request with a wall clock 20 minutes slow (the transport reads it through this module name)."""
-    monkeypatch.setattr(aiodataops._transport, "now_ms", lambda: now_ms() - TWENTY_MINUTES_MS)
+    """Sign every request of the CLI's clients with a wall clock 20 minutes slow."""
+    cli_signs_with(monkeypatch, lambda: now_ms() - TWENTY_MINUTES_MS)
 
 
 @pytest.mark.usefixtures("clock_20_minutes_behind")

@@ -20,7 +20,6 @@ import anyio
 import orjson
 import pytest
 
-import aiodataops._transport
 from aiodataops._signing import Credentials, now_ms
 from aiodataops.emulator import PASSWORD_MARK, Emulator, FaultRule
 from tests.reliability._support import (
@@ -28,6 +27,7 @@ from tests.reliability._support import (
     WORKER_UPDATE,
     Corruptor,
     Witness,
+    cli_signs_with,
     emulator_in_thread,
     run_cli,
 )
@@ -164,7 +164,7 @@ def test_services_commands_at_debug_show_no_secret(
     assert "***" in "".join(outputs)  # the password is masked, not dropped silently
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(aiodataops._transport, "now_ms", lambda: now_ms() - 20 * 60 * 1000)
+        cli_signs_with(patch, lambda: now_ms() - 20 * 60 * 1000)
         status, out, err = run_cli(capsys, "services", "get", sid, *served.connection())
     assert status == 2
     assert "check your clock" in err
