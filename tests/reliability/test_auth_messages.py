@@ -28,6 +28,7 @@ async def test_a_wrong_secret_says_check_the_key_and_not_the_clock() -> None:
 @pytest.mark.parametrize("minutes", [-20, 20])
 async def test_a_clock_20_minutes_off_says_check_your_clock(minutes: int) -> None:
     """A request signed 20 minutes behind or ahead is refused with 'check your clock' and this machine's time."""
+
     def skewed() -> int:
         return now_ms() + minutes * 60_000
 
