@@ -19,6 +19,7 @@ strict hooks below replace them, and every failure becomes a ``ResponseShapeErro
 from __future__ import annotations
 
 import datetime as dt
+import reprlib
 import typing
 from collections.abc import Callable  # noqa: TC003 -- cattrs inspects hook signatures at run time
 from typing import Any, Final, TypeVar, get_args, get_origin
@@ -37,6 +38,17 @@ __all__ = ["converter", "dumps", "format_datetime", "loads", "parse_datetime", "
 T = TypeVar("T")
 
 _DESCRIBE_MAX: Final = 40
+
+
+def _short_repr() -> reprlib.Repr:
+    # Python 3.11's Repr takes no keyword arguments: set the limits one by one.
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict = 2, 4, 4
+    short.maxstring = short.maxother = _DESCRIBE_MAX
+    return short
+
+
+_SHORT_REPR = _short_repr()
 _TRUE: Final = frozenset({"true"})
 _FALSE: Final = frozenset({"false"})
 
@@ -111,7 +123,8 @@ def format_datetime(value: dt.datetime) -> str:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    # reprlib stops after a few items and levels, so describing a huge misfit costs little.
+    text = _SHORT_REPR.repr(value)
     if len(text) > _DESCRIBE_MAX:
         text = text[: _DESCRIBE_MAX - 3] + "..."
     return f"{type(value).__name__} {text}"

@@ -37,6 +37,7 @@ import fnmatch
 import hashlib
 import os
 import pathlib
+import reprlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -69,6 +70,17 @@ _SELECT_KEYS = ("select", "update")
 _GLOB_CHARS = frozenset("*?[")
 _MAX_SHOWN = 20
 _MAX_REPR = 40
+
+
+def _short_repr() -> reprlib.Repr:
+    # Python 3.11's Repr takes no keyword arguments: set the limits one by one.
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict = 2, 4, 4
+    short.maxstring = short.maxother = _MAX_REPR
+    return short
+
+
+_SHORT_REPR = _short_repr()
 # The deepest a valid plan goes is about six levels (targets[i].update.host_alias.host_alias_list[j].hostnames[k]);
 # validation recurses per level (repr, cattrs), so anything far deeper is refused before it is looked at.
 _MAX_DEPTH = 64
@@ -330,7 +342,8 @@ def _deeper_than(data: Any, limit: int) -> bool:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    # reprlib stops after a few items and levels: a YAML alias bomb must not cost a full repr to describe.
+    text = _SHORT_REPR.repr(value)
     if len(text) > _MAX_REPR:
         text = text[: _MAX_REPR - 3] + "..."
     return f"{type(value).__name__} {text}"
