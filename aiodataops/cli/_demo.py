@@ -36,6 +36,7 @@ import orjson
 import yaml
 
 from aiodataops import DataOpsClient, DataOpsError, PollPolicy, RetryPolicy
+from aiodataops.cli._argtypes import positive_int
 from aiodataops.cli._fleet import write_report
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.emulator import Emulator, FaultRule
@@ -277,15 +278,6 @@ async def run_demo(
 # -- the command ----------------------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
 
 def _scale(text: str) -> float:
     try:
@@ -306,10 +298,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "in canary batches through the real client, show the progress and the report. Exit status 0 when the run "
         "behaved as designed (only the injected failures failed), 1 otherwise.",
     )
-    parser.add_argument("--services", type=_positive_int, default=300, metavar="N", help="fleet size (default 300)")
+    parser.add_argument("--services", type=positive_int, default=300, metavar="N", help="fleet size (default 300)")
     parser.add_argument("--seed", type=int, default=7, metavar="S", help="seeds the fleet and its faults (default 7)")
     parser.add_argument(
-        "--concurrency", type=_positive_int, default=50, metavar="C", help="services in flight at most (default 50)"
+        "--concurrency", type=positive_int, default=50, metavar="C", help="services in flight at most (default 50)"
     )
     parser.add_argument(
         "--time-scale", type=_scale, default=1.0, metavar="X",

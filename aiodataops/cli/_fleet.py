@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 import anyio
 
 from aiodataops._errors import AuthenticationError, ConfigurationError, DataOpsError, PermissionDeniedError
+from aiodataops.cli._argtypes import count, positive_int, positive_seconds, seconds_or_zero
 from aiodataops.cli._connection import client_from_args, connection_parent
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.fleet._amount import parse_amount
@@ -54,34 +55,7 @@ _OPTION_FLAGS: Final = ("concurrency", "rate", "batches", "bake", "max_failures"
 # -- parsing ------------------------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
 
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
-
-
-def _seconds(text: str, *, allow_zero: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (value >= 0 if allow_zero else value > 0) or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected {'0 or more' if allow_zero else 'more than 0'}, got {text!r}")
-    return value
 
 
 def _batches(text: str) -> str:
@@ -104,11 +78,11 @@ def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None
     default = argparse.SUPPRESS if resuming else None
     same = " (default: as recorded in the journal)" if resuming else ""
     parser.add_argument(
-        "--concurrency", type=_positive_int, default=default if resuming else 16, metavar="N",
+        "--concurrency", type=positive_int, default=default if resuming else 16, metavar="N",
         help=f"services in flight at most{same or ' (default 16)'}",
     )  # fmt: skip
     parser.add_argument(
-        "--rate", type=lambda t: _seconds(t, allow_zero=False), default=default, metavar="R",
+        "--rate", type=positive_seconds, default=default, metavar="R",
         help=f"new updates per second at most{same}",
     )  # fmt: skip
     parser.add_argument(
@@ -116,7 +90,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None
         help=f"canary batch sizes, the last repeating; each settles before the next{same}",
     )  # fmt: skip
     parser.add_argument(
-        "--bake", type=lambda t: _seconds(t, allow_zero=True), default=default if resuming else 0.0, metavar="S",
+        "--bake", type=seconds_or_zero, default=default if resuming else 0.0, metavar="S",
         help=f"seconds to wait between batches{same}",
     )  # fmt: skip
     parser.add_argument(
@@ -124,11 +98,11 @@ def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None
         help=f"failures tolerated before no new service starts{same or ' (default 0: stop at the first)'}",
     )  # fmt: skip
     parser.add_argument(
-        "--timeout", type=lambda t: _seconds(t, allow_zero=False), default=default, metavar="S",
+        "--timeout", type=positive_seconds, default=default, metavar="S",
         help=f"seconds each service may take to settle{same}",
     )  # fmt: skip
     parser.add_argument(
-        "--put-retries", type=_count, default=default if resuming else 3, metavar="N",
+        "--put-retries", type=count, default=default if resuming else 3, metavar="N",
         help=f"times a PUT is sent again after a 409, a 5xx or no answer, 429s not counted{same or ' (default 3)'}",
     )  # fmt: skip
     parser.add_argument("--report", metavar="FILE", help="also write the JSON report here (mode 0600)")

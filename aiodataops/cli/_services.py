@@ -27,6 +27,7 @@ from aiodataops._errors import (
 )
 from aiodataops._models import HostAlias, HostAliasEntry, ServiceUpdate, ServiceWorkload, Workload
 from aiodataops._wire import loads, structure, unstructure
+from aiodataops.cli._argtypes import positive_int, positive_seconds
 from aiodataops.cli._connection import client_from_args, connection_parent
 
 if TYPE_CHECKING:
@@ -297,8 +298,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--filter", action="append", default=[], metavar="KEY=VALUE", help="any other list filter (repeatable)"
     )
     listing.add_argument("--sort", metavar="FIELD:asc|desc", help="sort order, e.g. created_dt:desc")
-    listing.add_argument("--page-size", type=_positive_int, default=50, metavar="N", help="page size (default 50)")
-    listing.add_argument("--limit", type=_positive_int, metavar="N", help="stop after N services")
+    listing.add_argument("--page-size", type=positive_int, default=50, metavar="N", help="page size (default 50)")
+    listing.add_argument("--limit", type=positive_int, metavar="N", help="stop after N services")
 
     get = actions.add_parser("get", parents=[common], help="show one service")
     get.add_argument("service_id", metavar="SERVICE_ID")
@@ -324,25 +325,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     update.add_argument("--disable-host-alias", action="store_true", help="turn host aliases off")
     update.add_argument("--wait", action="store_true", help="wait until the change settles and show the result")
-    update.add_argument("--timeout", type=_positive_float, metavar="SECONDS", help="give up waiting after this long")
+    update.add_argument("--timeout", type=positive_seconds, metavar="SECONDS", help="give up waiting after this long")
     parser.set_defaults(handler=_handler)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {text!r}")
-    return value
