@@ -485,7 +485,8 @@ def targets_table(t: dict[str, Any]) -> str:
          (f"{verdict(realistic, realistic is not None and realistic <= 1.15)} at ~21 polls/service; "
          f"{verdict(worst, worst is not None and worst <= 1.15)} at 1 poll/service")],
         ["  SDK without the fleet engine (update_and_wait)", "", ratios("cpu_ratio_wait"), ""],
-        ["  fleet.apply with light poll reads (prototype fix)", "", ratios("cpu_ratio_light"), ""],
+        *([["  fleet.apply with light poll reads (prototype fix)", "", ratios("cpu_ratio_light"), ""]]
+          if t.get("cpu_ratio_light") else []),
         ["peak RSS at 10,000 services vs 1,000 (fleet.apply)", "<= 1.5x",
          "not measured" if rss is None else f"{rss:.2f}x (growth above imports: {t['rss_growth_ratio']:.2f}x)",
          verdict(rss, rss is not None and rss <= 1.5)],
