@@ -50,7 +50,7 @@ SCALED_POLICY = "0.1,1.5,1.5,0.05"
 FAST_POLICY = "0.002,1.5,0.03,0.001"
 
 #: The policies the polling section compares: the default, and the growth this benchmark recommends.
-POLL_POLICIES = [("default (growth 1.5)", SCALED_POLICY), ("growth 1.12", "0.1,1.12,1.5,0.05")]
+POLL_POLICIES = [("default (growth 1.5)", SCALED_POLICY), ("growth 1.1", "0.1,1.1,1.5,0.05")]
 #: Growth factors the policy model compares (the default PollPolicy otherwise), and the settle times it uses.
 MODEL_GROWTHS = (1.5, 1.2, 1.12, 1.1)
 MODEL_SETTLES = (10, 30, 60, 120, 300, 600)
