@@ -14,10 +14,11 @@ asynchronous, so the listing is tried a few times, through the client's clock, b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, TypeVar, cast
 
-from aiodataops._errors import ResponseShapeError
+from aiodataops._errors import ResponseShapeError, WaitError
 from aiodataops._paging import PageIterator
+from aiodataops._peek import Peek, peek
 from aiodataops._transport import encode_path
 from aiodataops._wire import dumps, structure
 
@@ -195,16 +196,28 @@ class Resource(Generic[D, S, U]):
         """
         from aiodataops._waiting import wait_settled  # noqa: PLC0415 -- the waiting layer loads on first use
 
-        return await wait_settled(
-            self.get,
-            resource_id,
-            after=after,
-            operation=operation,
-            policy=policy or self._client.poll_policy,
-            on_event=on_event,
-            clock=self._client.clock,
-            accepted=accepted,
-        )
+        try:
+            result = await wait_settled(
+                self._peek,
+                resource_id,
+                after=cast("Peek[D] | D | None", after),
+                operation=operation,
+                policy=policy or self._client.poll_policy,
+                on_event=on_event,
+                clock=self._client.clock,
+                accepted=accepted,
+            )
+        except WaitError as exc:
+            if isinstance(exc.last_body, Peek):
+                exc.last_body = exc.last_body.full()
+            raise
+        # The waiting layer hands back what the getter gave it: a Peek, or the full model when a field misfit.
+        return cast("D | None", result.full() if isinstance(result, Peek) else result)
+
+    async def _peek(self, resource_id: str) -> Peek[D] | D:
+        """A poll's read: only what a wait looks at is checked (see ``_peek``); the rest waits for ``full()``."""
+        data, raw = await self._json("GET", self._path(resource_id), f"get_{self.operation_suffix}")
+        return peek(data, raw, self.detail, self.id_field)
 
     async def _settled(
         self,

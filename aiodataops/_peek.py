@@ -1,0 +1,59 @@
+"""The light read a poll needs: ``state`` and ``modified_dt`` now, the full model only once the wait ends.
+
+A wait polls a resource many times and looks at two fields of each read; building the whole typed model on every
+poll was most of the SDK's CPU cost over hand-written aiohttp (see ``benchmarks/README.md``). A ``Peek`` checks
+those two fields as strictly as the converter would and keeps the decoded JSON; ``full()`` builds the model when
+somebody needs it (the settled read, or the last body of a failed wait). A body whose id, state or modified_dt
+does not fit is structured at once, so the error names the field exactly as ``get`` would.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from aiodataops._wire import parse_datetime, structure
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+__all__ = ["Peek", "peek"]
+
+D = TypeVar("D")
+
+
+class Peek(Generic[D]):
+    """One poll's read: ``state`` and ``modified_dt`` checked, the rest kept as decoded JSON until ``full()``."""
+
+    __slots__ = ("_cls", "_data", "_raw", "modified_dt", "state")
+
+    def __init__(
+        self, state: str | None, modified_dt: dt.datetime | None, data: dict[str, Any], raw: bytes, cls: type[D]
+    ) -> None:
+        self.state = state
+        self.modified_dt = modified_dt
+        self._data = data
+        self._raw = raw
+        self._cls = cls
+
+    def full(self) -> D:
+        """The whole typed model (``ResponseShapeError`` naming the field if the body does not fit)."""
+        return structure(self._data, self._cls, raw=self._raw)
+
+    def __repr__(self) -> str:
+        # Never the body: it may hold account_password.
+        return f"Peek(state={self.state!r}, modified_dt={self.modified_dt!r})"
+
+
+def peek(data: Any, raw: bytes, cls: type[D], id_field: str) -> Peek[D] | D:
+    """A ``Peek`` of a detail body, or the full model when one of the fields a wait reads does not fit."""
+    if type(data) is dict and type(data.get(id_field)) is str:
+        state = data.get("state")
+        modified = data.get("modified_dt")
+        if (state is None or type(state) is str) and (modified is None or type(modified) is str):
+            try:
+                parsed = None if modified is None else parse_datetime(modified)
+            except ValueError:
+                pass  # fall through to the full structure, whose error names the field
+            else:
+                return Peek(state, parsed, data, raw, cls)
+    return structure(data, cls, raw=raw)
