@@ -54,8 +54,10 @@ class PollPolicy:
 
     first_delay: float = attrs.field(default=1.0, validator=_positive)
     """Upper bound of the first delay, in seconds."""
-    growth: float = attrs.field(default=1.5, validator=_positive)
-    """Factor by which the upper bound grows per poll (>= 1)."""
+    growth: float = attrs.field(default=1.1, validator=_positive)
+    """Factor by which the upper bound grows per poll (>= 1). 1.1 rather than the usual 1.5: with full jitter a
+    wait notices a settle about 2(g-1)/(3g) of its duration late, 30% at 1.5 but under 10% at 1.1, for 1.2-2x the
+    polls, and polls stay logarithmic in the settle time until the cap (``benchmarks/README.md``, "overshoot")."""
     max_delay: float = attrs.field(default=15.0, validator=_positive)
     """Cap of the upper bound, in seconds."""
     min_delay: float = attrs.field(default=0.5, validator=_non_negative)

@@ -61,7 +61,7 @@ def test_the_floor_is_clipped_to_a_small_ceiling() -> None:
 
 def test_retry_after_stretches_the_delay_but_is_capped() -> None:
     """A server hint longer than the backoff wins, up to max_retry_after; a shorter one changes nothing."""
-    policy = PollPolicy(jitter=False, max_retry_after=30.0)
+    policy = PollPolicy(jitter=False, growth=1.5, max_retry_after=30.0)
     assert policy.delay(0, retry_after=7.0) == 7.0
     assert policy.delay(0, retry_after=3600.0) == 30.0
     assert policy.delay(7, retry_after=0.5) == 15.0
@@ -73,7 +73,7 @@ def test_defaults_are_finite_and_documented() -> None:
     policy = PollPolicy()
     assert math.isfinite(policy.deadline)
     assert policy.deadline == 1800.0
-    assert (policy.first_delay, policy.growth, policy.max_delay) == (1.0, 1.5, 15.0)
+    assert (policy.first_delay, policy.growth, policy.max_delay) == (1.0, 1.1, 15.0)
     assert (policy.max_transient_errors, policy.max_not_found) == (3, 3)
 
 

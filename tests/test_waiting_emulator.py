@@ -302,7 +302,7 @@ async def test_create_and_wait_rides_out_the_404s_of_a_new_service() -> None:
     """A new service reads 404 during a 20 s stale window; create_and_wait waits through it to RUNNING."""
     async with Emulator(clock=VirtualClock(), **{**LIFECYCLE, "stale_read_seconds": 20.0}) as emu:
         # No jitter: polls at 1, 2.5, 4.75, 8.1, 13.2 s all fall in the window, so the count below is exact.
-        async with connect(emu, poll=PollPolicy(jitter=False)) as client:
+        async with connect(emu, poll=PollPolicy(jitter=False, growth=1.5)) as client:
             model = await client.services.get(emu.service_ids()[0])
             assert model.data_ops_id is not None
             assert model.host_alias is not None
