@@ -705,7 +705,8 @@ class _Run:
             attempt.polls = max(attempt.polls, base + event.polls)
             if event.new_state is not None:
                 attempt.last_state = event.new_state
-            if event.kind in ("change", "unknown"):
+            # Building an event costs per poll; skip it when nobody listens.
+            if event.kind in ("change", "unknown") and self._on_event is not None:
                 self.emit(
                     TargetStateChanged(
                         service_id=sid,
@@ -736,19 +737,19 @@ class _Run:
             if self.journal is not None:
                 await self.journal.intent(work.service_id, work.update)
             accepted = await self._put(attempt, work.update)
-        token = WaitToken.for_accepted(accepted, policy=self.policy)
         if self.journal is not None:
-            await self.journal.accepted(token)
+            await self.journal.accepted(WaitToken.for_accepted(accepted, policy=self.policy))
         attempt.accepted_at = self.clock.now()
         attempt.last_state = accepted.state
-        self.emit(
-            TargetAccepted(
-                service_id=work.service_id,
-                state=accepted.state,
-                attempts=attempt.attempts,
-                elapsed=attempt.accepted_at - attempt.started,
+        if self._on_event is not None:
+            self.emit(
+                TargetAccepted(
+                    service_id=work.service_id,
+                    state=accepted.state,
+                    attempts=attempt.attempts,
+                    elapsed=attempt.accepted_at - attempt.started,
+                )
             )
-        )
         return await self.services.wait_settled(
             work.service_id, after=accepted, policy=self.policy, on_event=self._on_wait_event(attempt)
         )
