@@ -45,11 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (also used by the console script)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = _CurrentStderrHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), handlers=[handler])
     try:
         status: int = args.handler(args)
     except KeyboardInterrupt:
@@ -63,6 +61,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"aiodataops: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return status
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]  # the stream type varies on purpose
+    """Write to whatever ``sys.stderr`` is at the time: a live progress panel redirects it, so log lines land above
+    the panel instead of tearing through it."""
+
+    @property  # logging assigns .stream in __init__; this property reads the current one instead
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
 
 
 def _version() -> str:
