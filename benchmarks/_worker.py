@@ -1,7 +1,8 @@
 """One benchmark point in a fresh process: update N services and poll each until RUNNING, then print JSON.
 
 ``python benchmarks/_worker.py --scenario raw|sync|sdk|sdk-wait|capacity --base-url URL --control-url URL
---services N --concurrency C [--policy FIRST,GROWTH,MAX,MIN] [--tag TEXT] [--detect]``
+--services N --concurrency C [--policy FIRST,GROWTH,MAX,MIN] [--tag TEXT] [--detect]`` (``--policy`` defaults to
+the SDK's own ``PollPolicy()`` scaled by 1/10).
 
 Every scenario does the same work against the same emulator: one PUT (``{"description": TAG}``) per service, then
 GETs with the same backoff until a read at least as new as the 202 says RUNNING.
@@ -13,7 +14,6 @@ GETs with the same backoff until a read at least as new as the 202 says RUNNING.
 - ``sdk``: ``DataOpsClient`` + ``client.fleet.apply(pairs, concurrency=C)``.
 - ``sdk-wait``: ``DataOpsClient`` + ``client.services.update_and_wait`` under a semaphore and a gather, shaped like
   ``raw``: the client and waiting layers without the fleet engine.
-- ``sdk-light``: ``sdk`` with a prototype of the recommended fix patched in (see ``_install_light_reads``).
 - ``capacity``: GET services as fast as C connections allow for ``--seconds``: the emulator's capacity.
 
 The credentials come from ``BENCH_ACCESS_KEY`` / ``BENCH_SECRET_KEY`` (the emulator's throwaway test pair).
@@ -276,51 +276,6 @@ async def run_sdk(ids: list[str], args: argparse.Namespace, creds: Credentials, 
     }
 
 
-def _install_light_reads() -> None:
-    """Prototype of the fix this benchmark recommends (NOT SDK code; patched here to measure it).
-
-    While a wait polls, each read is structured into the full ``Service`` model (~40 µs of cattrs per read), yet the
-    settle rule needs only ``state`` and ``modified_dt``. Here ``Resource.wait_settled`` polls with a light read
-    that parses those two fields, and structures the full model once, for the read that ends the wait.
-    """
-    from aiodataops import _waiting  # noqa: PLC0415 -- prototype only
-    from aiodataops._resource import Resource  # noqa: PLC0415 -- see above
-    from aiodataops._wire import parse_datetime, structure  # noqa: PLC0415 -- see above
-
-    class Light:
-        __slots__ = ("data", "modified_dt", "raw", "state")
-
-        def __init__(self, data: dict[str, Any], raw: bytes) -> None:
-            self.data, self.raw = data, raw
-            self.state = data["state"]
-            mdt = data.get("modified_dt")
-            self.modified_dt = parse_datetime(mdt) if mdt is not None else None
-
-    async def wait_settled(self: Any, resource_id: str, *, after: Any = None, operation: Any = "update",
-                           policy: Any = None, on_event: Any = None, accepted: bool | None = None) -> Any:
-        async def light_get(rid: str) -> Any:
-            data, raw = await self._json("GET", self._path(rid), f"get_{self.operation_suffix}")
-            if isinstance(data, dict) and isinstance(data.get("state"), str):
-                try:
-                    return Light(data, raw)
-                except ValueError:
-                    pass
-            return structure(data, self.detail, raw=raw)  # the full model names what is wrong
-
-        result = await _waiting.wait_settled(
-            light_get, resource_id, after=after, operation=operation, policy=policy or self._client.poll_policy,
-            on_event=on_event, clock=self._client.clock, accepted=accepted)
-        return structure(result.data, self.detail, raw=result.raw) if isinstance(result, Light) else result
-
-    Resource.wait_settled = wait_settled  # type: ignore[method-assign]
-
-
-async def run_sdk_light(ids: list[str], args: argparse.Namespace, creds: Credentials,
-                        detected: dict[str, float]) -> dict[str, Any]:
-    _install_light_reads()
-    return await run_sdk(ids, args, creds, detected)
-
-
 async def run_sdk_wait(ids: list[str], args: argparse.Namespace, creds: Credentials,
                        detected: dict[str, float]) -> dict[str, Any]:
     from aiodataops._client import DataOpsClient  # noqa: PLC0415 -- each scenario imports only what it uses
@@ -381,7 +336,6 @@ SCENARIOS: dict[str, Any] = {
     "sync": run_sync,
     "sdk": run_sdk,
     "sdk-wait": run_sdk_wait,
-    "sdk-light": run_sdk_light,
     "capacity": run_capacity,
 }
 
@@ -402,7 +356,7 @@ def main() -> int:
     parser.add_argument("--services", type=int, required=True)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--threads", type=int, default=10)
-    parser.add_argument("--policy", default="0.1,1.5,1.5,0.05", help="FIRST,GROWTH,MAX,MIN seconds")
+    parser.add_argument("--policy", default=None, help="FIRST,GROWTH,MAX,MIN seconds (default: PollPolicy() / 10)")
     parser.add_argument("--fixed", action="store_true", help="no jitter: wait exactly the ceiling")
     parser.add_argument("--tag", default="bench")
     parser.add_argument("--seed", type=int, default=0)
@@ -410,6 +364,11 @@ def main() -> int:
     parser.add_argument("--detect", action="store_true", help="report each service's detection instant")
     parser.add_argument("--profile", default=None, help="write a pyinstrument HTML profile of the run here")
     args = parser.parse_args()
+    if args.policy is None:
+        from aiodataops._polling import PollPolicy  # noqa: PLC0415 -- only when no policy is given
+
+        d = PollPolicy()
+        args.policy = f"{d.first_delay / 10},{d.growth},{d.max_delay / 10},{d.min_delay / 10}"
     first, growth, top, floor = (float(x) for x in args.policy.split(","))
     args.policy_obj = Policy(first, growth, top, floor, jitter=not args.fixed)
     creds = Credentials(os.environ["BENCH_ACCESS_KEY"], os.environ["BENCH_SECRET_KEY"])

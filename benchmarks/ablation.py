@@ -11,8 +11,7 @@ request (best of K interleaved runs). The variants add, cumulatively:
 3. ``+middleware``: signing in an aiohttp client middleware, static headers on the session (the SDK's transport);
 4. ``+models``: each answer structured into the ``Service`` model through the one cattrs converter;
 5. ``transport``: the SDK's own ``Transport.request`` + ``structure`` (everything the resources do, minus waiting);
-6. ``sdk-wait`` and ``sdk``: the whole SDK (``update_and_wait``; ``fleet.apply``), as in ``run.py``;
-7. ``sdk-light``: ``sdk`` with the recommended light poll reads patched in (``_worker._install_light_reads``).
+6. ``sdk-wait`` and ``sdk``: the whole SDK (``update_and_wait``; ``fleet.apply``), as in ``run.py``.
 
 ``--settle S`` gives every update a settle time (so several polls per service) instead of none.
 """
@@ -33,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 VARIANTS = ("raw", "+timeouts", "+middleware", "+models", "transport")
-WHOLE = ("sdk-wait", "sdk", "sdk-light")
+WHOLE = ("sdk-wait", "sdk")
 
 
 async def _variant(name: str, base: str, ids: list[str], concurrency: int) -> None:

@@ -27,7 +27,7 @@ import sys
 import time
 
 import aiohttp
-import psutil
+import psutil  # type: ignore[import-untyped]  # types-psutil is not a dependency; one Process call is used
 from yarl import URL
 
 from aiodataops._signing import Credentials, now_ms, signed_headers

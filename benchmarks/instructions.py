@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE))
 import run  # noqa: E402 -- the harness, found through the path set just above
 
 LADDER = ("+timeouts", "+middleware", "+models", "transport")
-SCENARIOS = ("raw", "sdk-wait", "sdk", "sdk-light")
+SCENARIOS = ("raw", "sdk-wait", "sdk")
 POLLS = (6, 21, 50)
 
 

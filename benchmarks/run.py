@@ -12,9 +12,11 @@ next. Sections (each the same work, one PUT per service then GETs until RUNNING,
 - ``model``: the same two figures from ``PollPolicy``'s own arithmetic at real settle times (10 s to 10 min);
 - ``capacity``: the emulator's own requests per second.
 
-Every poll uses the default ``PollPolicy`` shape (growth 1.5, full jitter) with its durations scaled by 1/10
-(first 0.1 s, floor 0.05 s, cap 1.5 s), and the emulator's settle times are scaled alike: a 1 s settle here stands
-for 10 s with the defaults. Overshoot and polls per service do not depend on that scale, only on the ratio.
+Every poll uses the SDK's own default ``PollPolicy()`` shape (read from it, not restated here: growth, full
+jitter) with its durations scaled by 1/10 (first 0.1 s, floor 0.05 s, cap 1.5 s with today's defaults), and the
+emulator's settle times are scaled alike: a 1 s settle here stands for 10 s with the defaults. Overshoot and polls
+per service do not depend on that scale, only on the ratio. The polling and model sections also show growth 1.5
+(the default before issue 6) for comparison.
 
 Results go to stdout (markdown) and ``benchmarks/results/bench-<mode>-<time>.json``. Every loop is bounded in count
 and time, and everything talks to 127.0.0.1 only.
@@ -39,52 +41,69 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Self
 
+from aiodataops._polling import PollPolicy
+
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "_worker.py"
 EMULATOR = HERE / "_emulator_proc.py"
 RESULTS = HERE / "results"
 
-#: The default PollPolicy (first 1 s, growth 1.5, cap 15 s, floor 0.5 s) scaled by 1/10.
-SCALED_POLICY = "0.1,1.5,1.5,0.05"
-#: The same shape scaled by 1/500: for sections where no settle time is waited on (a PUT, then one GET).
-FAST_POLICY = "0.002,1.5,0.03,0.001"
+#: The SDK's default poll policy: every scenario (raw, sync, SDK) polls with its shape, so they do the same work.
+DEFAULT_POLICY = PollPolicy()
+#: The growth factor the SDK used before issue 6, kept as a comparison row in the polling and model sections.
+OLD_GROWTH = 1.5
 
-#: The policies the polling section compares: the default, and the growth this benchmark recommends.
-POLL_POLICIES = [("default (growth 1.5)", SCALED_POLICY), ("growth 1.1", "0.1,1.1,1.5,0.05")]
+
+def scaled_policy(scale: float, growth: float | None = None) -> str:
+    """``FIRST,GROWTH,MAX,MIN`` for the workers: the default ``PollPolicy`` with every duration multiplied by
+    ``scale`` (and another growth factor if given)."""
+    p = DEFAULT_POLICY
+    g = p.growth if growth is None else growth
+    return f"{p.first_delay * scale:g},{g:g},{p.max_delay * scale:g},{p.min_delay * scale:g}"
+
+
+#: The default PollPolicy scaled by 1/10.
+SCALED_POLICY = scaled_policy(0.1)
+#: The same shape scaled by 1/500: for sections where no settle time is waited on (a PUT, then one GET).
+FAST_POLICY = scaled_policy(0.002)
+
+#: The policies the polling section compares: the SDK's default, and growth 1.5 (the default before issue 6).
+POLL_POLICIES = [(f"default (growth {DEFAULT_POLICY.growth:g})", SCALED_POLICY),
+                 (f"growth {OLD_GROWTH:g} (old default)", scaled_policy(0.1, OLD_GROWTH))]
 #: Growth factors the policy model compares (the default PollPolicy otherwise), and the settle times it uses.
-MODEL_GROWTHS = (1.5, 1.2, 1.12, 1.1)
+MODEL_GROWTHS = tuple(dict.fromkeys((DEFAULT_POLICY.growth, OLD_GROWTH, 1.2)))
 MODEL_SETTLES = (10, 30, 60, 120, 300, 600)
 
 #: (label, settle seconds, concurrency, services, poll policy): one GET per service, where the per-service costs
-#: weigh most; a 10 s settle (scaled 1/10), ~6 GETs; and a 2 minute settle (scaled 1/50: 2.4 s, polls from 20 ms
-#: capped at 0.3 s), ~21 GETs, like a real Data Ops update (they take minutes).
+#: weigh most; a 10 s settle (scaled 1/10); and a 2 minute settle (scaled 1/50: 2.4 s, polls from 20 ms capped at
+#: 0.3 s), like a real Data Ops update (they take minutes). The polls per service follow from the default policy.
 OVERHEAD_WORKLOADS = {
     "1 poll": ("1 poll/service (c=64)", 0.05, 64, 1000, SCALED_POLICY),
-    "6 polls": ("settle 10 s, ~6 polls (c=500)", 1.0, 500, 1000, SCALED_POLICY),
-    "21 polls": ("settle 2 min, ~21 polls (c=200)", 2.4, 200, 200, "0.02,1.5,0.3,0.01"),
+    "10 s": ("settle 10 s (c=500)", 1.0, 500, 1000, SCALED_POLICY),
+    "2 min": ("settle 2 min (c=200)", 2.4, 200, 200, scaled_policy(0.02)),
 }
 
 
 MODES: dict[str, dict[str, Any]] = {
     "quick": {
-        "overhead": {"repeats": 2, "workloads": ["1 poll", "21 polls"],
+        "overhead": {"repeats": 2, "workloads": ["1 poll", "2 min"],
                      "scenarios": ["raw", "sdk-wait", "sdk"]},
         "scale": {"sizes": [100, 1000, 10_000], "concurrency": 256, "scenarios": ["raw", "sdk"]},
         "sweep": {"services": 1000, "concurrencies": [1, 8, 64, 512], "scenarios": ["sdk"]},
         "threads": {"latency": 0.1, "settle": 0.3, "sync_services": 100, "services": 1000,
-                    "points": [("sdk", 256), ("raw", 256)]},
+                    "points": [("sdk", 128), ("sdk", 256), ("raw", 256)]},
         "polling": {"services": 100, "settles": [1.0, 4.0], "fixed": []},
         "model": {"runs": 1000},
         "capacity": {"seconds": 3.0, "concurrency": 64},
     },
     "full": {
-        "overhead": {"repeats": 5, "workloads": ["1 poll", "6 polls", "21 polls"],
-                     "scenarios": ["raw", "sdk-wait", "sdk", "sdk-light"]},
+        "overhead": {"repeats": 5, "workloads": ["1 poll", "10 s", "2 min"],
+                     "scenarios": ["raw", "sdk-wait", "sdk"]},
         "scale": {"sizes": [100, 1000, 10_000], "concurrency": 256, "scenarios": ["raw", "sdk-wait", "sdk"]},
         "sweep": {"services": 1000, "concurrencies": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
                   "scenarios": ["raw", "sdk"]},
         "threads": {"latency": 0.1, "settle": 0.3, "sync_services": 1000, "services": 1000,
-                    "points": [("sdk", 16), ("sdk", 64), ("sdk", 256), ("raw", 256)]},
+                    "points": [("sdk", 16), ("sdk", 64), ("sdk", 100), ("sdk", 128), ("sdk", 256), ("raw", 256)]},
         "polling": {"services": 200, "settles": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0], "fixed": [1.0, 4.0, 16.0]},
         "model": {"runs": 10_000},
         "capacity": {"seconds": 8.0, "concurrency": 64},
@@ -271,8 +290,7 @@ def section_overhead(emu: EmulatorProcess, cfg: dict[str, Any], out: dict[str, A
                 f"**{cpu_us_per_request(r) / cpu_us_per_request(raw):.2f}x**",
                 f"{r['wall'] / raw['wall']:.2f}x", mb(r["rss_peak_kb"]), r["peak_tasks"],
             ])
-        for scenario, target in (("sdk", "cpu_ratio"), ("sdk-wait", "cpu_ratio_wait"),
-                                 ("sdk-light", "cpu_ratio_light")):
+        for scenario, target in (("sdk", "cpu_ratio"), ("sdk-wait", "cpu_ratio_wait")):
             found = best.get(scenario)
             if found and raw:
                 out["targets"].setdefault(target, {})[label] = cpu_us_per_request(found) / cpu_us_per_request(raw)
@@ -398,8 +416,6 @@ def section_model(cfg: dict[str, Any], out: dict[str, Any]) -> str:
     """Replay ``PollPolicy.delay`` (the SDK's own arithmetic, real time scale) against fixed settle times."""
     import random  # noqa: PLC0415 -- only this section draws
 
-    from aiodataops._polling import PollPolicy  # noqa: PLC0415 -- the harness imports the SDK only here
-
     runs = cfg["runs"]
     rows = []
     model: dict[str, dict[str, list[float]]] = {}
@@ -419,12 +435,15 @@ def section_model(cfg: dict[str, Any], out: dict[str, Any]) -> str:
             ratio, mean_polls = statistics.fmean(shots) / settle, statistics.fmean(polls)
             model.setdefault(str(growth), {})[str(settle)] = [ratio, mean_polls]
             cells.append(f"{100 * ratio:.1f}% / {mean_polls:.1f}")
-        label = f"{growth}" + (" (default)" if growth == PollPolicy().growth else "")
+        label = f"{growth:g}" + (" (default)" if growth == DEFAULT_POLICY.growth else
+                                 " (old default)" if growth == OLD_GROWTH else "")
         rows.append([label, *cells])
     out["poll_model"] = model
-    head = ("### Poll policy model: the default PollPolicy (first 1 s, floor 0.5 s, cap 15 s, full jitter) with other "
-            f"growth factors, replayed {runs:,} times per cell at real settle times (no network: network time adds "
-            "one round trip to each overshoot). Cell: mean overshoot / settle time, then polls per service\n\n")
+    d = DEFAULT_POLICY
+    head = (f"### Poll policy model: the default PollPolicy (first {d.first_delay:g} s, floor {d.min_delay:g} s, cap "
+            f"{d.max_delay:g} s, full jitter) and other growth factors, replayed {runs:,} times per cell at real "
+            "settle times (no network: network time adds one round trip to each overshoot). Cell: mean overshoot / "
+            "settle time, then polls per service\n\n")
     return head + table(["growth", *(f"settle {t} s" for t in MODEL_SETTLES)], rows)
 
 
@@ -476,17 +495,15 @@ def targets_table(t: dict[str, Any]) -> str:
         return "; ".join(f"{label}: {value:.2f}x" for label, value in values.items()) or "not measured"
 
     cpu = t.get("cpu_ratio") or {}
-    realistic = cpu.get(OVERHEAD_WORKLOADS["21 polls"][0])
+    realistic = cpu.get(OVERHEAD_WORKLOADS["2 min"][0])
     worst = cpu.get(OVERHEAD_WORKLOADS["1 poll"][0])
     rss, threads = t.get("rss_ratio"), t.get("thread_pool_ratio")
     rows = [
         ["SDK (fleet.apply) CPU per request (= per service at equal polls) vs raw aiohttp", "<= 1.15x",
          ratios("cpu_ratio"),
-         (f"{verdict(realistic, realistic is not None and realistic <= 1.15)} at ~21 polls/service; "
+         (f"{verdict(realistic, realistic is not None and realistic <= 1.15)} at a 2 min settle; "
          f"{verdict(worst, worst is not None and worst <= 1.15)} at 1 poll/service")],
         ["  SDK without the fleet engine (update_and_wait)", "", ratios("cpu_ratio_wait"), ""],
-        *([["  fleet.apply with light poll reads (prototype fix)", "", ratios("cpu_ratio_light"), ""]]
-          if t.get("cpu_ratio_light") else []),
         ["peak RSS at 10,000 services vs 1,000 (fleet.apply)", "<= 1.5x",
          "not measured" if rss is None else f"{rss:.2f}x (growth above imports: {t['rss_growth_ratio']:.2f}x)",
          verdict(rss, rss is not None and rss <= 1.5)],
