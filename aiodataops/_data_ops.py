@@ -14,7 +14,7 @@ from aiodataops._models import (
     Page,
 )
 from aiodataops._paging import PageIterator
-from aiodataops._resource import DEFAULT_PAGE_SIZE, Filter, Resource
+from aiodataops._resource import DEFAULT_PAGE_SIZE, Resource, merge_filters
 from aiodataops._wire import structure
 
 if TYPE_CHECKING:
@@ -24,29 +24,6 @@ if TYPE_CHECKING:
     from aiodataops._waiting import StateEvent
 
 __all__ = ["DataOpsResource"]
-
-
-def _filters(
-    *,
-    data_ops_name: str | None,
-    cluster_name: str | None,
-    state: str | None,
-    version: str | None,
-    created_by: str | None,
-    extra: dict[str, Any],
-) -> dict[str, Filter]:
-    found: dict[str, Filter] = {
-        "data_ops_name": data_ops_name,
-        "cluster_name": cluster_name,
-        "state": state,
-        "version": version,
-        "created_by": created_by,
-    }
-    for key, value in extra.items():
-        if key in {"page", "size", "sort"}:
-            raise TypeError(f"{key}: not a filter; use page_size=/sort= (or list_page(page=, size=))")
-        found[key] = value
-    return found
 
 
 class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
@@ -75,13 +52,15 @@ class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
         **filters: Any,
     ) -> PageIterator[DataOpsSummary]:
         """Iterate over every matching data ops, fetching pages lazily."""
-        chosen = _filters(
-            data_ops_name=data_ops_name,
-            cluster_name=cluster_name,
-            state=state,
-            version=version,
-            created_by=created_by,
-            extra=filters,
+        chosen = merge_filters(
+            {
+                "data_ops_name": data_ops_name,
+                "cluster_name": cluster_name,
+                "state": state,
+                "version": version,
+                "created_by": created_by,
+            },
+            filters,
         )
         return self._iterate(page_size, sort, chosen)
 
@@ -99,13 +78,15 @@ class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
         **filters: Any,
     ) -> Page[DataOpsSummary]:
         """Fetch one page (``page`` counts from 0) with its ``total_count``."""
-        chosen = _filters(
-            data_ops_name=data_ops_name,
-            cluster_name=cluster_name,
-            state=state,
-            version=version,
-            created_by=created_by,
-            extra=filters,
+        chosen = merge_filters(
+            {
+                "data_ops_name": data_ops_name,
+                "cluster_name": cluster_name,
+                "state": state,
+                "version": version,
+                "created_by": created_by,
+            },
+            filters,
         )
         return await self._list_page(page, size, sort, chosen)
 

@@ -38,6 +38,20 @@ DEFAULT_PAGE_SIZE: Final = 20
 CREATE_LOOKUP_DELAYS: Final = (1.0, 2.0, 4.0)
 
 Filter = str | int | bool | None
+_PAGING_KEYS: Final = frozenset({"page", "size", "sort"})
+
+
+def merge_filters(named: dict[str, Filter], extra: dict[str, Any]) -> dict[str, Filter]:
+    """The named filters plus any other keyword, sent as is (for filters this SDK does not know yet).
+
+    Paging keys are refused here: they have their own arguments, and a filter of that name would page silently.
+    """
+    for key in extra:
+        if key in _PAGING_KEYS:
+            raise TypeError(f"{key}: not a filter; use page_size=/sort= (or list_page(page=, size=))")
+    return {**named, **extra}
+
+
 D = TypeVar("D", bound="Service | DataOps")  # the detail model
 S = TypeVar("S")  # the list item model (ServiceSummary, DataOpsSummary)
 U = TypeVar("U")  # the update request model (ServiceUpdate, DataOpsUpdate)

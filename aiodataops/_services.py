@@ -14,7 +14,7 @@ from aiodataops._models import (
     ServiceUpdate,
     SubVersions,
 )
-from aiodataops._resource import DEFAULT_PAGE_SIZE, Filter, Resource
+from aiodataops._resource import DEFAULT_PAGE_SIZE, Resource, merge_filters
 from aiodataops._transport import encode_path
 from aiodataops._wire import structure
 
@@ -26,33 +26,6 @@ if TYPE_CHECKING:
     from aiodataops._waiting import StateEvent
 
 __all__ = ["Services"]
-
-
-def _filters(
-    *,
-    data_ops_id: str | None,
-    data_ops_name: str | None,
-    data_ops_service_name: str | None,
-    cluster_name: str | None,
-    state: str | None,
-    version: str | None,
-    created_by: str | None,
-    extra: dict[str, Any],
-) -> dict[str, Filter]:
-    found: dict[str, Filter] = {
-        "data_ops_id": data_ops_id,
-        "data_ops_name": data_ops_name,
-        "data_ops_service_name": data_ops_service_name,
-        "cluster_name": cluster_name,
-        "state": state,
-        "version": version,
-        "created_by": created_by,
-    }
-    for key, value in extra.items():
-        if key in {"page", "size", "sort"}:
-            raise TypeError(f"{key}: not a filter; use page_size=/sort= (or list_page(page=, size=))")
-        found[key] = value
-    return found
 
 
 class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
@@ -87,15 +60,17 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
 
         ``sort`` is ``"field:asc"`` or ``"field:desc"``.
         """
-        chosen = _filters(
-            data_ops_id=data_ops_id,
-            data_ops_name=data_ops_name,
-            data_ops_service_name=data_ops_service_name,
-            cluster_name=cluster_name,
-            state=state,
-            version=version,
-            created_by=created_by,
-            extra=filters,
+        chosen = merge_filters(
+            {
+                "data_ops_id": data_ops_id,
+                "data_ops_name": data_ops_name,
+                "data_ops_service_name": data_ops_service_name,
+                "cluster_name": cluster_name,
+                "state": state,
+                "version": version,
+                "created_by": created_by,
+            },
+            filters,
         )
         return self._iterate(page_size, sort, chosen)
 
@@ -115,15 +90,17 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
         **filters: Any,
     ) -> Page[ServiceSummary]:
         """Fetch one page (``page`` counts from 0) with its ``total_count``."""
-        chosen = _filters(
-            data_ops_id=data_ops_id,
-            data_ops_name=data_ops_name,
-            data_ops_service_name=data_ops_service_name,
-            cluster_name=cluster_name,
-            state=state,
-            version=version,
-            created_by=created_by,
-            extra=filters,
+        chosen = merge_filters(
+            {
+                "data_ops_id": data_ops_id,
+                "data_ops_name": data_ops_name,
+                "data_ops_service_name": data_ops_service_name,
+                "cluster_name": cluster_name,
+                "state": state,
+                "version": version,
+                "created_by": created_by,
+            },
+            filters,
         )
         return await self._list_page(page, size, sort, chosen)
 
