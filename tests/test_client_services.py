@@ -390,3 +390,13 @@ async def test_wrong_secret_is_refused_with_the_request_id(env: Env) -> None:
     assert caught.value.request_id.startswith("emu-")
     assert "not-the-secret" not in str(caught.value)
     assert sum(n for (op, status), n in env.emu.counters.requests.items() if status == 401) == 1
+
+
+@pytest.mark.parametrize("key", ["page", "size"])
+def test_a_paging_key_passed_as_a_filter_is_refused(key: str) -> None:
+    """page or size given to list() as filters raise at once, naming the key, instead of silently paging."""
+    client = DataOpsClient("http://127.0.0.1:9", Credentials("ak", "sk"))
+    with pytest.raises(TypeError, match=f"{key}: not a filter"):
+        client.services.list(**{key: 1})
+    with pytest.raises(TypeError, match=f"{key}: not a filter"):
+        client.data_ops.list(**{key: 1})
