@@ -17,7 +17,7 @@ from aiodataops._models import HostAlias, HostAliasEntry, ServiceUpdate, Service
 from aiodataops._polling import PollPolicy
 from aiodataops.cli import build_parser, main
 from aiodataops.cli._services import UsageError, build_update, parse_workload, run
-from aiodataops.emulator import PASSWORD_MARK, Emulator
+from aiodataops.emulator import PASSWORD_MARK, Emulator, FaultRule
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -141,6 +141,17 @@ async def test_get_masks_the_password_in_both_formats(cli: Cli) -> None:
     data = orjson.loads(out)
     assert data["account"]["account_password"] == "***"
     assert PASSWORD_MARK not in text + out
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("output", ["text", "json"])
+async def test_a_listing_that_fails_at_once_leaves_stdout_empty(cli: Cli, output: str) -> None:
+    """When the first page cannot be read, nothing (no header, no half a JSON array) reaches standard output."""
+    cli.emu.faults = (FaultRule("list_services", "500", rate=1.0),)
+    status, out, err = await cli("list", "--output", output)
+    assert status == 1
+    assert out == ""
+    assert "500" in err
 
 
 @pytest.mark.anyio

@@ -174,13 +174,18 @@ def _print_service(service: Service, output: str, out: IO[str]) -> None:
 # -- commands -----------------------------------------------------------------------------------------------
 
 
-async def _list(args: argparse.Namespace, client: Any, out: IO[str]) -> int:
-    filters: dict[str, Any] = {}
-    for spec in args.filter:
+def _filters(specs: list[str]) -> dict[str, str]:
+    filters: dict[str, str] = {}
+    for spec in specs:
         key, sep, value = spec.partition("=")
         if not sep or not key:
             raise UsageError(f"--filter: expected KEY=VALUE, got {spec!r}")
         filters[key] = value
+    return filters
+
+
+async def _list(args: argparse.Namespace, client: Any, out: IO[str]) -> int:
+    filters = _filters(args.filter)
     listing = client.services.list(
         data_ops_name=args.data_ops_name,
         data_ops_service_name=args.name,
@@ -190,14 +195,21 @@ async def _list(args: argparse.Namespace, client: Any, out: IO[str]) -> int:
         **filters,
     )
     shown = 0
-    if args.output == "text":
-        out.write("  ".join(f"{title:<{w}}" for title, w in _COLUMNS).rstrip() + "\n")
-    else:
-        out.write("[")
+
+    def begin() -> None:
+        # Written with the first row, not before: a listing that fails at once leaves stdout empty (no stray
+        # header, no half a JSON document), and the error goes to stderr alone.
+        if args.output == "text":
+            out.write("  ".join(f"{title:<{w}}" for title, w in _COLUMNS).rstrip() + "\n")
+        else:
+            out.write("[")
+
     try:
         async for item in listing:
             if args.limit is not None and shown >= args.limit:
                 break
+            if not shown:
+                begin()
             if args.output == "text":
                 out.write(_row(item) + "\n")
             else:
@@ -205,6 +217,8 @@ async def _list(args: argparse.Namespace, client: Any, out: IO[str]) -> int:
             shown += 1
     finally:
         await listing.aclose()
+    if not shown:
+        begin()
     if args.output == "json":
         out.write("\n]\n" if shown else "]\n")
     return EXIT_OK
