@@ -6,9 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import io
+import os
+import subprocess
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import orjson
 import pytest
 
@@ -258,3 +262,37 @@ def test_main_lists_services_with_credentials_from_the_environment(
     assert status == 0, captured.err
     assert sorted(item["data_ops_service_id"] for item in orjson.loads(captured.out)) == sorted(ids)
     assert emu.credentials.secret_key not in captured.out + captured.err
+
+
+@pytest.mark.anyio
+async def test_a_reader_that_goes_away_ends_the_listing_quietly() -> None:
+    """`aiodataops services list | head -1`: once stdout is closed the command exits 141 without a traceback."""
+
+    def list_then_hang_up(env: dict[str, str]) -> tuple[bytes, int, bytes]:
+        # A real OS pipe, closed by the reader after one line, as `head -1` does.
+        with subprocess.Popen(
+            [sys.executable, "-m", "aiodataops", "services", "list"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as process:
+            assert process.stdout is not None
+            assert process.stderr is not None
+            first = process.stdout.readline()
+            process.stdout.close()
+            errors = process.stderr.read()
+            return first, process.wait(timeout=60), errors
+
+    async with Emulator(data_ops=20, services_per_data_ops=500) as emu:  # far more rows than a pipe buffers
+        env = {
+            **os.environ,
+            "SCP_ACCESS_KEY": emu.credentials.access_key,
+            "SCP_SECRET_KEY": emu.credentials.secret_key,
+            "SCP_DATAOPS_ENDPOINT": emu.base_url,
+        }
+        with anyio.fail_after(60):
+            first, status, errors = await anyio.to_thread.run_sync(list_then_hang_up, env)
+    assert first.startswith(b"ID")
+    assert status == 141
+    assert b"Traceback" not in errors

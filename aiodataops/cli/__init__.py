@@ -1,12 +1,14 @@
 """The ``aiodataops`` command: one sub-command per module in this package, each registering its own parser.
 
-Exit status across every sub-command: 0 success, 1 some work failed, 2 bad input or usage, 130 interrupted.
+Exit status across every sub-command: 0 success, 1 some work failed, 2 bad input or usage, 130 interrupted
+(141 when standard output was closed early, as by `| head`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence  # noqa: TC003 -- kept at run time for readers of the signature
 from importlib.metadata import PackageNotFoundError, version
@@ -20,6 +22,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`aiodataops services list | head`): stop quietly, as a shell tool does, and keep
+        # Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except ConfigurationError as exc:
         # Sub-commands report their own errors; these are the last net, so the user never sees a traceback.
         print(f"aiodataops: {exc}", file=sys.stderr)
