@@ -34,7 +34,16 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from aiodataops._errors import ResponseShapeError
 from aiodataops._models import Account, HostAlias, Service, ServiceWorkload
 
-__all__ = ["converter", "dumps", "format_datetime", "loads", "parse_datetime", "structure", "unstructure"]
+__all__ = [
+    "converter",
+    "describe",
+    "dumps",
+    "format_datetime",
+    "loads",
+    "parse_datetime",
+    "structure",
+    "unstructure",
+]
 
 T = TypeVar("T")
 
@@ -61,19 +70,19 @@ class _WireValueError(ValueError):
 def _strict_str(value: Any, _: type) -> str:
     if type(value) is str:
         return value
-    raise _WireValueError(f"expected a string, got {_describe(value)}")
+    raise _WireValueError(f"expected a string, got {describe(value)}")
 
 
 def _strict_int(value: Any, _: type) -> int:
     if type(value) is int:  # bool is an int subclass and must not pass as one
         return value
-    raise _WireValueError(f"expected an integer, got {_describe(value)}")
+    raise _WireValueError(f"expected an integer, got {describe(value)}")
 
 
 def _strict_float(value: Any, _: type) -> float:
     if type(value) in (int, float):
         return float(value)
-    raise _WireValueError(f"expected a number, got {_describe(value)}")
+    raise _WireValueError(f"expected a number, got {describe(value)}")
 
 
 def _lenient_bool(value: Any, _: type) -> bool:
@@ -86,7 +95,7 @@ def _lenient_bool(value: Any, _: type) -> bool:
             return True
         if lowered in _FALSE:
             return False
-    raise _WireValueError(f'expected a boolean or "true"/"false", got {_describe(value)}')
+    raise _WireValueError(f'expected a boolean or "true"/"false", got {describe(value)}')
 
 
 def _secret_str(value: Any, _: type) -> str | None:
@@ -100,13 +109,13 @@ def _port(value: Any, _: type) -> str | None:
         return value
     if type(value) is int:
         return str(value)
-    raise _WireValueError(f"expected a port as a string or integer, got {_describe(value)}")
+    raise _WireValueError(f"expected a port as a string or integer, got {describe(value)}")
 
 
 def parse_datetime(value: Any) -> dt.datetime:
     """Read an ISO 8601 datetime that carries a zone (``Z`` or an offset)."""
     if not isinstance(value, str):
-        raise _WireValueError(f"expected an ISO 8601 datetime string, got {_describe(value)}")
+        raise _WireValueError(f"expected an ISO 8601 datetime string, got {describe(value)}")
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
@@ -123,7 +132,8 @@ def format_datetime(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _describe(value: Any) -> str:
+def describe(value: Any) -> str:
+    """A short description of a misfit value for an error message: its type and a capped repr."""
     # reprlib stops after a few items and levels, so describing a huge misfit costs little.
     text = _SHORT_REPR.repr(value)
     if len(text) > _DESCRIBE_MAX:
@@ -145,7 +155,7 @@ def _tuple_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
 
     def structure_tuple(value: Any, cls: Any) -> Any:
         if not isinstance(value, list | tuple):
-            raise _WireValueError(f"expected a list, got {_describe(value)}")
+            raise _WireValueError(f"expected a list, got {describe(value)}")
         return base(value, cls)
 
     return structure_tuple
@@ -153,7 +163,7 @@ def _tuple_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
 
 def _dict_hook(value: Any, _: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _WireValueError(f"expected an object, got {_describe(value)}")
+        raise _WireValueError(f"expected an object, got {describe(value)}")
     # A copy: the model is frozen, and must not change when the caller reuses the parsed JSON.
     return dict(value)
 
@@ -166,12 +176,12 @@ def _service_workload(value: Any, _: Any) -> ServiceWorkload | None:
         try:
             decoded = orjson.loads(value)
         except orjson.JSONDecodeError:
-            raise _WireValueError(f"expected an object or a JSON string of one, got {_describe(value)}") from None
+            raise _WireValueError(f"expected an object or a JSON string of one, got {describe(value)}") from None
         if not isinstance(decoded, dict):
-            raise _WireValueError(f"expected a JSON object in the string, got {_describe(decoded)}")
+            raise _WireValueError(f"expected a JSON object in the string, got {describe(decoded)}")
         value = decoded
     if not isinstance(value, dict):
-        raise _WireValueError(f"expected an object, got {_describe(value)}")
+        raise _WireValueError(f"expected an object, got {describe(value)}")
     return converter.structure(value, ServiceWorkload)
 
 
@@ -225,7 +235,7 @@ def _attrs_structure_factory(*, keep_unknown: bool) -> Callable[[Any, cattrs.Con
 
         def structure_object(value: Any, target: Any) -> Any:
             if not isinstance(value, dict):
-                raise _WireValueError(f"expected an object, got {_describe(value)}")
+                raise _WireValueError(f"expected an object, got {describe(value)}")
             obj = base(value, target)
             if keeps_extra:
                 unknown = value.keys() - known

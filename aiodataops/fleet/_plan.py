@@ -37,7 +37,6 @@ import fnmatch
 import hashlib
 import os
 import pathlib
-import reprlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -48,7 +47,7 @@ import yaml
 
 from aiodataops._errors import DataOpsError
 from aiodataops._models import ServiceSummary, ServiceUpdate
-from aiodataops._wire import converter, format_datetime
+from aiodataops._wire import converter, describe, format_datetime
 
 __all__ = [
     "SELECTABLE_FIELDS",
@@ -69,18 +68,7 @@ _ID_KEYS = ("data_ops_service_id", "update")
 _SELECT_KEYS = ("select", "update")
 _GLOB_CHARS = frozenset("*?[")
 _MAX_SHOWN = 20
-_MAX_REPR = 40
 
-
-def _short_repr() -> reprlib.Repr:
-    # Python 3.11's Repr takes no keyword arguments: set the limits one by one.
-    short = reprlib.Repr()
-    short.maxlevel, short.maxlist, short.maxdict = 2, 4, 4
-    short.maxstring = short.maxother = _MAX_REPR
-    return short
-
-
-_SHORT_REPR = _short_repr()
 # The deepest a valid plan goes is about six levels (targets[i].update.host_alias.host_alias_list[j].hostnames[k]);
 # validation recurses per level (repr, cattrs), so anything far deeper is refused before it is looked at.
 _MAX_DEPTH = 64
@@ -341,13 +329,6 @@ def _deeper_than(data: Any, limit: int) -> bool:
     return False
 
 
-def _describe(value: Any) -> str:
-    # reprlib stops after a few items and levels: a YAML alias bomb must not cost a full repr to describe.
-    text = _SHORT_REPR.repr(value)
-    if len(text) > _MAX_REPR:
-        text = text[: _MAX_REPR - 3] + "..."
-    return f"{type(value).__name__} {text}"
-
 
 def _unknown_key(key: Any, allowed: Iterable[str]) -> str:
     allowed = list(allowed)
@@ -415,7 +396,7 @@ class _Checker:
             self.add("", "the plan is empty")
             return None
         if not isinstance(data, Mapping):
-            self.add("", f"expected a mapping with 'update' and 'targets', got {_describe(data)}")
+            self.add("", f"expected a mapping with 'update' and 'targets', got {describe(data)}")
             return None
         for key in data:
             if key not in _TOP_KEYS:
@@ -429,7 +410,7 @@ class _Checker:
             return None
         raw_targets = data["targets"]
         if not isinstance(raw_targets, list):
-            self.add("targets", f"expected a list, got {_describe(raw_targets)}")
+            self.add("targets", f"expected a list, got {describe(raw_targets)}")
             return None
         if not raw_targets:
             self.add("targets", "empty: a plan needs at least one target")
@@ -441,7 +422,7 @@ class _Checker:
 
     def update(self, raw: Any, place: str) -> ServiceUpdate | None:
         if not isinstance(raw, Mapping):
-            self.add(place, f"expected a mapping of fields to change, got {_describe(raw)}")
+            self.add(place, f"expected a mapping of fields to change, got {describe(raw)}")
             return None
         try:
             update = converter.structure(raw, ServiceUpdate)
@@ -465,7 +446,7 @@ class _Checker:
                 self.add(place, "no update: set 'update' at the top of the plan or on this target")
             update = top.update
         elif not isinstance(own_raw, Mapping):
-            self.add(f"{place}.update", f"expected a mapping of fields to change, got {_describe(own_raw)}")
+            self.add(f"{place}.update", f"expected a mapping of fields to change, got {describe(own_raw)}")
             return None
         elif not top.ok:
             return None  # the top-level update's own problems are already reported
@@ -482,7 +463,7 @@ class _Checker:
             service_id = self.service_id(entry, place)
             return None if service_id is None else (service_id, None, None)
         if not isinstance(entry, Mapping):
-            self.add(place, f"expected a service id or a mapping, got {_describe(entry)}")
+            self.add(place, f"expected a service id or a mapping, got {describe(entry)}")
             return None
         if "select" in entry and "data_ops_service_id" in entry:
             self.add(place, "has both 'select' and 'data_ops_service_id'; use one")
@@ -502,7 +483,7 @@ class _Checker:
 
     def service_id(self, value: Any, place: str) -> str | None:
         if not isinstance(value, str) or not value.strip():
-            self.add(place, f"expected a service id (DOPS_SERVICE-...), got {_describe(value)}")
+            self.add(place, f"expected a service id (DOPS_SERVICE-...), got {describe(value)}")
             return None
         if value != value.strip() or any(c.isspace() for c in value):
             self.add(place, f"a service id has no spaces, got {value!r}")
@@ -514,7 +495,7 @@ class _Checker:
 
     def selector(self, raw: Any, place: str) -> Selector | None:
         if not isinstance(raw, Mapping):
-            self.add(place, f"expected a mapping of list-item fields to globs, got {_describe(raw)}")
+            self.add(place, f"expected a mapping of list-item fields to globs, got {describe(raw)}")
             return None
         if not raw:
             self.add(place, "empty: it would match every service; write {data_ops_service_id: '*'} to mean that")
@@ -528,7 +509,7 @@ class _Checker:
                 continue
             patterns = value if isinstance(value, list) else [value]
             if not patterns or not all(isinstance(p, str) and p for p in patterns):
-                self.add(f"{place}.{key}", f"expected a glob string or a list of them, got {_describe(value)}")
+                self.add(f"{place}.{key}", f"expected a glob string or a list of them, got {describe(value)}")
                 ok = False
                 continue
             globs.append((key, tuple(patterns)))
