@@ -223,8 +223,7 @@ def resolve_settings(  # noqa: C901, PLR0912, PLR0915 -- one linear pass over ev
         resolved_endpoint = from_region
     elif source_region is None and source_env is None:
         problems.append(
-            "missing the endpoint (endpoint=, or region= and env=; "
-            "or SCP_DATAOPS_ENDPOINT, or SCP_REGION and SCP_ENV)"
+            "missing the endpoint (endpoint=, or region= and env=; or SCP_DATAOPS_ENDPOINT, or SCP_REGION and SCP_ENV)"
         )
 
     # -- language

@@ -187,9 +187,7 @@ class WaitError(DataOpsError):
         self.elapsed = elapsed
         self.polls = polls
         self.cause = cause
-        super().__init__(
-            f"{resource_id}: {message} (last state {last_state!r}, {polls} polls in {elapsed:.1f}s)"
-        )
+        super().__init__(f"{resource_id}: {message} (last state {last_state!r}, {polls} polls in {elapsed:.1f}s)")
 
 
 class WaitFailedError(WaitError):

@@ -311,9 +311,7 @@ class Transport:
             if isinstance(outcome, Answer):
                 self.retry_budget.refund(spent)
                 return outcome
-            if not (
-                outcome.retryable and (retry_sent or outcome.never_sent) and attempt + 1 < policy.max_attempts
-            ):
+            if not (outcome.retryable and (retry_sent or outcome.never_sent) and attempt + 1 < policy.max_attempts):
                 raise outcome.error
             cost = self.retry_budget.try_spend(timeout=outcome.timeout)
             if cost is None:
@@ -401,9 +399,7 @@ class Transport:
         operation: str = "",
     ) -> Any:
         """Like ``request`` but return the decoded JSON body (``None`` for an empty body)."""
-        answer = await self.request(
-            method, path, params=params, body=body, idempotent=idempotent, operation=operation
-        )
+        answer = await self.request(method, path, params=params, body=body, idempotent=idempotent, operation=operation)
         return answer.json()
 
     def _classify(self, exc: aiohttp.ClientError, method: str, url: str) -> _Failure:  # noqa: PLR0911 -- one return per failure kind
@@ -501,4 +497,3 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         if parsed is not None:
             return parsed / 1000.0
     return parse_retry_after(headers.get("retry-after"))
-

@@ -47,14 +47,16 @@ def _control_app(emu: Emulator) -> web.Application:
         by_op: dict[str, dict[str, int]] = {}
         for (operation, status), count in counters.requests.items():
             by_op.setdefault(operation, {})[str(status)] = count
-        return web.json_response({
-            "requests": sum(counters.requests.values()),
-            "by_op": by_op,
-            "max_in_flight": counters.max_in_flight,
-            "cpu": time.process_time(),
-            "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-            "now": time.monotonic(),
-        })
+        return web.json_response(
+            {
+                "requests": sum(counters.requests.values()),
+                "by_op": by_op,
+                "max_in_flight": counters.max_in_flight,
+                "cpu": time.process_time(),
+                "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "now": time.monotonic(),
+            }
+        )
 
     async def reset(_: web.Request) -> web.Response:
         emu.counters.reset()
@@ -99,14 +101,19 @@ async def _serve(args: argparse.Namespace) -> None:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        print(json.dumps({
-            "base_url": emu.base_url,
-            "control_url": f"http://127.0.0.1:{port}",
-            # The emulator's own throwaway test key pair (DEFAULT_CREDENTIALS): it signs nothing anywhere else.
-            "access_key": emu.credentials.access_key,
-            "secret_key": emu.credentials.secret_key,
-            "services": len(emu.store.services),
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "base_url": emu.base_url,
+                    "control_url": f"http://127.0.0.1:{port}",
+                    # The emulator's own throwaway test key pair (DEFAULT_CREDENTIALS): it signs nothing anywhere else.
+                    "access_key": emu.credentials.access_key,
+                    "secret_key": emu.credentials.secret_key,
+                    "services": len(emu.store.services),
+                }
+            ),
+            flush=True,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -122,11 +129,17 @@ def main() -> int:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--data-ops", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--update", type=_pair, default=(0.1, 0.1), metavar="MIN,MAX",
-                        help="seconds an update stays UPDATING")
+    parser.add_argument(
+        "--update", type=_pair, default=(0.1, 0.1), metavar="MIN,MAX", help="seconds an update stays UPDATING"
+    )
     parser.add_argument("--stale", type=float, default=0.0, help="stale-read window after a 202, seconds")
-    parser.add_argument("--latency", type=_pair, default=None, metavar="MIN,MAX",
-                        help="added latency on every operation, seconds (uniform)")
+    parser.add_argument(
+        "--latency",
+        type=_pair,
+        default=None,
+        metavar="MIN,MAX",
+        help="added latency on every operation, seconds (uniform)",
+    )
     parser.add_argument("--max-seconds", type=float, default=1800.0, help="stop by itself after this long")
     args = parser.parse_args()
     asyncio.run(_serve(args))

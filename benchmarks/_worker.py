@@ -120,8 +120,9 @@ class ThreadSampler:
 # -- scenarios ----------------------------------------------------------------------------------------------------
 
 
-async def run_raw(ids: list[str], args: argparse.Namespace, creds: Credentials, detected: dict[str, float]) -> dict[
-        str, Any]:
+async def run_raw(
+    ids: list[str], args: argparse.Namespace, creds: Credentials, detected: dict[str, float]
+) -> dict[str, Any]:
     import aiohttp  # noqa: PLC0415 -- each scenario imports only what it uses, so RSS is its own
     import orjson  # noqa: PLC0415 -- see above
 
@@ -174,8 +175,9 @@ async def run_raw(ids: list[str], args: argparse.Namespace, creds: Credentials, 
     return {"ok": len(ids) - len(failures), "failed": len(failures), "failures": failures[:5], "polls": polls}
 
 
-def run_sync(ids: list[str], args: argparse.Namespace, creds: Credentials, detected: dict[str, float]) -> dict[
-        str, Any]:
+def run_sync(
+    ids: list[str], args: argparse.Namespace, creds: Credentials, detected: dict[str, float]
+) -> dict[str, Any]:
     policy: Policy = args.policy_obj
     parts = urllib.parse.urlsplit(args.base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -189,7 +191,7 @@ def run_sync(ids: list[str], args: argparse.Namespace, creds: Credentials, detec
         headers = signed_headers(method, url, now_ms(), creds)
         if payload is not None:
             headers["Content-Type"] = "application/json"
-        path = url[len(args.base_url):]
+        path = url[len(args.base_url) :]
         for attempt in range(2):
             conn = getattr(local, "conn", None)
             if conn is None:
@@ -247,12 +249,14 @@ def _sdk_policy(args: argparse.Namespace) -> Any:
     from aiodataops._polling import PollPolicy  # noqa: PLC0415 -- each scenario imports only what it uses
 
     p: Policy = args.policy_obj
-    return PollPolicy(first_delay=p.first, growth=p.growth, max_delay=p.top, min_delay=p.floor, jitter=p.jitter,
-                      deadline=600.0)
+    return PollPolicy(
+        first_delay=p.first, growth=p.growth, max_delay=p.top, min_delay=p.floor, jitter=p.jitter, deadline=600.0
+    )
 
 
-async def run_sdk(ids: list[str], args: argparse.Namespace, creds: Credentials, detected: dict[str, float]) -> dict[
-        str, Any]:
+async def run_sdk(
+    ids: list[str], args: argparse.Namespace, creds: Credentials, detected: dict[str, float]
+) -> dict[str, Any]:
     from aiodataops._client import DataOpsClient  # noqa: PLC0415 -- each scenario imports only what it uses
     from aiodataops._models import ServiceUpdate  # noqa: PLC0415 -- see above
     from aiodataops.fleet import Outcome, TargetEnded  # noqa: PLC0415 -- see above
@@ -263,10 +267,12 @@ async def run_sdk(ids: list[str], args: argparse.Namespace, creds: Credentials, 
         if isinstance(event, TargetEnded) and event.outcome is Outcome.SUCCEEDED:
             detected[event.service_id] = time.monotonic()
 
-    async with DataOpsClient(endpoint=args.base_url, credentials=creds, concurrency=args.concurrency,
-                             poll=_sdk_policy(args)) as client:
-        report = await client.fleet.apply([(sid, update) for sid in ids], concurrency=args.concurrency,
-                                          on_event=on_event if args.detect else None)
+    async with DataOpsClient(
+        endpoint=args.base_url, credentials=creds, concurrency=args.concurrency, poll=_sdk_policy(args)
+    ) as client:
+        report = await client.fleet.apply(
+            [(sid, update) for sid in ids], concurrency=args.concurrency, on_event=on_event if args.detect else None
+        )
     failed = [item for item in report.items if item.outcome is not Outcome.SUCCEEDED]
     return {
         "ok": len(report.items) - len(failed),
@@ -276,16 +282,18 @@ async def run_sdk(ids: list[str], args: argparse.Namespace, creds: Credentials, 
     }
 
 
-async def run_sdk_wait(ids: list[str], args: argparse.Namespace, creds: Credentials,
-                       detected: dict[str, float]) -> dict[str, Any]:
+async def run_sdk_wait(
+    ids: list[str], args: argparse.Namespace, creds: Credentials, detected: dict[str, float]
+) -> dict[str, Any]:
     from aiodataops._client import DataOpsClient  # noqa: PLC0415 -- each scenario imports only what it uses
     from aiodataops._errors import DataOpsError  # noqa: PLC0415 -- see above
     from aiodataops._models import ServiceUpdate  # noqa: PLC0415 -- see above
 
     update = ServiceUpdate(description=args.tag)
     failures: list[str] = []
-    async with DataOpsClient(endpoint=args.base_url, credentials=creds, concurrency=args.concurrency,
-                             poll=_sdk_policy(args)) as client:
+    async with DataOpsClient(
+        endpoint=args.base_url, credentials=creds, concurrency=args.concurrency, poll=_sdk_policy(args)
+    ) as client:
         semaphore = asyncio.Semaphore(args.concurrency)
 
         async def one(sid: str) -> None:
@@ -301,8 +309,9 @@ async def run_sdk_wait(ids: list[str], args: argparse.Namespace, creds: Credenti
     return {"ok": len(ids) - len(failures), "failed": len(failures), "failures": failures[:5], "polls": None}
 
 
-async def run_capacity(ids: list[str], args: argparse.Namespace, creds: Credentials,
-                       _detected: dict[str, float]) -> dict[str, Any]:
+async def run_capacity(
+    ids: list[str], args: argparse.Namespace, creds: Credentials, _detected: dict[str, float]
+) -> dict[str, Any]:
     import aiohttp  # noqa: PLC0415 -- each scenario imports only what it uses
 
     base = args.base_url
@@ -393,7 +402,6 @@ def main() -> int:
         sampler.stop()
         peak_units = sampler.peak
     else:
-
         tasks = TaskCounter()
 
         async def measured() -> dict[str, Any]:

@@ -80,9 +80,13 @@ async def _variant(name: str, base: str, ids: list[str], concurrency: int) -> No
         kwargs["timeout"] = Timeouts().to_aiohttp()
     if level >= 2:
         kwargs["middlewares"] = (signer,)
-        kwargs["headers"] = {"Accept": "application/json", "Accept-Language": "en-US",
-                             "Scp-Accesskey": creds.access_key, "Scp-ClientType": CLIENT_TYPE,
-                             "Scp-Api-Version": "data-ops 1.1"}
+        kwargs["headers"] = {
+            "Accept": "application/json",
+            "Accept-Language": "en-US",
+            "Scp-Accesskey": creds.access_key,
+            "Scp-ClientType": CLIENT_TYPE,
+            "Scp-Api-Version": "data-ops 1.1",
+        }
         kwargs["cookie_jar"] = aiohttp.DummyCookieJar()
     async with aiohttp.ClientSession(**kwargs) as session:
 
@@ -118,8 +122,15 @@ def child(args: argparse.Namespace) -> int:
     times0, wall0 = os.times(), time.perf_counter()
     asyncio.run(_variant(args.child, args.base_url, ids, args.concurrency))
     times1 = os.times()
-    print(json.dumps({"user": times1.user - times0.user, "sys": times1.system - times0.system,
-                      "wall": time.perf_counter() - wall0}))
+    print(
+        json.dumps(
+            {
+                "user": times1.user - times0.user,
+                "sys": times1.system - times0.system,
+                "wall": time.perf_counter() - wall0,
+            }
+        )
+    )
     return 0
 
 
@@ -131,8 +142,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--settle", type=float, default=0.0, help="seconds each update takes (0: one poll)")
-    parser.add_argument("--variants", nargs="+", choices=(*VARIANTS, *WHOLE), default=[*VARIANTS, *WHOLE],
-                        help="run only these variants (raw is always run: it is the reference)")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=(*VARIANTS, *WHOLE),
+        default=[*VARIANTS, *WHOLE],
+        help="run only these variants (raw is always run: it is the reference)",
+    )
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--control-url", help=argparse.SUPPRESS)
@@ -146,25 +162,45 @@ def main() -> int:
                 emu.control("/reset", {})
                 if name in VARIANTS:
                     done = subprocess.run(
-                        [sys.executable, __file__, "--child", name, "--base-url", emu.base_url, "--control-url",
-                         emu.info["control_url"], "--services", str(args.services), "--concurrency",
-                         str(args.concurrency)],
-                        env=emu.env(), capture_output=True, timeout=600, check=True)
+                        [
+                            sys.executable,
+                            __file__,
+                            "--child",
+                            name,
+                            "--base-url",
+                            emu.base_url,
+                            "--control-url",
+                            emu.info["control_url"],
+                            "--services",
+                            str(args.services),
+                            "--concurrency",
+                            str(args.concurrency),
+                        ],
+                        env=emu.env(),
+                        capture_output=True,
+                        timeout=600,
+                        check=True,
+                    )
                     child_times = json.loads(done.stdout)
                     user, system = child_times["user"], child_times["sys"]
                     requests = emu.control("/stats")["requests"]
                 else:
-                    r = run.run_point(emu, name, args.services, args.concurrency, policy="0.005,1,0.005,0.005",
-                                      fixed=True)
+                    r = run.run_point(
+                        emu, name, args.services, args.concurrency, policy="0.005,1,0.005,0.005", fixed=True
+                    )
                     user, system, requests = r["cpu_user"], r["cpu_sys"], r["emu_requests"]
                 us = (1e6 * user / max(1, requests), 1e6 * system / max(1, requests))
                 # Best by user time: the Python work; system time is the kernel's loopback TCP, shared by all.
                 best[name] = min(best.get(name, us), us)
-                print(f"  {name:12} user {us[0]:4.0f} + sys {us[1]:4.0f} µs/request ({requests} requests)",
-                      file=sys.stderr)
+                print(
+                    f"  {name:12} user {us[0]:4.0f} + sys {us[1]:4.0f} µs/request ({requests} requests)",
+                    file=sys.stderr,
+                )
     raw_user = best["raw"][0]
-    print(f"CPU per request, best of {args.repeats} by user time, {args.services} services, "
-          f"concurrency {args.concurrency}, settle {args.settle} s, a poll every 5 ms:\n")
+    print(
+        f"CPU per request, best of {args.repeats} by user time, {args.services} services, "
+        f"concurrency {args.concurrency}, settle {args.settle} s, a poll every 5 ms:\n"
+    )
     rows = []
     previous = None
     for name, (user, system) in best.items():

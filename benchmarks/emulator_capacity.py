@@ -35,9 +35,25 @@ from aiodataops._signing import Credentials, now_ms, signed_headers
 
 def start_emulator(services: int) -> tuple[subprocess.Popen[str], str, Credentials]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "aiodataops", "emulator", "--port", "0", "--services", str(services),
-         "--data-ops", "10", "--stale-read", "0", "--update-seconds", "0.05,0.2"],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "aiodataops",
+            "emulator",
+            "--port",
+            "0",
+            "--services",
+            str(services),
+            "--data-ops",
+            "10",
+            "--stale-read",
+            "0",
+            "--update-seconds",
+            "0.05,0.2",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert process.stdout is not None
     fields: dict[str, str] = {}
@@ -47,8 +63,9 @@ def start_emulator(services: int) -> tuple[subprocess.Popen[str], str, Credentia
     return process, fields["base URL"], Credentials(fields["access key"], fields["secret key"])
 
 
-async def run_mix(mix: str, base: str, creds: Credentials, *, ids: list[str], names: list[str], seconds: float,
-                  concurrency: int) -> tuple[int, dict[int, int]]:
+async def run_mix(
+    mix: str, base: str, creds: Credentials, *, ids: list[str], names: list[str], seconds: float, concurrency: int
+) -> tuple[int, dict[int, int]]:
     statuses: dict[int, int] = {}
     deadline = time.monotonic() + seconds
     rng = random.Random(0)
@@ -63,8 +80,10 @@ async def run_mix(mix: str, base: str, creds: Credentials, *, ids: list[str], na
                 method, url, body = "GET", f"{base}/v1/data-ops-services/{service_id}", None
                 if mix == "list":
                     name = names[rng.randrange(len(names))]
-                    url = (f"{base}/v1/data-ops-services?data_ops_name={name}&page={rng.randrange(50)}&size=20"
-                           "&sort=created_dt%3Adesc")
+                    url = (
+                        f"{base}/v1/data-ops-services?data_ops_name={name}&page={rng.randrange(50)}&size=20"
+                        "&sort=created_dt%3Adesc"
+                    )
                 elif mix == "mixed" and count % 10 == 0:
                     method, body = "PUT", json.dumps({"description": f"run {count}"}).encode()
                 headers = signed_headers(method, url, now_ms(), creds)
@@ -103,22 +122,27 @@ async def main() -> int:
     started = time.perf_counter()
     process, base, creds = start_emulator(args.services)
     try:
-        print(f"emulator up with {args.services} services in {time.perf_counter() - started:.2f} s "
-              "(process start, imports and seeding)")
+        print(
+            f"emulator up with {args.services} services in {time.perf_counter() - started:.2f} s "
+            "(process start, imports and seeding)"
+        )
         server = psutil.Process(process.pid)
         ids, names = await fetch_ids(base, creds)
-        print("| mix | requests | client req/s | emulator CPU ms / 1000 req | req per emulator CPU-second | "
-              "statuses |")
+        print("| mix | requests | client req/s | emulator CPU ms / 1000 req | req per emulator CPU-second | statuses |")
         print("|---|---|---|---|---|---|")
         for mix in args.mixes.split(","):
             cpu_before = sum(server.cpu_times()[:2])
             wall = time.perf_counter()
-            total, statuses = await run_mix(mix, base, creds, ids=ids, names=names, seconds=args.seconds,
-                                             concurrency=args.concurrency)
+            total, statuses = await run_mix(
+                mix, base, creds, ids=ids, names=names, seconds=args.seconds, concurrency=args.concurrency
+            )
             wall = time.perf_counter() - wall
             cpu = sum(server.cpu_times()[:2]) - cpu_before
-            print(f"| {mix} | {total} | {total / wall:,.0f} | {cpu * 1e6 / total:.0f} | "
-                  f"{total / cpu:,.0f} | {dict(sorted(statuses.items()))} |", flush=True)
+            print(
+                f"| {mix} | {total} | {total / wall:,.0f} | {cpu * 1e6 / total:.0f} | "
+                f"{total / cpu:,.0f} | {dict(sorted(statuses.items()))} |",
+                flush=True,
+            )
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -42,11 +42,31 @@ def _instructions(emu: run.EmulatorProcess, variant: str, services: int, out_dir
     if variant in LADDER:
         target = [str(HERE / "ablation.py"), "--child", variant]
     else:
-        target = [str(run.WORKER), "--scenario", variant, "--policy", "0.005,1,0.005,0.005", "--fixed",
-                  "--tag", f"instructions-{variant}-{services}"]
-    args = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, *target,
-            "--base-url", emu.base_url, "--control-url", emu.info["control_url"], "--services", str(services),
-            "--concurrency", "16"]
+        target = [
+            str(run.WORKER),
+            "--scenario",
+            variant,
+            "--policy",
+            "0.005,1,0.005,0.005",
+            "--fixed",
+            "--tag",
+            f"instructions-{variant}-{services}",
+        ]
+    args = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        *target,
+        "--base-url",
+        emu.base_url,
+        "--control-url",
+        emu.info["control_url"],
+        "--services",
+        str(services),
+        "--concurrency",
+        "16",
+    ]
     emu.control("/reset", {})
     done = subprocess.run(args, env=emu.env(), capture_output=True, text=True, timeout=1800, check=False)
     found = re.search(r"Collected : (\d+)", done.stderr)
@@ -78,19 +98,41 @@ def main() -> int:
             per_service = (ir2 - ir1) / (n2 - n1)
             per_poll = (ir3 - ir2) / max(1, gets3 - gets2)
             rows[variant] = (per_service, per_poll, gets3 / n2)
-            print(f"  {variant:12} {per_service / 1e3:8.0f} k/service at 1 poll, {per_poll / 1e3:6.0f} k per extra "
-                  f"poll ({gets3 / n2:.1f} polls/service in the settle run)", file=sys.stderr, flush=True)
+            print(
+                f"  {variant:12} {per_service / 1e3:8.0f} k/service at 1 poll, {per_poll / 1e3:6.0f} k per extra "
+                f"poll ({gets3 / n2:.1f} polls/service in the settle run)",
+                file=sys.stderr,
+                flush=True,
+            )
     raw_service, raw_poll, _ = rows["raw"]
     print(f"Client instructions (callgrind Ir), {n1} and {n2} services, concurrency 16, polls 5 ms apart:\n")
     table_rows = []
     for variant, (service, poll, _) in rows.items():
         at = [service + (k - 1) * poll for k in POLLS]
         raw_at = [raw_service + (k - 1) * raw_poll for k in POLLS]
-        table_rows.append([variant, service / 1e3, f"{service / raw_service:.2f}x", poll / 1e3,
-                           f"{poll / raw_poll:.2f}x",
-                           *(f"{a / 1e3:,.0f} k ({a / r:.2f}x)" for a, r in zip(at, raw_at, strict=True))])
-    print(run.table(["variant", "k instr./service, 1 poll", "vs raw", "k instr./extra poll", "vs raw",
-                     *(f"a service at {k} polls" for k in POLLS)], table_rows))
+        table_rows.append(
+            [
+                variant,
+                service / 1e3,
+                f"{service / raw_service:.2f}x",
+                poll / 1e3,
+                f"{poll / raw_poll:.2f}x",
+                *(f"{a / 1e3:,.0f} k ({a / r:.2f}x)" for a, r in zip(at, raw_at, strict=True)),
+            ]
+        )
+    print(
+        run.table(
+            [
+                "variant",
+                "k instr./service, 1 poll",
+                "vs raw",
+                "k instr./extra poll",
+                "vs raw",
+                *(f"a service at {k} polls" for k in POLLS),
+            ],
+            table_rows,
+        )
+    )
     return 0
 
 

@@ -68,8 +68,10 @@ SCALED_POLICY = scaled_policy(0.1)
 FAST_POLICY = scaled_policy(0.002)
 
 #: The policies the polling section compares: the SDK's default, and growth 1.5 (the default before issue 6).
-POLL_POLICIES = [(f"default (growth {DEFAULT_POLICY.growth:g})", SCALED_POLICY),
-                 (f"growth {OLD_GROWTH:g} (old default)", scaled_policy(0.1, OLD_GROWTH))]
+POLL_POLICIES = [
+    (f"default (growth {DEFAULT_POLICY.growth:g})", SCALED_POLICY),
+    (f"growth {OLD_GROWTH:g} (old default)", scaled_policy(0.1, OLD_GROWTH)),
+]
 #: Growth factors the policy model compares (the default PollPolicy otherwise), and the settle times it uses.
 MODEL_GROWTHS = tuple(dict.fromkeys((DEFAULT_POLICY.growth, OLD_GROWTH, 1.2)))
 MODEL_SETTLES = (10, 30, 60, 120, 300, 600)
@@ -86,24 +88,35 @@ OVERHEAD_WORKLOADS = {
 
 MODES: dict[str, dict[str, Any]] = {
     "quick": {
-        "overhead": {"repeats": 2, "workloads": ["1 poll", "2 min"],
-                     "scenarios": ["raw", "sdk-wait", "sdk"]},
+        "overhead": {"repeats": 2, "workloads": ["1 poll", "2 min"], "scenarios": ["raw", "sdk-wait", "sdk"]},
         "scale": {"sizes": [100, 1000, 10_000], "concurrency": 256, "scenarios": ["raw", "sdk"]},
         "sweep": {"services": 1000, "concurrencies": [1, 8, 64, 512], "scenarios": ["sdk"]},
-        "threads": {"latency": 0.1, "settle": 0.3, "sync_services": 100, "services": 1000,
-                    "points": [("sdk", 128), ("sdk", 256), ("raw", 256)]},
+        "threads": {
+            "latency": 0.1,
+            "settle": 0.3,
+            "sync_services": 100,
+            "services": 1000,
+            "points": [("sdk", 128), ("sdk", 256), ("raw", 256)],
+        },
         "polling": {"services": 100, "settles": [1.0, 4.0], "fixed": []},
         "model": {"runs": 1000},
         "capacity": {"seconds": 3.0, "concurrency": 64},
     },
     "full": {
-        "overhead": {"repeats": 5, "workloads": ["1 poll", "10 s", "2 min"],
-                     "scenarios": ["raw", "sdk-wait", "sdk"]},
+        "overhead": {"repeats": 5, "workloads": ["1 poll", "10 s", "2 min"], "scenarios": ["raw", "sdk-wait", "sdk"]},
         "scale": {"sizes": [100, 1000, 10_000], "concurrency": 256, "scenarios": ["raw", "sdk-wait", "sdk"]},
-        "sweep": {"services": 1000, "concurrencies": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
-                  "scenarios": ["raw", "sdk"]},
-        "threads": {"latency": 0.1, "settle": 0.3, "sync_services": 1000, "services": 1000,
-                    "points": [("sdk", 16), ("sdk", 64), ("sdk", 100), ("sdk", 128), ("sdk", 256), ("raw", 256)]},
+        "sweep": {
+            "services": 1000,
+            "concurrencies": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+            "scenarios": ["raw", "sdk"],
+        },
+        "threads": {
+            "latency": 0.1,
+            "settle": 0.3,
+            "sync_services": 1000,
+            "services": 1000,
+            "points": [("sdk", 16), ("sdk", 64), ("sdk", 100), ("sdk", 128), ("sdk", 256), ("raw", 256)],
+        },
         "polling": {"services": 200, "settles": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0], "fixed": [1.0, 4.0, 16.0]},
         "model": {"runs": 10_000},
         "capacity": {"seconds": 8.0, "concurrency": 64},
@@ -121,8 +134,18 @@ class EmulatorProcess:
     """The emulator in its own process, with the control port of ``_emulator_proc.py``."""
 
     def __init__(self, *, services: int, update: float, latency: float | None = None) -> None:
-        self.args = [sys.executable, str(EMULATOR), "--services", str(services), "--data-ops", "10",
-                     "--update", f"{update},{update}", "--max-seconds", "1800"]
+        self.args = [
+            sys.executable,
+            str(EMULATOR),
+            "--services",
+            str(services),
+            "--data-ops",
+            "10",
+            "--update",
+            f"{update},{update}",
+            "--max-seconds",
+            "1800",
+        ]
         if latency:
             self.args += ["--latency", f"{latency},{latency}"]
         self.info: dict[str, Any] = {}
@@ -157,8 +180,9 @@ class EmulatorProcess:
 
     def control(self, path: str, data: dict[str, Any] | None = None) -> Any:
         body = json.dumps(data).encode() if data is not None else None
-        request = urllib.request.Request(self.info["control_url"] + path, data=body,
-                                         method="POST" if data is not None else "GET")
+        request = urllib.request.Request(
+            self.info["control_url"] + path, data=body, method="POST" if data is not None else "GET"
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
@@ -169,14 +193,41 @@ class EmulatorProcess:
 _POINT_SEQ = [0]
 
 
-def run_point(emu: EmulatorProcess, scenario: str, services: int, concurrency: int, *, policy: str = SCALED_POLICY,
-              fixed: bool = False, detect: bool = False, extra: list[str] | None = None) -> dict[str, Any]:
+def run_point(
+    emu: EmulatorProcess,
+    scenario: str,
+    services: int,
+    concurrency: int,
+    *,
+    policy: str = SCALED_POLICY,
+    fixed: bool = False,
+    detect: bool = False,
+    extra: list[str] | None = None,
+) -> dict[str, Any]:
     """Run one worker against ``emu`` and return its JSON plus the emulator's side of the same interval."""
     _POINT_SEQ[0] += 1
     tag = f"bench-{os.getpid()}-{_POINT_SEQ[0]}"
-    args = [sys.executable, str(WORKER), "--scenario", scenario, "--base-url", emu.base_url,
-            "--control-url", emu.info["control_url"], "--services", str(services), "--concurrency", str(concurrency),
-            "--policy", policy, "--tag", tag, "--seed", str(_POINT_SEQ[0]), *(extra or [])]
+    args = [
+        sys.executable,
+        str(WORKER),
+        "--scenario",
+        scenario,
+        "--base-url",
+        emu.base_url,
+        "--control-url",
+        emu.info["control_url"],
+        "--services",
+        str(services),
+        "--concurrency",
+        str(concurrency),
+        "--policy",
+        policy,
+        "--tag",
+        tag,
+        "--seed",
+        str(_POINT_SEQ[0]),
+        *(extra or []),
+    ]
     if fixed:
         args.append("--fixed")
     if detect:
@@ -209,8 +260,11 @@ def run_point(emu: EmulatorProcess, scenario: str, services: int, concurrency: i
     puts = after["by_op"].get("update_service", {})
     result["puts"] = sum(puts.values())
     status = "ok" if not result.get("failed") else f"{result['failed']} FAILED {result.get('failures')}"
-    print(f"  {scenario:9} n={services:<6} c={concurrency:<4} wall {result['wall']:6.2f}s cpu {result['cpu']:6.2f}s "
-          f"rss {result['rss_peak_kb'] / 1024:6.1f}MB tasks {result['peak_tasks']:<6} {status}", file=sys.stderr)
+    print(
+        f"  {scenario:9} n={services:<6} c={concurrency:<4} wall {result['wall']:6.2f}s cpu {result['cpu']:6.2f}s "
+        f"rss {result['rss_peak_kb'] / 1024:6.1f}MB tasks {result['peak_tasks']:<6} {status}",
+        file=sys.stderr,
+    )
     return result
 
 
@@ -284,21 +338,51 @@ def section_overhead(emu: EmulatorProcess, cfg: dict[str, Any], out: dict[str, A
                 rows.append([label, scenario, services, "failed", *[""] * 10])
                 continue
             spread = [cpu_us_per_request(x) for x in runs[scenario] if ok(x)]
-            rows.append([
-                label, scenario, r["services"], r["wall"], services_per_s(r), requests_per_s(r), polls_per_service(r),
-                cpu_ms_per_service(r), cpu_us_per_request(r), f"{min(spread):.0f}-{max(spread):.0f}",
-                f"**{cpu_us_per_request(r) / cpu_us_per_request(raw):.2f}x**",
-                f"{r['wall'] / raw['wall']:.2f}x", mb(r["rss_peak_kb"]), r["peak_tasks"],
-            ])
+            rows.append(
+                [
+                    label,
+                    scenario,
+                    r["services"],
+                    r["wall"],
+                    services_per_s(r),
+                    requests_per_s(r),
+                    polls_per_service(r),
+                    cpu_ms_per_service(r),
+                    cpu_us_per_request(r),
+                    f"{min(spread):.0f}-{max(spread):.0f}",
+                    f"**{cpu_us_per_request(r) / cpu_us_per_request(raw):.2f}x**",
+                    f"{r['wall'] / raw['wall']:.2f}x",
+                    mb(r["rss_peak_kb"]),
+                    r["peak_tasks"],
+                ]
+            )
         for scenario, target in (("sdk", "cpu_ratio"), ("sdk-wait", "cpu_ratio_wait")):
             found = best.get(scenario)
             if found and raw:
                 out["targets"].setdefault(target, {})[label] = cpu_us_per_request(found) / cpu_us_per_request(raw)
-    head = (f"### Overhead: no added latency; best of {cfg['repeats']} interleaved runs by CPU per request (range "
-            "over the runs shown)\n\n")
+    head = (
+        f"### Overhead: no added latency; best of {cfg['repeats']} interleaved runs by CPU per request (range "
+        "over the runs shown)\n\n"
+    )
     return head + table(
-        ["workload", "scenario", "services", "wall s", "services/s", "requests/s", "polls/service", "CPU ms/service",
-         "CPU µs/request", "µs/request range", "CPU vs raw", "wall vs raw", "peak RSS MB", "peak tasks"], rows)
+        [
+            "workload",
+            "scenario",
+            "services",
+            "wall s",
+            "services/s",
+            "requests/s",
+            "polls/service",
+            "CPU ms/service",
+            "CPU µs/request",
+            "µs/request range",
+            "CPU vs raw",
+            "wall vs raw",
+            "peak RSS MB",
+            "peak tasks",
+        ],
+        rows,
+    )
 
 
 def section_scale(emu: EmulatorProcess, cfg: dict[str, Any], out: dict[str, Any]) -> str:
@@ -317,24 +401,50 @@ def section_scale(emu: EmulatorProcess, cfg: dict[str, Any], out: dict[str, Any]
             growth = mb(r["rss_peak_kb"] - r["rss_before_kb"])
             ref = by_n.get(1000)
             vs = f"{r['rss_peak_kb'] / ref['rss_peak_kb']:.2f}x" if ref else ""
-            rows.append([scenario, r["services"], r["wall"], services_per_s(r), requests_per_s(r),
-                         cpu_ms_per_service(r), mb(r["rss_peak_kb"]), growth, vs, r["peak_tasks"]])
+            rows.append(
+                [
+                    scenario,
+                    r["services"],
+                    r["wall"],
+                    services_per_s(r),
+                    requests_per_s(r),
+                    cpu_ms_per_service(r),
+                    mb(r["rss_peak_kb"]),
+                    growth,
+                    vs,
+                    r["peak_tasks"],
+                ]
+            )
         if scenario == "sdk" and 1000 in by_n and 10_000 in by_n:
             a, b = by_n[1000], by_n[10_000]
             out["targets"]["rss_ratio"] = b["rss_peak_kb"] / a["rss_peak_kb"]
-            out["targets"]["rss_growth_ratio"] = ((b["rss_peak_kb"] - b["rss_before_kb"])
-                                                  / max(1, a["rss_peak_kb"] - a["rss_before_kb"]))
-    head = (f"### Scale: concurrency {c}, no settle time (a PUT and one GET per service), "
-            "one fresh process per point\n\n")
-    return head + table(["scenario", "services", "wall s", "services/s", "requests/s", "CPU ms/service",
-                         "peak RSS MB", "RSS growth MB", "RSS vs 1,000", "peak tasks"], rows)
+            out["targets"]["rss_growth_ratio"] = (b["rss_peak_kb"] - b["rss_before_kb"]) / max(
+                1, a["rss_peak_kb"] - a["rss_before_kb"]
+            )
+    head = (
+        f"### Scale: concurrency {c}, no settle time (a PUT and one GET per service), one fresh process per point\n\n"
+    )
+    return head + table(
+        [
+            "scenario",
+            "services",
+            "wall s",
+            "services/s",
+            "requests/s",
+            "CPU ms/service",
+            "peak RSS MB",
+            "RSS growth MB",
+            "RSS vs 1,000",
+            "peak tasks",
+        ],
+        rows,
+    )
 
 
 def section_sweep(emu: EmulatorProcess, cfg: dict[str, Any], out: dict[str, Any]) -> str:
     emu.control("/config", {"update_duration": [0.0, 0.0]})
     n = cfg["services"]
-    results = {s: [run_point(emu, s, n, c, policy=FAST_POLICY) for c in cfg["concurrencies"]]
-               for s in cfg["scenarios"]}
+    results = {s: [run_point(emu, s, n, c, policy=FAST_POLICY) for c in cfg["concurrencies"]] for s in cfg["scenarios"]}
     out["sweep"] = results
     rows = []
     for scenario, rs in results.items():
@@ -342,13 +452,34 @@ def section_sweep(emu: EmulatorProcess, cfg: dict[str, Any], out: dict[str, Any]
             if not ok(r):
                 rows.append([scenario, r["concurrency"], "failed", *[""] * 6])
                 continue
-            rows.append([scenario, r["concurrency"], r["wall"], services_per_s(r), requests_per_s(r),
-                         cpu_ms_per_service(r), mb(r["rss_peak_kb"]), mb(r["rss_peak_kb"] - r["rss_before_kb"]),
-                         r["peak_tasks"]])
-    head = (f"### Concurrency sweep: {n:,} services, no settle time, polls scaled 1/500 "
-            "(first 2 ms): request-bound\n\n")
-    return head + table(["scenario", "concurrency", "wall s", "services/s", "requests/s", "CPU ms/service",
-                         "peak RSS MB", "RSS growth MB", "peak tasks"], rows)
+            rows.append(
+                [
+                    scenario,
+                    r["concurrency"],
+                    r["wall"],
+                    services_per_s(r),
+                    requests_per_s(r),
+                    cpu_ms_per_service(r),
+                    mb(r["rss_peak_kb"]),
+                    mb(r["rss_peak_kb"] - r["rss_before_kb"]),
+                    r["peak_tasks"],
+                ]
+            )
+    head = f"### Concurrency sweep: {n:,} services, no settle time, polls scaled 1/500 (first 2 ms): request-bound\n\n"
+    return head + table(
+        [
+            "scenario",
+            "concurrency",
+            "wall s",
+            "services/s",
+            "requests/s",
+            "CPU ms/service",
+            "peak RSS MB",
+            "RSS growth MB",
+            "peak tasks",
+        ],
+        rows,
+    )
 
 
 def section_threads(cfg: dict[str, Any], out: dict[str, Any]) -> str:
@@ -363,14 +494,26 @@ def section_threads(cfg: dict[str, Any], out: dict[str, Any]) -> str:
             rows.append([r["scenario"], r["services"], r["concurrency"], "failed", "", "", ""])
             continue
         label = "sync, thread pool" if r["scenario"] == "sync" else r["scenario"]
-        rows.append([label, r["services"], r["concurrency"], r["wall"], services_per_s(r), requests_per_s(r),
-                     f"{services_per_s(r) / base:.1f}x" if base else ""])
+        rows.append(
+            [
+                label,
+                r["services"],
+                r["concurrency"],
+                r["wall"],
+                services_per_s(r),
+                requests_per_s(r),
+                f"{services_per_s(r) / base:.1f}x" if base else "",
+            ]
+        )
     best_sdk = max((services_per_s(r) for r in others if r["scenario"] == "sdk" and ok(r)), default=None)
     out["targets"]["thread_pool_ratio"] = best_sdk / base if best_sdk and base else None
-    head = (f"### Against a thread pool of 10: {cfg['latency'] * 1000:.0f} ms emulator latency on every request, "
-            f"settle {cfg['settle']} s\n\n")
-    return head + table(["scenario", "services", "concurrency", "wall s", "services/s", "requests/s",
-                         "vs thread pool"], rows)
+    head = (
+        f"### Against a thread pool of 10: {cfg['latency'] * 1000:.0f} ms emulator latency on every request, "
+        f"settle {cfg['settle']} s\n\n"
+    )
+    return head + table(
+        ["scenario", "services", "concurrency", "wall s", "services/s", "requests/s", "vs thread pool"], rows
+    )
 
 
 def _overshoot_row(label: str, settle: float, r: dict[str, Any]) -> list[Any]:
@@ -378,8 +521,16 @@ def _overshoot_row(label: str, settle: float, r: dict[str, Any]) -> list[Any]:
     mean = statistics.fmean(shots)
     p95 = shots[min(len(shots) - 1, int(0.95 * len(shots)))]
     early = sum(1 for s in shots if s < 0)
-    return [label, settle, polls_per_service(r), 1000 * mean, 1000 * statistics.median(shots), 1000 * p95,
-            f"{100 * mean / settle:.1f}%", early]
+    return [
+        label,
+        settle,
+        polls_per_service(r),
+        1000 * mean,
+        1000 * statistics.median(shots),
+        1000 * p95,
+        f"{100 * mean / settle:.1f}%",
+        early,
+    ]
 
 
 def section_polling(emu: EmulatorProcess, cfg: dict[str, Any], out: dict[str, Any]) -> str:
@@ -405,11 +556,24 @@ def section_polling(emu: EmulatorProcess, cfg: dict[str, Any], out: dict[str, An
                 rows.append(_overshoot_row("raw, fixed 0.3 s interval (Terraform's 3 s)", settle, f))
     out["polling"] = results
     out["targets"]["overshoot"] = ratios
-    head = (f"### Polling: {n} services at once per point; overshoot = detection instant - the emulator's true "
-            "settle instant (same monotonic clock); times scaled 1/10 (1 s here = 10 s with the default policy)"
-            "\n\n")
-    return head + table(["poller", "settle s", "polls/service", "mean overshoot ms", "median ms", "p95 ms",
-                         "mean overshoot / settle", "early (must be 0)"], rows)
+    head = (
+        f"### Polling: {n} services at once per point; overshoot = detection instant - the emulator's true "
+        "settle instant (same monotonic clock); times scaled 1/10 (1 s here = 10 s with the default policy)"
+        "\n\n"
+    )
+    return head + table(
+        [
+            "poller",
+            "settle s",
+            "polls/service",
+            "mean overshoot ms",
+            "median ms",
+            "p95 ms",
+            "mean overshoot / settle",
+            "early (must be 0)",
+        ],
+        rows,
+    )
 
 
 def section_model(cfg: dict[str, Any], out: dict[str, Any]) -> str:
@@ -435,15 +599,18 @@ def section_model(cfg: dict[str, Any], out: dict[str, Any]) -> str:
             ratio, mean_polls = statistics.fmean(shots) / settle, statistics.fmean(polls)
             model.setdefault(str(growth), {})[str(settle)] = [ratio, mean_polls]
             cells.append(f"{100 * ratio:.1f}% / {mean_polls:.1f}")
-        label = f"{growth:g}" + (" (default)" if growth == DEFAULT_POLICY.growth else
-                                 " (old default)" if growth == OLD_GROWTH else "")
+        label = f"{growth:g}" + (
+            " (default)" if growth == DEFAULT_POLICY.growth else " (old default)" if growth == OLD_GROWTH else ""
+        )
         rows.append([label, *cells])
     out["poll_model"] = model
     d = DEFAULT_POLICY
-    head = (f"### Poll policy model: the default PollPolicy (first {d.first_delay:g} s, floor {d.min_delay:g} s, cap "
-            f"{d.max_delay:g} s, full jitter) and other growth factors, replayed {runs:,} times per cell at real "
-            "settle times (no network: network time adds one round trip to each overshoot). Cell: mean overshoot / "
-            "settle time, then polls per service\n\n")
+    head = (
+        f"### Poll policy model: the default PollPolicy (first {d.first_delay:g} s, floor {d.min_delay:g} s, cap "
+        f"{d.max_delay:g} s, full jitter) and other growth factors, replayed {runs:,} times per cell at real "
+        "settle times (no network: network time adds one round trip to each overshoot). Cell: mean overshoot / "
+        "settle time, then polls per service\n\n"
+    )
     return head + table(["growth", *(f"settle {t} s" for t in MODEL_SETTLES)], rows)
 
 
@@ -452,12 +619,32 @@ def section_capacity(emu: EmulatorProcess, cfg: dict[str, Any], out: dict[str, A
     out["capacity"] = r
     if not ok(r):
         return "### Emulator capacity\n\nfailed"
-    rows = [["GET service (signed, 1,000 ids)", cfg["concurrency"], r["wall"], r["emu_requests"] / r["wall"],
-             f"{100 * r['emu_cpu'] / r['wall']:.0f}%", 1e6 * r["emu_cpu"] / max(1, r["emu_requests"]),
-             f"{100 * r['cpu'] / r['wall']:.0f}%", 1e6 * r["cpu"] / max(1, r["emu_requests"])]]
+    rows = [
+        [
+            "GET service (signed, 1,000 ids)",
+            cfg["concurrency"],
+            r["wall"],
+            r["emu_requests"] / r["wall"],
+            f"{100 * r['emu_cpu'] / r['wall']:.0f}%",
+            1e6 * r["emu_cpu"] / max(1, r["emu_requests"]),
+            f"{100 * r['cpu'] / r['wall']:.0f}%",
+            1e6 * r["cpu"] / max(1, r["emu_requests"]),
+        ]
+    ]
     head = "### Emulator capacity: one raw aiohttp client process hammering GETs\n\n"
-    return head + table(["load", "connections", "seconds", "requests/s", "emulator CPU busy", "emulator µs/request",
-                         "client CPU busy", "client µs/request"], rows)
+    return head + table(
+        [
+            "load",
+            "connections",
+            "seconds",
+            "requests/s",
+            "emulator CPU busy",
+            "emulator µs/request",
+            "client CPU busy",
+            "client µs/request",
+        ],
+        rows,
+    )
 
 
 # -- the run ------------------------------------------------------------------------------------------------------
@@ -473,8 +660,9 @@ def machine() -> dict[str, Any]:
             versions[name] = metadata.version(name)
     commit = ""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
-                                timeout=10, check=False).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
     return {
         "cores": os.cpu_count(),
         "cpu": model,
@@ -499,24 +687,43 @@ def targets_table(t: dict[str, Any]) -> str:
     worst = cpu.get(OVERHEAD_WORKLOADS["1 poll"][0])
     rss, threads = t.get("rss_ratio"), t.get("thread_pool_ratio")
     rows = [
-        ["SDK (fleet.apply) CPU per request (= per service at equal polls) vs raw aiohttp", "<= 1.15x",
-         ratios("cpu_ratio"),
-         (f"{verdict(realistic, realistic is not None and realistic <= 1.15)} at a 2 min settle; "
-         f"{verdict(worst, worst is not None and worst <= 1.15)} at 1 poll/service")],
+        [
+            "SDK (fleet.apply) CPU per request (= per service at equal polls) vs raw aiohttp",
+            "<= 1.15x",
+            ratios("cpu_ratio"),
+            (
+                f"{verdict(realistic, realistic is not None and realistic <= 1.15)} at a 2 min settle; "
+                f"{verdict(worst, worst is not None and worst <= 1.15)} at 1 poll/service"
+            ),
+        ],
         ["  SDK without the fleet engine (update_and_wait)", "", ratios("cpu_ratio_wait"), ""],
-        ["peak RSS at 10,000 services vs 1,000 (fleet.apply)", "<= 1.5x",
-         "not measured" if rss is None else f"{rss:.2f}x (growth above imports: {t['rss_growth_ratio']:.2f}x)",
-         verdict(rss, rss is not None and rss <= 1.5)],
+        [
+            "peak RSS at 10,000 services vs 1,000 (fleet.apply)",
+            "<= 1.5x",
+            "not measured" if rss is None else f"{rss:.2f}x (growth above imports: {t['rss_growth_ratio']:.2f}x)",
+            verdict(rss, rss is not None and rss <= 1.5),
+        ],
     ]
     for label, by_settle in (t.get("overshoot") or {}).items():
         long_ones = [v for settle, v in by_settle.items() if settle >= 1.0]
         worst_long = max(long_ones) if long_ones else None
         text = ", ".join(f"{100 * v:.1f}% at {settle:g} s" for settle, v in by_settle.items())
-        rows.append([f"mean poll overshoot / settle time, {label}", "<= 10%", text,
-                     f"{verdict(worst_long, worst_long is not None and worst_long <= 0.10)} for settles >= 1 s"])
-    rows.append(["SDK services/s vs thread pool of 10, 100 ms latency", ">= 10x",
-                 "not measured" if threads is None else f"{threads:.1f}x",
-                 verdict(threads, threads is not None and threads >= 10)])
+        rows.append(
+            [
+                f"mean poll overshoot / settle time, {label}",
+                "<= 10%",
+                text,
+                f"{verdict(worst_long, worst_long is not None and worst_long <= 0.10)} for settles >= 1 s",
+            ]
+        )
+    rows.append(
+        [
+            "SDK services/s vs thread pool of 10, 100 ms latency",
+            ">= 10x",
+            "not measured" if threads is None else f"{threads:.1f}x",
+            verdict(threads, threads is not None and threads >= 10),
+        ]
+    )
     return "### Targets\n\n" + table(["target", "goal", "measured", "verdict"], rows)
 
 
@@ -534,13 +741,28 @@ def main() -> int:
         mode["overhead"]["repeats"] = args.repeats
     sections = args.only or list(SECTIONS)
     started = time.monotonic()
-    out: dict[str, Any] = {"mode": args.mode, "machine": machine(), "targets": {},
-                           "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    out: dict[str, Any] = {
+        "mode": args.mode,
+        "machine": machine(),
+        "targets": {},
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     parts: list[str] = []
-    builders = {"overhead": section_overhead, "scale": section_scale, "sweep": section_sweep,
-                "polling": section_polling, "capacity": section_capacity}
-    size = max([*mode["scale"]["sizes"], mode["sweep"]["services"], mode["polling"]["services"],
-                *(OVERHEAD_WORKLOADS[k][3] for k in mode["overhead"]["workloads"])])
+    builders = {
+        "overhead": section_overhead,
+        "scale": section_scale,
+        "sweep": section_sweep,
+        "polling": section_polling,
+        "capacity": section_capacity,
+    }
+    size = max(
+        [
+            *mode["scale"]["sizes"],
+            mode["sweep"]["services"],
+            mode["polling"]["services"],
+            *(OVERHEAD_WORKLOADS[k][3] for k in mode["overhead"]["workloads"]),
+        ]
+    )
     needs_shared = any(name in builders for name in sections)
     if needs_shared:
         print(f"starting the emulator with {size:,} services...", file=sys.stderr)
@@ -558,10 +780,12 @@ def main() -> int:
                 parts.append(builders[name](emu, mode[name], out))
     out["seconds"] = time.monotonic() - started
     m = out["machine"]
-    header = (f"Machine: {m['cores']} cores ({m['cpu'] or 'unknown CPU'}), Python {m['python']}, "
-              + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-              + f"; commit {m['commit'] or '?'}; load average before the run {m['load_before'][0]:.2f}; "
-              f"mode {args.mode}, {out['seconds']:.0f} s in all.")
+    header = (
+        f"Machine: {m['cores']} cores ({m['cpu'] or 'unknown CPU'}), Python {m['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        + f"; commit {m['commit'] or '?'}; load average before the run {m['load_before'][0]:.2f}; "
+        f"mode {args.mode}, {out['seconds']:.0f} s in all."
+    )
     report = "\n\n".join([header, *parts, targets_table(out["targets"])])
     print(report)
     RESULTS.mkdir(exist_ok=True)

@@ -67,8 +67,9 @@ async def main(clock: Clock | None = None, *, services: int = 40) -> FleetReport
     """Give every service of a 40-service fleet one more worker, in batches of 1, 5, then half the fleet."""
     clock = clock or SystemClock()
     async with (
-        Emulator(data_ops=4, services=services, update_duration=(0.2, 0.8), error_rate=0.05, seed=1, clock=clock)
-        as emu,
+        Emulator(
+            data_ops=4, services=services, update_duration=(0.2, 0.8), error_rate=0.05, seed=1, clock=clock
+        ) as emu,
         DataOpsClient(emu.base_url, emu.credentials, poll=QUICK_POLLS, clock=clock) as client,
     ):
         update = ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(replica="4")))

@@ -29,8 +29,9 @@ async def main(clock: Clock | None = None) -> Service:
     """Pick the first service, give it more and bigger workers, wait until it is RUNNING again, and return it."""
     clock = clock or SystemClock()
     async with (
-        Emulator(data_ops=1, services_per_data_ops=3, stale_read_seconds=0.3, update_duration=(0.3, 0.6), clock=clock)
-        as emu,
+        Emulator(
+            data_ops=1, services_per_data_ops=3, stale_read_seconds=0.3, update_duration=(0.3, 0.6), clock=clock
+        ) as emu,
         DataOpsClient(emu.base_url, emu.credentials, poll=QUICK_POLLS, clock=clock) as client,
     ):
         first = await client.services.list(page_size=1).collect(limit=1)

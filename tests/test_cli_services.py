@@ -33,8 +33,15 @@ POLL = PollPolicy(first_delay=0.5, max_delay=2.0, min_delay=0.1, deadline=120.0)
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No SCP_* variable of the machine running the tests leaks into them."""
-    for name in ("SCP_ACCESS_KEY", "SCP_SECRET_KEY", "SCP_AUTH_TOKEN", "SCP_DATAOPS_ENDPOINT", "SCP_REGION",
-                 "SCP_ENV", "SCP_ACCEPT_LANGUAGE"):
+    for name in (
+        "SCP_ACCESS_KEY",
+        "SCP_SECRET_KEY",
+        "SCP_AUTH_TOKEN",
+        "SCP_DATAOPS_ENDPOINT",
+        "SCP_REGION",
+        "SCP_ENV",
+        "SCP_ACCEPT_LANGUAGE",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -48,8 +55,14 @@ class Cli:
 
     def args(self, *argv: str) -> argparse.Namespace:
         action, *rest = argv
-        connection = ["--endpoint", self.emu.base_url, "--access-key", self.emu.credentials.access_key,
-                      "--secret-key-file", str(self.secret_file)]
+        connection = [
+            "--endpoint",
+            self.emu.base_url,
+            "--access-key",
+            self.emu.credentials.access_key,
+            "--secret-key-file",
+            str(self.secret_file),
+        ]
         return build_parser().parse_args(["services", action, *connection, *rest])
 
     async def __call__(self, *argv: str) -> tuple[int, str, str]:

@@ -74,8 +74,15 @@ def test_unknown_region_env_pairs_are_refused(region: str, env: str, problem: st
 
 def test_every_published_pair_is_accepted() -> None:
     """Each pair of API.md gives its endpoint."""
-    pairs = [("kr-west1", "s"), ("kr-east1", "s"), ("kr-south1", "g"), ("kr-south2", "g"), ("kr-south3", "g"),
-             ("kr-west1", "e"), ("kr-east1", "e")]
+    pairs = [
+        ("kr-west1", "s"),
+        ("kr-east1", "s"),
+        ("kr-south1", "g"),
+        ("kr-south2", "g"),
+        ("kr-south3", "g"),
+        ("kr-west1", "e"),
+        ("kr-east1", "e"),
+    ]
     for region, env in pairs:
         assert endpoint_for(region, env) == f"https://data-ops.{region}.{env}.samsungsdscloud.com"
 

@@ -112,8 +112,9 @@ class DemoSettings:
     def poll(self) -> PollPolicy:
         """Polls paced for the emulated durations (a real update takes minutes: the defaults suit that)."""
         scale = self.time_scale
-        return PollPolicy(first_delay=0.3 * scale, growth=1.5, max_delay=1.2 * scale, min_delay=0.1 * scale,
-                          deadline=60.0)
+        return PollPolicy(
+            first_delay=0.3 * scale, growth=1.5, max_delay=1.2 * scale, min_delay=0.1 * scale, deadline=60.0
+        )
 
     def retry(self) -> RetryPolicy:
         """The transport's retries, with their backoff paced like the rest."""
@@ -165,13 +166,16 @@ class DemoResult:
             found.append(f"the run reported an error: {report.error}")
         ids = [item.data_ops_service_id for item in report.items]
         if len(ids) != self.settings.services or len(set(ids)) != len(ids):
-            found.append(f"the report holds {len(ids)} lines for {len(set(ids))} services, not the fleet's "
-                         f"{self.settings.services}")
+            found.append(
+                f"the report holds {len(ids)} lines for {len(set(ids))} services, not the fleet's "
+                f"{self.settings.services}"
+            )
         twice = sorted(sid for sid, n in self.accepted_puts.items() if n > 1)
         if twice:
             found.append(f"{len(twice)} services were sent their update twice")
-        unexpected = [i for i in report.items if i.outcome is not Outcome.SUCCEEDED
-                      and i.data_ops_service_id not in self.injected]
+        unexpected = [
+            i for i in report.items if i.outcome is not Outcome.SUCCEEDED and i.data_ops_service_id not in self.injected
+        ]
         if unexpected:
             found.append(f"{len(unexpected)} services did not succeed for a reason the demo did not inject")
         return found
@@ -278,7 +282,6 @@ async def run_demo(
 # -- the command ----------------------------------------------------------------------------------------------
 
 
-
 def _scale(text: str) -> float:
     try:
         value = float(text)
@@ -333,8 +336,12 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"aiodataops demo: --dir {args.dir}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     text = args.output == "text"
-    progress = None if args.progress == "off" else FleetProgress(
-        sys.stderr, total=settings.services, live={"auto": None, "live": True, "plain": False}[args.progress]
+    progress = (
+        None
+        if args.progress == "off"
+        else FleetProgress(
+            sys.stderr, total=settings.services, live={"auto": None, "live": True, "plain": False}[args.progress]
+        )
     )
     try:
         result = anyio.run(_main, settings, directory, progress, sys.stdout if text else None)
@@ -437,8 +444,7 @@ def print_summary(result: DemoResult, out: IO[str], *, strict: bool = False, wid
     lines = ["", *_report_lines(result), *_emulator_lines(result), _verdict(result, strict=strict)]
     for line in lines:
         indent = "      " if line.startswith("      ") else "    "
-        out.write((textwrap.fill(line, width, subsequent_indent=indent, break_on_hyphens=False) if line else "")
-                  + "\n")
+        out.write((textwrap.fill(line, width, subsequent_indent=indent, break_on_hyphens=False) if line else "") + "\n")
     out.flush()
 
 
@@ -477,8 +483,9 @@ def _emulator_lines(result: DemoResult) -> list[str]:
         lines.append(f"  injected faults, retried by the client: {faults}")
     accepted = sum(result.accepted_puts.values())
     most = max(result.accepted_puts.values(), default=0)
-    lines.append(f"  updates accepted: {accepted:,}" + (", one per service" if most == 1 else f", up to {most} per "
-                                                                                               "service"))
+    lines.append(
+        f"  updates accepted: {accepted:,}" + (", one per service" if most == 1 else f", up to {most} per service")
+    )
     lines.append(f"written to {result.directory}: plan.yaml, journal.jsonl (the run's journal), report.json")
     return lines
 
@@ -491,6 +498,8 @@ def _verdict(result: DemoResult, *, strict: bool) -> str:
         return f"exit status {status} (--strict: {'every' if status == EXIT_OK else 'not every'} service succeeded)"
     if status == EXIT_OK:
         failures = "; only the injected failures failed" if not result.report.ok else ""
-        return (f"exit status 0: as designed (every service accounted for once{failures}); "
-                "--strict exits 1 when any service fails, as `fleet apply` does")
+        return (
+            f"exit status 0: as designed (every service accounted for once{failures}); "
+            "--strict exits 1 when any service fails, as `fleet apply` does"
+        )
     return f"exit status {status}: not as designed: {'; '.join(result.problems())}"

@@ -42,11 +42,13 @@ def parse_fault(text: str) -> FaultRule:
         raise argparse.ArgumentTypeError(f"expected OPERATION:KIND:RATE[:RETRY_AFTER], got {text!r}")
     operation, kind, rate_text = parts[:3]
     if operation != "*" and operation not in OPERATIONS:
-        raise argparse.ArgumentTypeError(f"unknown operation {operation!r} in {text!r}; expected '*' or one of "
-                                         f"{', '.join(OPERATIONS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown operation {operation!r} in {text!r}; expected '*' or one of {', '.join(OPERATIONS)}"
+        )
     if kind not in FAULT_KINDS:
-        raise argparse.ArgumentTypeError(f"unknown fault kind {kind!r} in {text!r}; expected one of "
-                                         f"{', '.join(sorted(FAULT_KINDS))}")
+        raise argparse.ArgumentTypeError(
+            f"unknown fault kind {kind!r} in {text!r}; expected one of {', '.join(sorted(FAULT_KINDS))}"
+        )
     try:
         rate = float(rate_text)
         retry_after = float(parts[3]) if len(parts) == 4 else None  # noqa: PLR2004 -- the optional fourth field
@@ -71,7 +73,8 @@ def parse_latency(text: str) -> tuple[str, Latency]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"bad latency {text!r}: {exc}") from None
     raise argparse.ArgumentTypeError(
-        f"expected [OPERATION=]uniform:LO,HI or [OPERATION=]lognormal:MEDIAN[,SIGMA], got {text!r}")
+        f"expected [OPERATION=]uniform:LO,HI or [OPERATION=]lognormal:MEDIAN[,SIGMA], got {text!r}"
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,38 +83,85 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "emulator",
         help="serve a local Data Ops API (for tests, demos and benchmarks)",
         description="Serve a local, in-memory Data Ops API with signature checks, a timed lifecycle, stale reads "
-                    "and seeded faults. Prints its base URL and its throwaway test credentials.",
+        "and seeded faults. Prints its base URL and its throwaway test credentials.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on, 0 for any (default 8080)")
     parser.add_argument("--data-ops", type=int, default=2, metavar="N", help="seeded data ops (default 2)")
-    parser.add_argument("--services", type=int, default=10, metavar="N",
-                        help="seeded services in total, spread over the data ops (default 10)")
+    parser.add_argument(
+        "--services",
+        type=int,
+        default=10,
+        metavar="N",
+        help="seeded services in total, spread over the data ops (default 10)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the fleet, timings and faults (default 0)")
-    parser.add_argument("--update-seconds", type=parse_seconds_range, default=(2.0, 6.0), metavar="MIN,MAX",
-                        help="how long an update stays UPDATING (default 2,6)")
-    parser.add_argument("--create-seconds", type=parse_seconds_range, default=(5.0, 15.0), metavar="MIN,MAX",
-                        help="how long a create stays CREATING (default 5,15)")
-    parser.add_argument("--delete-seconds", type=parse_seconds_range, default=(2.0, 6.0), metavar="MIN,MAX",
-                        help="how long a delete stays TERMINATING (default 2,6)")
-    parser.add_argument("--stale-read", type=float, default=1.0, metavar="S",
-                        help="seconds reads still show the old resource after a 202 (default 1)")
-    parser.add_argument("--error-rate", type=float, default=0.0, metavar="R",
-                        help="share of updates that end in ERROR (default 0)")
-    parser.add_argument("--state-case", choices=("upper", "title"), default="upper",
-                        help="RUNNING or Running (default upper)")
-    parser.add_argument("--fault", type=parse_fault, action="append", default=[], metavar="OP:KIND:RATE[:RA]",
-                        help="inject a fault, e.g. update_service:429:0.1:2 or '*:503_text:0.02' "
-                             f"(kinds: {', '.join(sorted(FAULT_KINDS))}); repeatable")
-    parser.add_argument("--latency", type=parse_latency, action="append", default=[], metavar="[OP=]DIST",
-                        help="added latency, e.g. uniform:0.01,0.05 or get_service=lognormal:0.02,0.6; "
-                             "repeatable")
-    parser.add_argument("--quirk", action="append", default=[], choices=sorted(QUIRKS), metavar="NAME",
-                        help="answer in an awkward wire form the real API may use; repeatable: "
-                             + "; ".join(f"{name}: {text}" for name, text in sorted(QUIRKS.items())))
+    parser.add_argument(
+        "--update-seconds",
+        type=parse_seconds_range,
+        default=(2.0, 6.0),
+        metavar="MIN,MAX",
+        help="how long an update stays UPDATING (default 2,6)",
+    )
+    parser.add_argument(
+        "--create-seconds",
+        type=parse_seconds_range,
+        default=(5.0, 15.0),
+        metavar="MIN,MAX",
+        help="how long a create stays CREATING (default 5,15)",
+    )
+    parser.add_argument(
+        "--delete-seconds",
+        type=parse_seconds_range,
+        default=(2.0, 6.0),
+        metavar="MIN,MAX",
+        help="how long a delete stays TERMINATING (default 2,6)",
+    )
+    parser.add_argument(
+        "--stale-read",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds reads still show the old resource after a 202 (default 1)",
+    )
+    parser.add_argument(
+        "--error-rate", type=float, default=0.0, metavar="R", help="share of updates that end in ERROR (default 0)"
+    )
+    parser.add_argument(
+        "--state-case", choices=("upper", "title"), default="upper", help="RUNNING or Running (default upper)"
+    )
+    parser.add_argument(
+        "--fault",
+        type=parse_fault,
+        action="append",
+        default=[],
+        metavar="OP:KIND:RATE[:RA]",
+        help="inject a fault, e.g. update_service:429:0.1:2 or '*:503_text:0.02' "
+        f"(kinds: {', '.join(sorted(FAULT_KINDS))}); repeatable",
+    )
+    parser.add_argument(
+        "--latency",
+        type=parse_latency,
+        action="append",
+        default=[],
+        metavar="[OP=]DIST",
+        help="added latency, e.g. uniform:0.01,0.05 or get_service=lognormal:0.02,0.6; repeatable",
+    )
+    parser.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        choices=sorted(QUIRKS),
+        metavar="NAME",
+        help="answer in an awkward wire form the real API may use; repeatable: "
+        + "; ".join(f"{name}: {text}" for name, text in sorted(QUIRKS.items())),
+    )
     parser.add_argument("--access-key", default=DEFAULT_CREDENTIALS.access_key, help="access key to accept")
-    parser.add_argument("--secret-key", default=DEFAULT_CREDENTIALS.secret_key,
-                        help="secret key to accept (a throwaway test value by default)")
+    parser.add_argument(
+        "--secret-key",
+        default=DEFAULT_CREDENTIALS.secret_key,
+        help="secret key to accept (a throwaway test value by default)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -164,7 +214,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_serve(emulator))
     except OSError as exc:
-        print(f"aiodataops emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(f"aiodataops emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0

@@ -55,9 +55,6 @@ _OPTION_FLAGS: Final = ("concurrency", "rate", "batches", "bake", "max_failures"
 # -- parsing ------------------------------------------------------------------------------------------------
 
 
-
-
-
 def _batches(text: str) -> str:
     try:
         parse_batches(text)

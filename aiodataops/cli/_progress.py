@@ -103,7 +103,11 @@ class Tally:
     """
 
     def __init__(
-        self, total: int | None = None, *, clock: Callable[[], float] = time.monotonic, recent: int = 8,
+        self,
+        total: int | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        recent: int = 8,
         window: float = 10.0,
     ) -> None:
         self.clock = clock

@@ -300,9 +300,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     common = connection_parent()
-    common.add_argument(
-        "--output", "-o", choices=("text", "json"), default="text", help="output format (default text)"
-    )
+    common.add_argument("--output", "-o", choices=("text", "json"), default="text", help="output format (default text)")
 
     listing = actions.add_parser("list", parents=[common], help="list services (pages are fetched lazily)")
     listing.add_argument("--data-ops-name", help="only services of this data ops")

@@ -116,8 +116,10 @@ def _problems_of(exc: BaseException) -> list[Problem]:
         text, _, path = message.rpartition(" @ ")
         loc = _loc(path)
         if text.startswith(_EXTRA_MARK):
-            problems.extend(((*loc, name), "extra fields not permitted", "value_error.extra")
-                            for name in text.removeprefix(_EXTRA_MARK).split(","))
+            problems.extend(
+                ((*loc, name), "extra fields not permitted", "value_error.extra")
+                for name in text.removeprefix(_EXTRA_MARK).split(",")
+            )
         elif text == "field required":
             problems.append((loc, text, "value_error.missing"))
         else:
@@ -143,8 +145,9 @@ async def _body(request: web.Request, cls: type[T]) -> T:
         raise InvalidError(_problems_of(exc)) from None
 
 
-def _paging(request: web.Request, filters: frozenset[str], sortable: tuple[str, ...]) -> tuple[
-        tuple[tuple[str, str], ...], tuple[tuple[str, bool], ...], int, int]:
+def _paging(
+    request: web.Request, filters: frozenset[str], sortable: tuple[str, ...]
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, bool], ...], int, int]:
     query = request.query
     page_text = query.get("page", "0")
     size_text = query.get("size", str(DEFAULT_PAGE_SIZE))
@@ -197,8 +200,9 @@ def _service_json(rt: Runtime, body: dict[str, Any], status: int = 200) -> web.R
 async def list_data_ops(request: web.Request) -> web.Response:
     rt = _rt(request)
     filters, sorts, page, size = _paging(request, DATA_OPS_FILTERS, DATA_OPS_SUMMARY_KEYS)
-    items, total = rt.store.list_page("data_ops", filters=filters, sorts=sorts, page=page, size=size,
-                                      now=rt.clock.now())
+    items, total = rt.store.list_page(
+        "data_ops", filters=filters, sorts=sorts, page=page, size=size, now=rt.clock.now()
+    )
     return _json({"contents": items, "total_count": total})
 
 
@@ -216,8 +220,9 @@ async def create_data_ops(request: web.Request) -> web.Response:
 async def update_data_ops(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, DataOpsUpdate)
-    return _json(rt.store.update_data_ops(request.match_info["data_ops_id"], body, rt.clock.now(),
-                                          _actor(request)), 202)
+    return _json(
+        rt.store.update_data_ops(request.match_info["data_ops_id"], body, rt.clock.now(), _actor(request)), 202
+    )
 
 
 async def delete_data_ops(request: web.Request) -> web.Response:
@@ -245,8 +250,7 @@ async def ingress_controllers(request: web.Request) -> web.Response:
 async def list_services(request: web.Request) -> web.Response:
     rt = _rt(request)
     filters, sorts, page, size = _paging(request, SERVICE_FILTERS, SERVICE_SUMMARY_KEYS)
-    items, total = rt.store.list_page("service", filters=filters, sorts=sorts, page=page, size=size,
-                                      now=rt.clock.now())
+    items, total = rt.store.list_page("service", filters=filters, sorts=sorts, page=page, size=size, now=rt.clock.now())
     return _json({"contents": items, "total_count": total})
 
 
@@ -272,8 +276,9 @@ async def update_service(request: web.Request) -> web.Response:
 
 async def delete_service(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _service_json(rt, rt.store.delete_service(request.match_info["service_id"], rt.clock.now(),
-                                                     _actor(request)), 202)
+    return _service_json(
+        rt, rt.store.delete_service(request.match_info["service_id"], rt.clock.now(), _actor(request)), 202
+    )
 
 
 async def check_service_name(request: web.Request) -> web.Response:
@@ -310,12 +315,20 @@ ROUTES: Final[tuple[tuple[str, str, Handler, str], ...]] = (
     ("DELETE", "/v1/data-ops/{data_ops_id}", delete_data_ops, "delete_data_ops"),
     ("GET", "/v1/data-ops-services", list_services, "list_services"),
     ("POST", "/v1/data-ops-services", create_service, "create_service"),
-    ("POST", "/v1/data-ops-services/clusters/{cluster_id}/validate-resources", validate_resources_create,
-     "validate_resources_create"),
+    (
+        "POST",
+        "/v1/data-ops-services/clusters/{cluster_id}/validate-resources",
+        validate_resources_create,
+        "validate_resources_create",
+    ),
     ("GET", "/v1/data-ops-services/data-ops/{data_ops_id}/sub-versions", sub_versions, "sub_versions"),
     ("GET", "/v1/data-ops-services/{name}/check-duplication", check_service_name, "check_service_name"),
-    ("POST", "/v1/data-ops-services/{service_id}/validate-resources", validate_resources_update,
-     "validate_resources_update"),
+    (
+        "POST",
+        "/v1/data-ops-services/{service_id}/validate-resources",
+        validate_resources_update,
+        "validate_resources_update",
+    ),
     ("GET", "/v1/data-ops-services/{service_id}", get_service, "get_service"),
     ("PUT", "/v1/data-ops-services/{service_id}", update_service, "update_service"),
     ("DELETE", "/v1/data-ops-services/{service_id}", delete_service, "delete_service"),
@@ -379,8 +392,9 @@ async def _authenticate(request: web.Request, handler: Handler) -> web.StreamRes
         return _errors.legacy(status, failure.code, failure.message, request.path, request[_REQUEST_ID])
     version = request.headers.get("Scp-Api-Version")
     if version is not None and version not in SUPPORTED_API_VERSIONS:
-        return _errors.errors_envelope(400, "UNSUPPORTED_API_VERSION",
-                                       f"Scp-Api-Version {version!r} is not supported; use 'data-ops 1.1'")
+        return _errors.errors_envelope(
+            400, "UNSUPPORTED_API_VERSION", f"Scp-Api-Version {version!r} is not supported; use 'data-ops 1.1'"
+        )
     return await handler(request)
 
 
@@ -427,8 +441,9 @@ def _fault_response(kind: str, request: web.Request, headers: dict[str, str] | N
     if kind == "503_text":
         return _errors.envoy_503(headers)
     if kind == "500":
-        return _errors.legacy(500, "INTERNAL_SERVER_ERROR", "internal server error", request.path,
-                              request[_REQUEST_ID], headers=headers)
+        return _errors.legacy(
+            500, "INTERNAL_SERVER_ERROR", "internal server error", request.path, request[_REQUEST_ID], headers=headers
+        )
     status = int(kind)
     code = {429: "TOO_MANY_REQUESTS", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT"}[status]
     return _errors.errors_envelope(status, code, f"{code.replace('_', ' ').lower()} (injected fault)", headers)
@@ -454,8 +469,7 @@ async def _translate(request: web.Request, handler: Handler) -> web.StreamRespon
 
 def build_app(runtime: Runtime) -> web.Application:
     """Build the application serving the 17 operations for ``runtime``."""
-    app = web.Application(middlewares=[_observe, _authenticate, _inject, _translate],
-                          client_max_size=4 * 1024 * 1024)
+    app = web.Application(middlewares=[_observe, _authenticate, _inject, _translate], client_max_size=4 * 1024 * 1024)
     app[RUNTIME] = runtime
     for method, path, handler, _operation in ROUTES:
         app.router.add_route(method, path, handler)

@@ -58,8 +58,9 @@ def check_request(
         raise AuthError("AUTH_UNKNOWN_ACCESS_KEY", "the access key is not known (Scp-Accesskey)")
     raw_timestamp = headers["Scp-Timestamp"]
     if not raw_timestamp.isdigit():
-        raise AuthError("AUTH_INVALID_TIMESTAMP",
-                          "Scp-Timestamp must be milliseconds since the Unix epoch as a decimal string")
+        raise AuthError(
+            "AUTH_INVALID_TIMESTAMP", "Scp-Timestamp must be milliseconds since the Unix epoch as a decimal string"
+        )
     timestamp = int(raw_timestamp)
     skew = timestamp - now_ms
     if abs(skew) > tolerance_ms:
@@ -71,8 +72,10 @@ def check_request(
         )
     expected = sign(request.method, signed_url(request), timestamp, credentials)
     if not hmac.compare_digest(expected.encode(), headers["Scp-Signature"].encode()):
-        raise AuthError("AUTH_INVALID_SIGNATURE",
-                          "Scp-Signature does not match the request (method, URL as sent, timestamp, access key)")
+        raise AuthError(
+            "AUTH_INVALID_SIGNATURE",
+            "Scp-Signature does not match the request (method, URL as sent, timestamp, access key)",
+        )
     if credentials.auth_token is not None:
         token = headers.get("X-Auth-Token", "")
         if not hmac.compare_digest(token.encode(), credentials.auth_token.encode()):

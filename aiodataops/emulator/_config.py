@@ -69,15 +69,18 @@ def _latency(_: object, attribute: attrs.Attribute[LatencySpec], value: LatencyS
 def _quirks(_: object, attribute: attrs.Attribute[frozenset[str]], value: frozenset[str]) -> None:
     unknown = sorted(value - QUIRKS.keys())
     if unknown:
-        raise ValueError(f"EmulatorConfig.{attribute.name}: unknown quirk(s) {', '.join(unknown)}; known: "
-                         f"{', '.join(sorted(QUIRKS))}")
+        raise ValueError(
+            f"EmulatorConfig.{attribute.name}: unknown quirk(s) {', '.join(unknown)}; known: "
+            f"{', '.join(sorted(QUIRKS))}"
+        )
 
 
 def _faults(_: object, attribute: attrs.Attribute[tuple[FaultRule, ...]], value: tuple[FaultRule, ...]) -> None:
     for index, rule in enumerate(value):
         if not isinstance(rule, FaultRule):
-            raise TypeError(f"EmulatorConfig.{attribute.name}[{index}]: expected a FaultRule, got "
-                            f"{type(rule).__name__}")
+            raise TypeError(
+                f"EmulatorConfig.{attribute.name}[{index}]: expected a FaultRule, got {type(rule).__name__}"
+            )
 
 
 @attrs.frozen(kw_only=True)
@@ -94,12 +97,13 @@ class EmulatorConfig:
     #: The key pair requests must be signed with (default: ``DEFAULT_CREDENTIALS``).
     credentials: Credentials | None = None
     #: Seconds, uniform jitter between min and max: UPDATING -> RUNNING, CREATING -> RUNNING, TERMINATING -> gone.
-    update_duration: tuple[float, float] = attrs.field(default=(0.05, 0.15), converter=_as_duration,
-                                                       validator=_duration)
-    create_duration: tuple[float, float] = attrs.field(default=(0.1, 0.3), converter=_as_duration,
-                                                       validator=_duration)
-    delete_duration: tuple[float, float] = attrs.field(default=(0.05, 0.15), converter=_as_duration,
-                                                       validator=_duration)
+    update_duration: tuple[float, float] = attrs.field(
+        default=(0.05, 0.15), converter=_as_duration, validator=_duration
+    )
+    create_duration: tuple[float, float] = attrs.field(default=(0.1, 0.3), converter=_as_duration, validator=_duration)
+    delete_duration: tuple[float, float] = attrs.field(
+        default=(0.05, 0.15), converter=_as_duration, validator=_duration
+    )
     #: For this long after a 202, reads of that resource answer its previous snapshot (a created one is 404).
     stale_read_seconds: float = attrs.field(default=0.0, validator=_non_negative)
     #: Share of accepted updates that end in ERROR instead of RUNNING (seeded per service and change).

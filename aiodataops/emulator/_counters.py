@@ -64,8 +64,11 @@ class Counters:
 
     def total(self, operation: str | None = None, status: int | None = None) -> int:
         """Return how many requests matched ``operation`` and ``status`` (``None``: any)."""
-        return sum(n for (op, st), n in self.requests.items()
-                   if (operation is None or op == operation) and (status is None or st == status))
+        return sum(
+            n
+            for (op, st), n in self.requests.items()
+            if (operation is None or op == operation) and (status is None or st == status)
+        )
 
     def by_status(self) -> Counter[int]:
         """Return the request counts per status, over every operation."""
@@ -75,6 +78,8 @@ class Counters:
         return result
 
     def __repr__(self) -> str:
-        return (f"Counters(requests={sum(self.requests.values())}, in_flight={self.in_flight}, "
-                f"max_in_flight={self.max_in_flight}, puts={sum(self.puts_per_service.values())}, "
-                f"accepted_puts={sum(self.accepted_puts_per_service.values())})")
+        return (
+            f"Counters(requests={sum(self.requests.values())}, in_flight={self.in_flight}, "
+            f"max_in_flight={self.max_in_flight}, puts={sum(self.puts_per_service.values())}, "
+            f"accepted_puts={sum(self.accepted_puts_per_service.values())})"
+        )

@@ -40,9 +40,18 @@ __all__ = [
 ENVOY_503_TEXT: Final = "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 
 _REASONS: Final = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    409: "Conflict", 412: "Precondition Failed", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    412: "Precondition Failed",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -80,11 +89,19 @@ def not_found(object_type: str, object_id: str) -> web.Response:
     )
 
 
-def legacy(status: int, code: str, message: str, path: str, request_id: str, *,
-           headers: dict[str, str] | None = None) -> web.Response:
+def legacy(
+    status: int, code: str, message: str, path: str, request_id: str, *, headers: dict[str, str] | None = None
+) -> web.Response:
     """The legacy gateway envelope ``{service, timestamp, message, status, code, path, requestId}``."""
-    body = {"service": "data-ops", "timestamp": _now_iso(), "message": message, "status": status, "code": code,
-            "path": path, "requestId": request_id}
+    body = {
+        "service": "data-ops",
+        "timestamp": _now_iso(),
+        "message": message,
+        "status": status,
+        "code": code,
+        "path": path,
+        "requestId": request_id,
+    }
     return json_response(body, status, headers)
 
 

@@ -33,14 +33,16 @@ FAULT_KINDS: Final = frozenset({"429", "500", "502", "503", "503_text", "504", "
 
 def _check_operation(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if value != "*" and value not in OPERATIONS:
-        raise ValueError(f"FaultRule.{attribute.name}: unknown operation {value!r}; expected '*' or one of "
-                         f"{', '.join(OPERATIONS)}")
+        raise ValueError(
+            f"FaultRule.{attribute.name}: unknown operation {value!r}; expected '*' or one of {', '.join(OPERATIONS)}"
+        )
 
 
 def _check_kind(_: object, attribute: attrs.Attribute[str], value: str) -> None:
     if value not in FAULT_KINDS:
-        raise ValueError(f"FaultRule.{attribute.name}: unknown kind {value!r}; expected one of "
-                         f"{', '.join(sorted(FAULT_KINDS))}")
+        raise ValueError(
+            f"FaultRule.{attribute.name}: unknown kind {value!r}; expected one of {', '.join(sorted(FAULT_KINDS))}"
+        )
 
 
 def _check_share(_: object, attribute: attrs.Attribute[float], value: float) -> None:

@@ -30,8 +30,11 @@ __all__ = [
 PASSWORD_MARK: Final = "EMUPASS-"  # noqa: S105 -- a marker for leak tests, not a password
 
 #: (version, image name) of the Airflow images on offer, oldest first.
-IMAGE_VERSIONS: Final = (("2.7.3", "Apache Airflow 2.7.3"), ("2.9.3", "Apache Airflow 2.9.3"),
-                         ("2.10.5", "Apache Airflow 2.10.5"))
+IMAGE_VERSIONS: Final = (
+    ("2.7.3", "Apache Airflow 2.7.3"),
+    ("2.9.3", "Apache Airflow 2.9.3"),
+    ("2.10.5", "Apache Airflow 2.10.5"),
+)
 
 _ENVS: Final = ("prod", "stg", "dev")
 # At most five letters so that "prod-sales-1234" stays within the 15 characters a service name may have.
@@ -212,8 +215,10 @@ def service_body(
 def seed_fleet(seed: int, service_counts: list[int], wall_now: float, format_time: Any) -> Fleet:
     """Build the seeded fleet: one cluster per data ops plus spare ones, and ``service_counts[i]`` services each."""
     rng = random.Random(seed)  # noqa: S311 -- test data, not cryptography
-    images = [{"image_id": f"IMAGE-{_uuid(rng)}", "image_name": image_name, "version": version}
-              for version, image_name in IMAGE_VERSIONS]
+    images = [
+        {"image_id": f"IMAGE-{_uuid(rng)}", "image_name": image_name, "version": version}
+        for version, image_name in IMAGE_VERSIONS
+    ]
     clusters: dict[str, Cluster] = {}
     data_ops: list[dict[str, Any]] = []
     services: list[dict[str, Any]] = []
@@ -241,18 +246,20 @@ def seed_fleet(seed: int, service_counts: list[int], wall_now: float, format_tim
             number = serial[env, team] = serial.get((env, team), 0) + 1
             name = f"{env}-{team}-{number:03d}"
             service_born = born + rng.uniform(1, 150) * 86400
-            services.append(service_body(
-                rng,
-                service_id=new_service_id(rng),
-                name=name,
-                data_ops=body,
-                created_dt=format_time(service_born),
-                modified_dt=format_time(service_born + rng.uniform(0, 40) * 86400),
-                created_by=rng.choice(_PEOPLE),
-                service_workload=default_workload(rng, body["version"]),
-                version=body["version"],
-                description=f"{team} pipelines ({env})",
-            ))
+            services.append(
+                service_body(
+                    rng,
+                    service_id=new_service_id(rng),
+                    name=name,
+                    data_ops=body,
+                    created_dt=format_time(service_born),
+                    modified_dt=format_time(service_born + rng.uniform(0, 40) * 86400),
+                    created_by=rng.choice(_PEOPLE),
+                    service_workload=default_workload(rng, body["version"]),
+                    version=body["version"],
+                    description=f"{team} pipelines ({env})",
+                )
+            )
     for spare in range(_SPARE_CLUSTERS):
         cluster = _cluster(rng, "spare", spare + 1)
         clusters[cluster.cluster_id] = cluster

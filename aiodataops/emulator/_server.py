@@ -24,10 +24,19 @@ if TYPE_CHECKING:
 __all__ = ["RUNTIME_SETTINGS", "Emulator"]
 
 #: The settings ``Emulator.reconfigure`` can change while it serves.
-RUNTIME_SETTINGS: Final = frozenset({
-    "create_duration", "delete_duration", "error_rate", "faults", "latency", "quirks", "stale_read_seconds",
-    "timestamp_tolerance", "update_duration",
-})
+RUNTIME_SETTINGS: Final = frozenset(
+    {
+        "create_duration",
+        "delete_duration",
+        "error_rate",
+        "faults",
+        "latency",
+        "quirks",
+        "stale_read_seconds",
+        "timestamp_tolerance",
+        "update_duration",
+    }
+)
 
 
 class Emulator:
@@ -62,8 +71,10 @@ class Emulator:
 
     def __repr__(self) -> str:
         where = self._base_url or "not started"
-        return (f"Emulator({where}, data_ops={len(self.store.data_ops)}, services={len(self.store.services)}, "
-                f"seed={self.config.seed})")
+        return (
+            f"Emulator({where}, data_ops={len(self.store.data_ops)}, services={len(self.store.services)}, "
+            f"seed={self.config.seed})"
+        )
 
     # -- serving ----------------------------------------------------------------------------------------------
 
@@ -87,8 +98,9 @@ class Emulator:
         """Bind the configured host and port (port 0: a free one) and start serving."""
         if self._runner is not None:
             raise RuntimeError("Emulator is already started")
-        runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
-                               shutdown_timeout=self.config.shutdown_timeout)
+        runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=self.config.shutdown_timeout
+        )
         await runner.setup()
         family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -134,8 +146,10 @@ class Emulator:
         """
         fixed = sorted(set(changes) - RUNTIME_SETTINGS)
         if fixed:
-            raise ValueError(f"Emulator.reconfigure: {', '.join(fixed)} cannot change while serving; changeable: "
-                             f"{', '.join(sorted(RUNTIME_SETTINGS))}")
+            raise ValueError(
+                f"Emulator.reconfigure: {', '.join(fixed)} cannot change while serving; changeable: "
+                f"{', '.join(sorted(RUNTIME_SETTINGS))}"
+            )
         config = attrs.evolve(self.config, **changes)
         self.config = config
         self.runtime.config = config
@@ -207,4 +221,3 @@ class Emulator:
     def set_state(self, resource_id: str, state: str) -> None:
         """Put a resource in ``state`` at once, cancelling any change in progress (test set-up)."""
         self.store.set_state(resource_id, state)
-

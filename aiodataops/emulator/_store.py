@@ -69,12 +69,32 @@ _GONE: Final = "<gone>"
 _BUSY: Final = frozenset({CREATING, UPDATING, TERMINATING})
 
 SERVICE_SUMMARY_KEYS: Final = (
-    "cluster_id", "cluster_name", "created_by", "created_dt", "data_ops_id", "data_ops_name", "data_ops_service_id",
-    "data_ops_service_name", "description", "modified_by", "modified_dt", "state", "version",
+    "cluster_id",
+    "cluster_name",
+    "created_by",
+    "created_dt",
+    "data_ops_id",
+    "data_ops_name",
+    "data_ops_service_id",
+    "data_ops_service_name",
+    "description",
+    "modified_by",
+    "modified_dt",
+    "state",
+    "version",
 )
 DATA_OPS_SUMMARY_KEYS: Final = (
-    "cluster_id", "cluster_name", "created_by", "created_dt", "data_ops_id", "data_ops_name", "description",
-    "modified_by", "modified_dt", "state", "version",
+    "cluster_id",
+    "cluster_name",
+    "created_by",
+    "created_dt",
+    "data_ops_id",
+    "data_ops_name",
+    "description",
+    "modified_by",
+    "modified_dt",
+    "state",
+    "version",
 )
 #: Query parameters that filter a list by exact match (API.md's guessed names, plus the parent id).
 SERVICE_FILTERS: Final = frozenset(
@@ -259,8 +279,12 @@ class Store:
         forced = self._forced.pop(record.id, None)
         if forced is not None and target != _GONE:
             target = forced
-        elif (target == RUNNING and in_progress == UPDATING and self._config.error_rate > 0
-              and unit(self._seed, "outcome", record.id, record.changes) < self._config.error_rate):
+        elif (
+            target == RUNNING
+            and in_progress == UPDATING
+            and self._config.error_rate > 0
+            and unit(self._seed, "outcome", record.id, record.changes) < self._config.error_rate
+        ):
             target = ERROR
         at = now + between(*duration, unit(self._seed, "duration", record.id, record.changes))
         self.settle_times[record.id] = at
@@ -330,15 +354,17 @@ class Store:
         if problems:
             raise InvalidError(problems)
         if record.state in _BUSY:
-            raise BusyError(f"data ops service {service_id} is {record.state}; wait until it settles before "
-                            "changing it")
+            raise BusyError(
+                f"data ops service {service_id} is {record.state}; wait until it settles before changing it"
+            )
         previous = record.body
         body = _merge_service(previous, unstructure(update))
         body["modified_dt"] = self._stamp(record, now)
         body["modified_by"] = actor
         record.body = body
-        self._begin(record, now, previous=previous, in_progress=UPDATING, duration=self._config.update_duration,
-                    target=RUNNING)
+        self._begin(
+            record, now, previous=previous, in_progress=UPDATING, duration=self._config.update_duration, target=RUNNING
+        )
         return record.body
 
     def create_service(self, request: ServiceCreate, now: float, actor: str) -> dict[str, Any]:
@@ -347,8 +373,9 @@ class Store:
         problems = check_service_create(request)
         parent = self.data_ops.get(request.data_ops_id)
         if parent is None:
-            problems.append((("body", "data_ops_id"), f"data ops {request.data_ops_id} not found",
-                             "value_error.not_found"))
+            problems.append(
+                (("body", "data_ops_id"), f"data ops {request.data_ops_id} not found", "value_error.not_found")
+            )
         if problems:
             raise InvalidError(problems)
         assert parent is not None
@@ -383,20 +410,23 @@ class Store:
             body["tags"] = [unstructure(tag) for tag in request.tags]
         record = self._add_service(body, CREATING)
         record.last_ms = placeholder.last_ms
-        self._begin(record, now, previous=None, in_progress=CREATING, duration=self._config.create_duration,
-                    target=RUNNING)
+        self._begin(
+            record, now, previous=None, in_progress=CREATING, duration=self._config.create_duration, target=RUNNING
+        )
         return record.body
 
     def delete_service(self, service_id: str, now: float, actor: str) -> dict[str, Any]:
         """Accept a delete: the body in TERMINATING; the service answers 404 once it ends."""
         record = self._service(service_id, now)
         if record.state in _BUSY:
-            raise BusyError(f"data ops service {service_id} is {record.state}; wait until it settles before "
-                            "deleting it")
+            raise BusyError(
+                f"data ops service {service_id} is {record.state}; wait until it settles before deleting it"
+            )
         previous = record.body
         record.body = {**previous, "modified_dt": self._stamp(record, now), "modified_by": actor}
-        self._begin(record, now, previous=previous, in_progress=TERMINATING, duration=self._config.delete_duration,
-                    target=_GONE)
+        self._begin(
+            record, now, previous=previous, in_progress=TERMINATING, duration=self._config.delete_duration, target=_GONE
+        )
         return record.body
 
     def service_name_taken(self, name: str, now: float) -> bool:
@@ -434,8 +464,11 @@ class Store:
         return self._room(cluster, cpu_demand(merged) - cpu_demand(current))
 
     def _room(self, cluster: _seed.Cluster, extra_cpu: float) -> dict[str, Any]:
-        used = sum(cpu_demand(r.body.get("service_workload")) for r in self.services.values()
-                   if r.body["cluster_id"] == cluster.cluster_id)
+        used = sum(
+            cpu_demand(r.body.get("service_workload"))
+            for r in self.services.values()
+            if r.body["cluster_id"] == cluster.cluster_id
+        )
         if used + extra_cpu > cluster.cpu_capacity:
             return {"err_code": "INSUFFICIENT_CPU", "result": False}
         return {"err_code": None, "result": True}
@@ -470,8 +503,9 @@ class Store:
         body["modified_dt"] = self._stamp(record, now)
         body["modified_by"] = actor
         record.body = body
-        self._begin(record, now, previous=previous, in_progress=UPDATING, duration=self._config.update_duration,
-                    target=RUNNING)
+        self._begin(
+            record, now, previous=previous, in_progress=UPDATING, duration=self._config.update_duration, target=RUNNING
+        )
         return record.body
 
     def create_data_ops(self, request: DataOpsCreate, now: float, actor: str) -> dict[str, Any]:
@@ -490,9 +524,13 @@ class Store:
             problems.append((("body", "cluster_id"), str(exc), "value_error.not_found"))
         else:
             if request.ingress_controller_name not in cluster.ingress_controllers:
-                problems.append((("body", "ingress_controller_name"),
-                                 f"unknown ingress controller {request.ingress_controller_name!r} on this cluster",
-                                 "value_error.not_found"))
+                problems.append(
+                    (
+                        ("body", "ingress_controller_name"),
+                        f"unknown ingress controller {request.ingress_controller_name!r} on this cluster",
+                        "value_error.not_found",
+                    )
+                )
         if problems:
             raise InvalidError(problems)
         assert image is not None
@@ -525,22 +563,25 @@ class Store:
         body["ingress_controller_name"] = request.ingress_controller_name
         record = self._add_data_ops(body, CREATING)
         record.last_ms = placeholder.last_ms
-        self._begin(record, now, previous=None, in_progress=CREATING, duration=self._config.create_duration,
-                    target=RUNNING)
+        self._begin(
+            record, now, previous=None, in_progress=CREATING, duration=self._config.create_duration, target=RUNNING
+        )
         return record.body
 
     def delete_data_ops(self, data_ops_id: str, now: float, actor: str) -> dict[str, Any]:
         """Accept a data ops delete; refused (409) while it still has services."""
         record = self._data_ops(data_ops_id, now)
         if self._members.get(data_ops_id):
-            raise BusyError(f"data ops {data_ops_id} still has {len(self._members[data_ops_id])} service(s); delete "
-                       "them first")
+            raise BusyError(
+                f"data ops {data_ops_id} still has {len(self._members[data_ops_id])} service(s); delete them first"
+            )
         if record.state in _BUSY:
             raise BusyError(f"data ops {data_ops_id} is {record.state}; wait until it settles before deleting it")
         previous = record.body
         record.body = {**previous, "modified_dt": self._stamp(record, now), "modified_by": actor}
-        self._begin(record, now, previous=previous, in_progress=TERMINATING, duration=self._config.delete_duration,
-                    target=_GONE)
+        self._begin(
+            record, now, previous=previous, in_progress=TERMINATING, duration=self._config.delete_duration, target=_GONE
+        )
         return record.body
 
     def data_ops_name_taken(self, name: str, now: float) -> bool:
@@ -579,7 +620,7 @@ class Store:
             self._cache[key] = matches
         keys = SERVICE_SUMMARY_KEYS if kind == "service" else DATA_OPS_SUMMARY_KEYS
         start = page * size
-        items = [{k: body[k] for k in keys if k in body} for body in matches[start:start + size]]
+        items = [{k: body[k] for k in keys if k in body} for body in matches[start : start + size]]
         return items, len(matches)
 
     def _match(

@@ -50,8 +50,9 @@ _FIELDS: Final = ("cpu", "memory", "replica", "version")
 def check_name(value: str, loc: tuple[str | int, ...]) -> list[Problem]:
     """A name must be 3-15 characters matching ``^[a-z][a-z0-9-]*[a-z0-9]$``."""
     if not NAME_MIN <= len(value) <= NAME_MAX:
-        return [(loc, f"must be {NAME_MIN} to {NAME_MAX} characters long, got {len(value)}",
-                 "value_error.any_str.length")]
+        return [
+            (loc, f"must be {NAME_MIN} to {NAME_MAX} characters long, got {len(value)}", "value_error.any_str.length")
+        ]
     if not NAME_PATTERN.match(value):
         message = f"must match {NAME_PATTERN.pattern} (lowercase letters, digits and '-', starting with a letter)"
         return [(loc, message, "value_error.str.regex")]

@@ -329,7 +329,6 @@ def _deeper_than(data: Any, limit: int) -> bool:
     return False
 
 
-
 def _unknown_key(key: Any, allowed: Iterable[str]) -> str:
     allowed = list(allowed)
     hint = ""

@@ -40,8 +40,9 @@ class Caller:
     ) -> tuple[int, Any, CIMultiDict[str]]:
         url = URL(self.emu.base_url + path, encoded=True)
         signed_url = URL(self.emu.base_url + sign_path, encoded=True) if sign_path else url
-        all_headers = signed_headers(method, str(signed_url), timestamp_ms or now_ms(),
-                                     credentials or self.emu.credentials)
+        all_headers = signed_headers(
+            method, str(signed_url), timestamp_ms or now_ms(), credentials or self.emu.credentials
+        )
         all_headers.update(headers or {})
         data = raw_body if raw_body is not None else (orjson.dumps(body) if body is not None else None)
         if data is not None:
@@ -63,8 +64,15 @@ def clock() -> VirtualClock:
 @pytest.fixture
 async def emu(clock: VirtualClock) -> AsyncIterator[Emulator]:
     """A small seeded emulator on the virtual clock: 2 data ops with 5 services each."""
-    async with Emulator(data_ops=2, services_per_data_ops=5, seed=7, clock=clock,
-                        update_duration=(1.0, 2.0), create_duration=(3.0, 4.0), delete_duration=(1.0, 2.0)) as e:
+    async with Emulator(
+        data_ops=2,
+        services_per_data_ops=5,
+        seed=7,
+        clock=clock,
+        update_duration=(1.0, 2.0),
+        create_duration=(3.0, 4.0),
+        delete_duration=(1.0, 2.0),
+    ) as e:
         yield e
 
 

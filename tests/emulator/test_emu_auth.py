@@ -83,8 +83,9 @@ async def test_signing_a_re_encoded_url_is_401(call) -> None:
 
 async def test_signing_decoded_colon_but_sending_encoded_is_401(call) -> None:
     """A query signed with ':' but sent with '%3A' does not verify: the server checks the raw bytes."""
-    status, _, _ = await call("GET", "/v1/data-ops-services?sort=created_dt%3Adesc",
-                              sign_path="/v1/data-ops-services?sort=created_dt:desc")
+    status, _, _ = await call(
+        "GET", "/v1/data-ops-services?sort=created_dt%3Adesc", sign_path="/v1/data-ops-services?sort=created_dt:desc"
+    )
     assert status == 401
 
 
@@ -112,8 +113,12 @@ async def test_missing_api_version_is_accepted(emu: Emulator, session: aiohttp.C
 async def test_rejected_put_is_not_applied(emu: Emulator, call) -> None:
     """A PUT with a bad signature changes nothing, yet counts as a PUT received and as a 401."""
     service_id = emu.service_ids()[0]
-    status, _, _ = await call("PUT", f"/v1/data-ops-services/{service_id}", {"description": "hacked"},
-                              credentials=Credentials(emu.credentials.access_key, "wrong"))
+    status, _, _ = await call(
+        "PUT",
+        f"/v1/data-ops-services/{service_id}",
+        {"description": "hacked"},
+        credentials=Credentials(emu.credentials.access_key, "wrong"),
+    )
     assert status == 401
     assert emu.service_body(service_id)["description"] != "hacked"
     assert emu.counters.puts_per_service[service_id] == 1

@@ -25,8 +25,10 @@ def test_parse_fault() -> None:
     assert parse_fault("*:503_text:0.05") == FaultRule("*", "503_text", 0.05)
 
 
-@pytest.mark.parametrize("text", ["update_service:429", "get_thing:500:0.1", "get_service:418:0.1",
-                                  "get_service:500:lots", "get_service:500:2"])
+@pytest.mark.parametrize(
+    "text",
+    ["update_service:429", "get_thing:500:0.1", "get_service:418:0.1", "get_service:500:lots", "get_service:500:2"],
+)
 def test_parse_fault_refuses_bad_text(text: str) -> None:
     """A fault that is malformed or names an unknown operation or kind, or a rate above 1, is refused."""
     with pytest.raises(argparse.ArgumentTypeError):
@@ -48,11 +50,31 @@ def test_parse_latency_and_seconds() -> None:
 
 def test_options_become_config() -> None:
     """Every option lands in the EmulatorConfig the command serves."""
-    args = build_parser().parse_args([
-        "emulator", "--port", "0", "--data-ops", "3", "--services", "100", "--seed", "9", "--update-seconds", "1,2",
-        "--stale-read", "0.5", "--error-rate", "0.1", "--state-case", "title", "--fault", "get_service:500:0.2",
-        "--latency", "uniform:0,0.01",
-    ])
+    args = build_parser().parse_args(
+        [
+            "emulator",
+            "--port",
+            "0",
+            "--data-ops",
+            "3",
+            "--services",
+            "100",
+            "--seed",
+            "9",
+            "--update-seconds",
+            "1,2",
+            "--stale-read",
+            "0.5",
+            "--error-rate",
+            "0.1",
+            "--state-case",
+            "title",
+            "--fault",
+            "get_service:500:0.2",
+            "--latency",
+            "uniform:0,0.01",
+        ]
+    )
     config = config_from_args(args)
     assert (config.data_ops, config.services, config.seed, config.update_duration) == (3, 100, 9, (1.0, 2.0))
     assert (config.stale_read_seconds, config.error_rate, config.state_case) == (0.5, 0.1, "title")
@@ -75,7 +97,10 @@ async def test_command_serves_until_terminated() -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(  # noqa: ASYNC220 -- a child process read line by line, briefly
         [sys.executable, "-m", "aiodataops", "emulator", "--port", "0", "--services", "4"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         assert process.stdout is not None
@@ -83,8 +108,10 @@ async def test_command_serves_until_terminated() -> None:
         fields = {k.strip(): v.strip() for k, v in (line.split(": ", 1) for line in lines[1:4])}
         credentials = Credentials(fields["access key"], fields["secret key"])
         url = fields["base URL"] + "/v1/data-ops-services"
-        async with aiohttp.ClientSession() as session, session.get(
-                url, headers=signed_headers("GET", url, now_ms(), credentials)) as response:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(url, headers=signed_headers("GET", url, now_ms(), credentials)) as response,
+        ):
             body = await response.json()
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
@@ -114,13 +141,16 @@ def test_same_seed_same_fleet() -> None:
     assert Emulator(seed=1).service_ids() != Emulator(seed=2).service_ids()
 
 
-@pytest.mark.parametrize(("kwargs", "problem"), [
-    ({"update_duration": (2.0, 1.0)}, "update_duration"),
-    ({"error_rate": 2.0}, "error_rate"),
-    ({"state_case": "lower"}, "state_case"),
-    ({"data_ops": -1}, "data_ops"),
-    ({"data_ops": 0, "services": 3}, "services"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"update_duration": (2.0, 1.0)}, "update_duration"),
+        ({"error_rate": 2.0}, "error_rate"),
+        ({"state_case": "lower"}, "state_case"),
+        ({"data_ops": -1}, "data_ops"),
+        ({"data_ops": 0, "services": 3}, "services"),
+    ],
+)
 def test_bad_config_is_refused(kwargs: dict[str, object], problem: str) -> None:
     """Contradictory or out-of-range settings are refused with a message naming the setting."""
     with pytest.raises(ValueError, match=problem):

@@ -27,8 +27,12 @@ async def test_requests_by_operation_and_status(emu: Emulator, call) -> None:
     await call("GET", "/v1/data-ops-services/DOPS_SERVICE-x")
     await call("GET", "/v1/elsewhere")
     await call("GET", "/v1/data-ops", credentials=Credentials("nobody", "nothing"))
-    assert emu.counters.requests == {("get_service", 200): 2, ("get_service", 404): 1, ("unknown", 404): 1,
-                                     ("list_data_ops", 401): 1}
+    assert emu.counters.requests == {
+        ("get_service", 200): 2,
+        ("get_service", 404): 1,
+        ("unknown", 404): 1,
+        ("list_data_ops", 401): 1,
+    }
     assert emu.counters.total("get_service") == 3
     assert emu.counters.by_status()[404] == 2
 

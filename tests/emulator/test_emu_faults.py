@@ -53,8 +53,7 @@ async def test_503_text_is_envoy_plain_text(clock: VirtualClock, session: aiohtt
 
 
 @pytest.mark.parametrize(("kind", "status"), [("500", 500), ("502", 502), ("503", 503), ("504", 504)])
-async def test_server_error_kinds(clock: VirtualClock, session: aiohttp.ClientSession, kind: str,
-                                  status: int) -> None:
+async def test_server_error_kinds(clock: VirtualClock, session: aiohttp.ClientSession, kind: str, status: int) -> None:
     """Each 5xx fault answers its status with a JSON envelope, and the PUT was not applied."""
     got, body, _, emu, service_id = await one(kind, clock, session)
     assert got == status
@@ -96,8 +95,9 @@ async def test_drop_after_apply_applies_then_drops(clock: VirtualClock, session:
     assert "new-svc-01" in names
 
 
-async def test_drop_after_apply_on_put_meets_aiohttp_resend(clock: VirtualClock,
-                                                            session: aiohttp.ClientSession) -> None:
+async def test_drop_after_apply_on_put_meets_aiohttp_resend(
+    clock: VirtualClock, session: aiohttp.ClientSession
+) -> None:
     """A PUT applied then dropped is re-sent by aiohttp once and that copy gets 409: one update applied."""
     rule = FaultRule("update_service", "drop_after_apply", limit=1)
     async with Emulator(clock=clock, faults=[rule]) as emu:
@@ -157,13 +157,16 @@ async def test_wildcard_rule_hits_every_operation(clock: VirtualClock, session: 
     """A '*' rule applies to every operation."""
     async with Emulator(clock=clock, faults=[FaultRule("*", "502")]) as emu:
         call = Caller(session, emu)
-        got = {(await call("GET", path))[0] for path in ("/v1/data-ops", "/v1/data-ops-services",
-                                                          "/v1/data-ops/image-versions")}
+        got = {
+            (await call("GET", path))[0]
+            for path in ("/v1/data-ops", "/v1/data-ops-services", "/v1/data-ops/image-versions")
+        }
     assert got == {502}
 
 
 async def test_latency_is_a_distribution(session: aiohttp.ClientSession) -> None:
     """Uniform latency draws differ between requests, stay in range, and repeat for the same seed."""
+
     async def sleeps(seed: int) -> list[float]:
         clock = VirtualClock()
         async with Emulator(seed=seed, clock=clock, latency=Latency.uniform(0.01, 0.05)) as emu:
@@ -198,12 +201,15 @@ def test_lognormal_median() -> None:
     assert 0.045 < draws[1000] < 0.055
 
 
-@pytest.mark.parametrize(("kwargs", "problem"), [
-    ({"operation": "get_services", "kind": "500"}, "unknown operation"),
-    ({"operation": "get_service", "kind": "418"}, "unknown kind"),
-    ({"operation": "get_service", "kind": "500", "rate": 1.5}, "between 0 and 1"),
-    ({"operation": "get_service", "kind": "slow", "delay": -1}, "must not be negative"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"operation": "get_services", "kind": "500"}, "unknown operation"),
+        ({"operation": "get_service", "kind": "418"}, "unknown kind"),
+        ({"operation": "get_service", "kind": "500", "rate": 1.5}, "between 0 and 1"),
+        ({"operation": "get_service", "kind": "slow", "delay": -1}, "must not be negative"),
+    ],
+)
 def test_bad_fault_rules_are_refused(kwargs: dict[str, object], problem: str) -> None:
     """A FaultRule with an unknown operation or kind, or an out-of-range number, is refused naming the problem."""
     with pytest.raises(ValueError, match=problem):

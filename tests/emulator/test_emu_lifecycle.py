@@ -70,16 +70,23 @@ async def test_stale_reads_show_previous_snapshot(clock: VirtualClock, session: 
         true_state = emu.service_state(service_id)
         clock.advance(0.2)
         _, fresh, _ = await call("GET", f"/v1/data-ops-services/{service_id}")
-    assert (stale["state"], stale["description"], stale["modified_dt"]) == ("RUNNING", before["description"],
-                                                                          before["modified_dt"])
+    assert (stale["state"], stale["description"], stale["modified_dt"]) == (
+        "RUNNING",
+        before["description"],
+        before["modified_dt"],
+    )
     assert listed["contents"][0]["modified_dt"] == before["modified_dt"]
     assert true_state == "UPDATING"
-    assert (fresh["state"], fresh["description"], fresh["modified_dt"]) == ("UPDATING", "changed",
-                                                                          accepted["modified_dt"])
+    assert (fresh["state"], fresh["description"], fresh["modified_dt"]) == (
+        "UPDATING",
+        "changed",
+        accepted["modified_dt"],
+    )
 
 
-async def test_created_service_is_invisible_during_stale_window(clock: VirtualClock,
-                                                                session: aiohttp.ClientSession) -> None:
+async def test_created_service_is_invisible_during_stale_window(
+    clock: VirtualClock, session: aiohttp.ClientSession
+) -> None:
     """A just-created service answers 404 inside the stale window, then CREATING, then RUNNING."""
     async with Emulator(seed=2, clock=clock, stale_read_seconds=0.5, create_duration=(1.0, 1.0)) as emu:
         call = Caller(session, emu)
@@ -107,8 +114,9 @@ async def test_error_rate_one_ends_in_error(clock: VirtualClock, session: aiohtt
 
 
 async def outcomes(seed: int, order: list[int], clock: VirtualClock, session: aiohttp.ClientSession) -> dict[str, str]:
-    async with Emulator(seed=seed, clock=clock, data_ops=2, services_per_data_ops=20, error_rate=0.5,
-                        update_duration=(1.0, 5.0)) as emu:
+    async with Emulator(
+        seed=seed, clock=clock, data_ops=2, services_per_data_ops=20, error_rate=0.5, update_duration=(1.0, 5.0)
+    ) as emu:
         call = Caller(session, emu)
         ids = emu.service_ids()
         for index in order:
@@ -151,8 +159,9 @@ async def test_update_merges_workload_fields(emu: Emulator, clock: VirtualClock,
     """An update changes only the workload fields it sends; the other roles and fields keep their values."""
     service_id = emu.service_ids()[0]
     before = emu.service_body(service_id)["service_workload"]
-    _, body, _ = await call("PUT", f"/v1/data-ops-services/{service_id}",
-                            {"service_workload": {"worker": {"replica": "9"}}})
+    _, body, _ = await call(
+        "PUT", f"/v1/data-ops-services/{service_id}", {"service_workload": {"worker": {"replica": "9"}}}
+    )
     after = body["service_workload"]
     assert after["worker"] == {**before["worker"], "replica": "9"}
     assert (after["scheduler"], after["web_server"]) == (before["scheduler"], before["web_server"])
@@ -209,8 +218,10 @@ async def test_wire_quirks(clock: VirtualClock, session: aiohttp.ClientSession) 
     assert detail["service_workload"].startswith("{")
     assert accepted["service_workload"] == ""
     assert (detail["http_port"], detail["host_alias"]["enabled"]) == (80, False)
-    assert structure(detail, Service).service_workload == structure(emu.service_body(emu.service_ids()[0]),
-                                                                     Service).service_workload
+    assert (
+        structure(detail, Service).service_workload
+        == structure(emu.service_body(emu.service_ids()[0]), Service).service_workload
+    )
 
 
 async def test_auth_quirks(clock: VirtualClock, session: aiohttp.ClientSession) -> None:

@@ -78,9 +78,21 @@ async def test_summary_has_list_fields_only(call) -> None:
     """A list item carries the summary fields of API.md and never the account or its password."""
     _, body, _ = await call("GET", "/v1/data-ops-services?size=1")
     item = body["contents"][0]
-    assert set(item) == {"cluster_id", "cluster_name", "created_by", "created_dt", "data_ops_id", "data_ops_name",
-                         "data_ops_service_id", "data_ops_service_name", "description", "modified_by",
-                         "modified_dt", "state", "version"}
+    assert set(item) == {
+        "cluster_id",
+        "cluster_name",
+        "created_by",
+        "created_dt",
+        "data_ops_id",
+        "data_ops_name",
+        "data_ops_service_id",
+        "data_ops_service_name",
+        "description",
+        "modified_by",
+        "modified_dt",
+        "state",
+        "version",
+    }
 
 
 async def test_data_ops_list_filters(emu: Emulator, call) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.anyio
 
+
 async def test_list_data_ops(emu: Emulator, call) -> None:
     """list_data_ops answers every seeded data ops as a page the SDK's Page[DataOpsSummary] reads."""
     status, body, _ = await call("GET", "/v1/data-ops?page=0&size=20")

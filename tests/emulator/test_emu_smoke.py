@@ -24,8 +24,9 @@ async def test_lists_seeded_services(emu: Emulator, call) -> None:
 async def test_update_goes_updating_then_running(emu: Emulator, clock: VirtualClock, call) -> None:
     """An accepted update answers 202 in UPDATING and reads RUNNING once its duration has passed."""
     service_id = emu.service_ids()[0]
-    status, body, _ = await call("PUT", f"/v1/data-ops-services/{service_id}",
-                                 {"service_workload": {"worker": {"replica": "3"}}})
+    status, body, _ = await call(
+        "PUT", f"/v1/data-ops-services/{service_id}", {"service_workload": {"worker": {"replica": "3"}}}
+    )
     assert (status, body["state"]) == (202, "UPDATING")
     clock.advance(2.5)
     status, body, _ = await call("GET", f"/v1/data-ops-services/{service_id}")

@@ -21,14 +21,16 @@ async def test_unknown_update_field_is_400(emu: Emulator, call) -> None:
     """An unknown field in an update body is a 400 list item whose loc names the field."""
     status, body, _ = await call("PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}", {"replicas": "3"})
     assert status == 400
-    assert body == [{"loc": ["body", "replicas"], "msg": "extra fields not permitted", "type": "value_error.extra",
-                     "ctx": {}}]
+    assert body == [
+        {"loc": ["body", "replicas"], "msg": "extra fields not permitted", "type": "value_error.extra", "ctx": {}}
+    ]
 
 
 async def test_non_string_workload_value_is_400(emu: Emulator, call) -> None:
     """A workload value sent as a JSON number is a 400 naming service_workload.worker.cpu."""
-    status, body, _ = await call("PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}",
-                                 {"service_workload": {"worker": {"cpu": 2}}})
+    status, body, _ = await call(
+        "PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}", {"service_workload": {"worker": {"cpu": 2}}}
+    )
     assert status == 400
     assert locs(body) == [["body", "service_workload", "worker", "cpu"]]
     assert "string" in body[0]["msg"]
@@ -36,35 +38,43 @@ async def test_non_string_workload_value_is_400(emu: Emulator, call) -> None:
 
 async def test_unknown_workload_role_is_400(emu: Emulator, call) -> None:
     """A workload role the API does not know (triggerer) is a 400 naming it."""
-    status, body, _ = await call("PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}",
-                                 {"service_workload": {"triggerer": {"cpu": "1"}}})
+    status, body, _ = await call(
+        "PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}", {"service_workload": {"triggerer": {"cpu": "1"}}}
+    )
     assert status == 400
     assert locs(body) == [["body", "service_workload", "triggerer"]]
 
 
-@pytest.mark.parametrize(("field", "value"), [("cpu", "two"), ("memory", "-4"), ("replica", "0"), ("replica", "1.5"),
-                                              ("version", " ")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("cpu", "two"), ("memory", "-4"), ("replica", "0"), ("replica", "1.5"), ("version", " ")]
+)
 async def test_bad_workload_values_are_400(emu: Emulator, call, field: str, value: str) -> None:
     """Workload strings that are not positive numbers (whole for replica, non-blank for version) are a 400."""
-    status, body, _ = await call("PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}",
-                                 {"service_workload": {"worker": {field: value}}})
+    status, body, _ = await call(
+        "PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}", {"service_workload": {"worker": {field: value}}}
+    )
     assert status == 400
     assert locs(body) == [["body", "service_workload", "worker", field]]
 
 
 async def test_bad_host_alias_enabled_is_400(emu: Emulator, call) -> None:
     """host_alias.enabled other than a boolean or "true"/"false" is a 400 naming it."""
-    status, body, _ = await call("PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}",
-                                 {"host_alias": {"enabled": "yes", "host_alias_list": []}})
+    status, body, _ = await call(
+        "PUT",
+        f"/v1/data-ops-services/{emu.service_ids()[0]}",
+        {"host_alias": {"enabled": "yes", "host_alias_list": []}},
+    )
     assert status == 400
     assert locs(body) == [["body", "host_alias", "enabled"]]
 
 
 async def test_bad_host_alias_ip_is_400(emu: Emulator, call) -> None:
     """A host alias entry whose ip is not an IP address is a 400 naming its index."""
-    status, body, _ = await call("PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}",
-                                 {"host_alias": {"enabled": "true",
-                                                 "host_alias_list": [{"hostname": "db", "ip": "10.0.0.300"}]}})
+    status, body, _ = await call(
+        "PUT",
+        f"/v1/data-ops-services/{emu.service_ids()[0]}",
+        {"host_alias": {"enabled": "true", "host_alias_list": [{"hostname": "db", "ip": "10.0.0.300"}]}},
+    )
     assert status == 400
     assert locs(body) == [["body", "host_alias", "host_alias_list", 0, "ip"]]
 
@@ -87,8 +97,9 @@ async def test_rejected_update_changes_nothing(emu: Emulator, call) -> None:
     """A 400 update leaves the service RUNNING with its old fields and counts no accepted PUT."""
     service_id = emu.service_ids()[0]
     before = emu.service_body(service_id)
-    status, _, _ = await call("PUT", f"/v1/data-ops-services/{service_id}",
-                              {"description": "new", "service_workload": {"worker": {"cpu": 3}}})
+    status, _, _ = await call(
+        "PUT", f"/v1/data-ops-services/{service_id}", {"description": "new", "service_workload": {"worker": {"cpu": 3}}}
+    )
     assert status == 400
     assert emu.service_body(service_id) == before
     assert emu.counters.accepted_puts_per_service[service_id] == 0
@@ -144,16 +155,22 @@ async def test_data_ops_create_checks_image_and_ingress(emu: Emulator, call) -> 
     assert locs(body) == [["body", "image_id"], ["body", "ingress_controller_name"]]
 
 
-@pytest.mark.parametrize(("method", "path", "object_type"), [
-    ("GET", "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", "DataOpsService"),
-    ("PUT", "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", "DataOpsService"),
-    ("DELETE", "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", "DataOpsService"),
-    ("POST", "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000/validate-resources",
-     "DataOpsService"),
-    ("GET", "/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", "DataOps"),
-    ("PUT", "/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", "DataOps"),
-    ("DELETE", "/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", "DataOps"),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "object_type"),
+    [
+        ("GET", "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", "DataOpsService"),
+        ("PUT", "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", "DataOpsService"),
+        ("DELETE", "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", "DataOpsService"),
+        (
+            "POST",
+            "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000/validate-resources",
+            "DataOpsService",
+        ),
+        ("GET", "/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", "DataOps"),
+        ("PUT", "/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", "DataOps"),
+        ("DELETE", "/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", "DataOps"),
+    ],
+)
 async def test_unknown_ids_are_404(call, method: str, path: str, object_type: str) -> None:
     """An unknown resource id is a 404 in the {code, status, object_type} envelope."""
     body_sent = None
@@ -166,8 +183,9 @@ async def test_unknown_ids_are_404(call, method: str, path: str, object_type: st
     assert body["code"].endswith("_NOT_FOUND")
 
 
-@pytest.mark.parametrize("query", ["size=0", "size=1001", "size=ten", "page=-1", "page=1.5", "sort=nope:asc",
-                                   "sort=created_dt:sideways"])
+@pytest.mark.parametrize(
+    "query", ["size=0", "size=1001", "size=ten", "page=-1", "page=1.5", "sort=nope:asc", "sort=created_dt:sideways"]
+)
 async def test_bad_paging_is_400(call, query: str) -> None:
     """Page sizes outside 1..1000, negative or non-numeric pages and unknown sorts are a 400 naming the parameter."""
     status, body, _ = await call("GET", f"/v1/data-ops-services?{query}")

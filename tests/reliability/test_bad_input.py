@@ -208,8 +208,9 @@ def test_unknown_ids_are_failed_items_saying_not_found(fresh: Served, capsys: py
 
 def test_wrong_credentials_say_check_the_key_not_the_clock(fresh: Served, capsys: pytest.CaptureFixture[str]) -> None:
     """A wrong secret key gives exit 2 (services) or failed items (fleet) saying to check the key, not the clock."""
-    status, out, err = run_cli(capsys, "services", "get", fresh.emu.service_ids()[0], *fresh.connection(
-        secret=fresh.wrong_secret))
+    status, out, err = run_cli(
+        capsys, "services", "get", fresh.emu.service_ids()[0], *fresh.connection(secret=fresh.wrong_secret)
+    )
     assert status == 2
     assert "HTTP 401" in err
     assert "check the access key, the secret key" in err

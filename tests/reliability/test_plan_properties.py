@@ -67,8 +67,11 @@ _UPDATE = st.fixed_dictionaries(
         "service_workload": st.fixed_dictionaries({}, optional={"worker": _workload(), "scheduler": _workload()}),
         "host_alias": st.fixed_dictionaries(
             {"enabled": st.booleans() | st.sampled_from(["true", "false"])},
-            optional={"host_alias_list": st.lists(st.fixed_dictionaries({"hostname": st.just("h"), "ip": st.just(
-                "10.0.0.1")}), max_size=2)},
+            optional={
+                "host_alias_list": st.lists(
+                    st.fixed_dictionaries({"hostname": st.just("h"), "ip": st.just("10.0.0.1")}), max_size=2
+                )
+            },
         ),
     },
 )
@@ -79,9 +82,11 @@ _SELECT = st.dictionaries(
     min_size=1,
     max_size=2,
 )
-_TARGET = _SERVICE_IDS | st.fixed_dictionaries(
-    {"data_ops_service_id": _SERVICE_IDS}, optional={"update": _UPDATE}
-) | st.fixed_dictionaries({"select": _SELECT}, optional={"update": _UPDATE})
+_TARGET = (
+    _SERVICE_IDS
+    | st.fixed_dictionaries({"data_ops_service_id": _SERVICE_IDS}, optional={"update": _UPDATE})
+    | st.fixed_dictionaries({"select": _SELECT}, optional={"update": _UPDATE})
+)
 #: Plans that are usually valid (a random top-level update may set nothing, targets may repeat).
 _PLANS = st.fixed_dictionaries({"update": _UPDATE, "targets": st.lists(_TARGET, min_size=1, max_size=5)})
 
@@ -126,8 +131,10 @@ def test_a_damaged_plan_file_gives_a_plan_or_a_clear_error(plan: Any, cut: float
 
 
 @SETTINGS
-@given(raw=st.binary(max_size=200) | st.text(max_size=200).map(str.encode), path=st.sampled_from(
-    ["plan.yaml", "plan.json", "plan"]))
+@given(
+    raw=st.binary(max_size=200) | st.text(max_size=200).map(str.encode),
+    path=st.sampled_from(["plan.yaml", "plan.json", "plan"]),
+)
 def test_arbitrary_bytes_give_a_plan_or_a_clear_error(raw: bytes, path: str) -> None:
     """Bytes that are not even text, under any file name, give a plan or a clear error."""
     check(raw, path)
