@@ -427,10 +427,12 @@ async def _inject(request: web.Request, handler: Handler) -> web.StreamResponse:
     rt.counters.faults[operation, rule.kind] += 1
     kind = rule.kind
     headers = _retry_headers(rule.retry_after)
-    if kind == "drop_after_apply":
+    if kind in ("drop_after_apply", "accept_no_body"):
         response = await handler(request)
         if response.status >= 400:  # noqa: PLR2004 -- refused: nothing applied, answer normally
             return response
+        if kind == "accept_no_body":
+            return web.Response(status=response.status)
         _drop(request)
     if kind == "drop":
         _drop(request)

@@ -12,6 +12,9 @@ Kinds:
 - ``"drop"``: the connection is closed without an answer; nothing was applied.
 - ``"drop_after_apply"``: the operation IS applied, then the connection is closed without an answer: the client
   cannot know whether its change happened (tests of "no double update" use it).
+- ``"accept_no_body"``: the operation IS applied and answered with its success status (202 for a change) and an
+  empty body, which the documented API allows for creates and deletes and a proxy may do to any answer: the client
+  then knows that its change was accepted, but not the state it was accepted in.
 - ``"slow"``: ``delay`` seconds are added, then the request proceeds (combines with one other fault).
 """
 
@@ -28,7 +31,9 @@ from aiodataops.emulator._random import between, lognormal, unit
 
 __all__ = ["FAULT_KINDS", "FaultInjector", "FaultRule", "Latency", "LatencySpec"]
 
-FAULT_KINDS: Final = frozenset({"429", "500", "502", "503", "503_text", "504", "drop", "drop_after_apply", "slow"})
+FAULT_KINDS: Final = frozenset(
+    {"429", "500", "502", "503", "503_text", "504", "accept_no_body", "drop", "drop_after_apply", "slow"}
+)
 
 
 def _check_operation(_: object, attribute: attrs.Attribute[str], value: str) -> None:

@@ -109,6 +109,16 @@ async def test_drop_after_apply_on_put_meets_aiohttp_resend(
     assert emu.service_state(service_id) == "UPDATING"
 
 
+async def test_accept_no_body_applies_and_answers_an_empty_202(
+    clock: VirtualClock, session: aiohttp.ClientSession
+) -> None:
+    """accept_no_body applies the PUT and answers 202 with no body at all: accepted, state unknown to the client."""
+    status, body, _, emu, service_id = await one("accept_no_body", clock, session)
+    assert (status, body) == (202, "")
+    assert emu.counters.accepted_puts_per_service[service_id] == 1
+    assert emu.service_state(service_id) == "UPDATING"
+
+
 async def test_slow_fault_sleeps_on_the_clock(clock: VirtualClock, session: aiohttp.ClientSession) -> None:
     """A slow fault delays the answer by its delay on the emulator's clock, then answers normally."""
     async with Emulator(clock=clock, faults=[FaultRule("list_services", "slow", delay=7.5)]) as emu:
