@@ -510,10 +510,16 @@ async def test_too_large_streamed_answer_is_cut_off() -> None:
 async def test_pool_size_bounds_connections_in_flight() -> None:
     """With concurrency=2 no more than two requests reach the server at once."""
     state = {"now": 0, "max": 0}
+    two_in = anyio.Event()
 
     async def slow(_: web.Request) -> web.Response:
         state["now"] += 1
         state["max"] = max(state["max"], state["now"])
+        if state["now"] == 2:
+            two_in.set()
+        # Held until two are in at once, however slowly a loaded machine connects; then a little longer, the window
+        # in which a third request would arrive if the pool let it.
+        await two_in.wait()
         await anyio.sleep(0.01)
         state["now"] -= 1
         return json_response({})

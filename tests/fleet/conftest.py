@@ -27,8 +27,14 @@ def fast_emulator(**overrides: object) -> Emulator:
 
 
 def client_for(emu: Emulator, *, clock: Clock | None = None, poll: PollPolicy = FAST_POLL) -> DataOpsClient:
-    """A client of ``emu`` with fast polls (and the given clock)."""
-    return DataOpsClient(emu.base_url, emu.credentials, poll=poll, clock=clock)
+    """A client of ``emu`` with fast polls, on the emulator's own clock.
+
+    Client and emulator always share one clock: a virtual client clock against a real-time emulator (or the other
+    way round) makes a test pass or fail with the machine's speed. ``clock``, when given, must be the emulator's.
+    """
+    if clock is not None and clock is not emu.clock:
+        raise AssertionError("client_for: the client's clock must be the emulator's (pass it to fast_emulator)")
+    return DataOpsClient(emu.base_url, emu.credentials, poll=poll, clock=emu.clock)
 
 
 @pytest.fixture

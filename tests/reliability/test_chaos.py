@@ -1,7 +1,10 @@
 """Chaos run: a fleet of 1,000 services updated through seeded faults, checked against the emulator's own truth.
 
-Everything runs in real time, because a response "slower than the read timeout" only means something to a real
-socket timeout; the lifecycle, polls and backoffs are scaled down (tens of milliseconds) so the run takes seconds.
+Everything runs in real time on both sides, because a response "slower than the read timeout" only means something
+to a real socket timeout; the lifecycle, polls and backoffs are scaled down (tens of milliseconds) so the run takes
+seconds. So the test is marked ``slow`` and asserts nothing a loaded machine can break: the fault counts come from the
+emulator's seeded decisions, and a busy machine can only make requests slower (more time-outs, which the run must
+absorb like any other fault), never faster than the injected delay.
 The fault mix per request, drawn by the emulator from its seed: 2% slowed past the client's read timeout, 2.5% each
 of 429 with and without ``Retry-After``, 503 JSON with ``Retry-After`` and Envoy's plain-text 503, then 2% dropped
 connections (half of them after the request was applied); 5% of accepted updates end in ERROR.
@@ -24,8 +27,9 @@ from aiodataops.fleet import Outcome, parse_plan
 from tests.reliability._support import EVERY_SERVICE, Witness
 
 SERVICES = 1000
-READ_TIMEOUT = 0.2
-SLOW = 0.35
+# Wide apart, so that on a loaded machine an ordinary answer rarely takes as long as the read timeout.
+READ_TIMEOUT = 0.5
+SLOW = 0.8
 FAULTS = (
     # "slow" adds its delay and lets the request go on to meet the other rules, so it comes first.
     FaultRule("*", "slow", rate=0.02, delay=SLOW),
@@ -47,6 +51,7 @@ RETRY = RetryPolicy(base=0.02, cap=0.2, retry_after_cap=0.1)
 PUT_RETRIES = 6
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_a_thousand_services_through_seeded_faults_lose_nothing_and_repeat_nothing() -> None:
     """Every service is reported once; only the emulator's ERRORs fail, with their reason; no PUT after a 202."""
@@ -77,8 +82,10 @@ async def test_a_thousand_services_through_seeded_faults_lose_nothing_and_repeat
     assert set(injected) == {"429", "503", "503_text", "drop", "drop_after_apply"}
     assert emu.counters.faults["update_service", "drop_after_apply"] > 0
     assert 0.07 * requests < sum(injected.values()) < 0.16 * requests
+    # At least the injected 2% took longer than the read timeout; a busy machine may slow others down too, so no
+    # upper bound.
     slow = [d for _, _, d in witness.durations if d >= SLOW]
-    assert 0.01 * requests < len(slow) < 0.04 * requests
+    assert len(slow) > 0.01 * requests
     assert SLOW > READ_TIMEOUT
     errored = {sid for sid, state in truth.items() if state == "ERROR"}
     assert 0.02 * SERVICES < len(errored) < 0.09 * SERVICES

@@ -59,12 +59,16 @@ def _tear_last_record(journal: Path, rng: random.Random) -> int:
     return len(data) - cut
 
 
+@pytest.mark.slow
 @pytest.mark.anyio
 async def test_killed_at_seeded_points_and_resumed_the_run_ends_complete_with_no_update_twice(tmp_path: Path) -> None:
     """After SIGKILLs at seeded points (and torn journal tails), resuming finishes every service, each updated once."""
     rng = random.Random(20251130)
     witness = Witness()
-    emulator = Emulator(data_ops=2, services_per_data_ops=12, seed=5, update_duration=(0.1, 0.3))
+    # Real time on both sides (the command is another process). Enough services, and updates slow enough, that four
+    # kills always land before the work runs out, however fast the machine: a kill comes at most 24 progress lines
+    # and 0.15 s into a run, while 60 updates of 0.3-0.6 s at concurrency 6 take seconds.
+    emulator = Emulator(data_ops=2, services_per_data_ops=30, seed=5, update_duration=(0.3, 0.6))
     witness.attach(emulator)
     plan = tmp_path / "plan.json"
     plan.write_bytes(orjson.dumps(EVERY_SERVICE))
