@@ -46,7 +46,7 @@ from aiodataops._models import (
     Tag,
     Workload,
 )
-from aiodataops._paging import PageIterator
+from aiodataops._paging import ListingError, PageIterator
 from aiodataops._polling import PollPolicy
 from aiodataops._retry import RetryBudget, RetryPolicy
 from aiodataops._signing import Credentials, sign, signed_headers
@@ -80,6 +80,7 @@ __all__ = [
     "HostAliasGroup",
     "ImageVersion",
     "ItemReport",
+    "ListingError",
     "NotFoundError",
     "Outcome",
     "Page",
