@@ -78,7 +78,7 @@ class DataOpsClient:
         )
         self._clock: Clock = clock or SystemClock()
         self._poll = poll or PollPolicy()
-        self.transport = Transport(
+        self._transport = Transport(
             settings.endpoint,
             settings.credentials,
             concurrency=concurrency,
@@ -138,12 +138,12 @@ class DataOpsClient:
         )
 
     def __repr__(self) -> str:
-        return f"DataOpsClient(endpoint={self.endpoint!r}, concurrency={self.transport.concurrency})"
+        return f"DataOpsClient(endpoint={self.endpoint!r}, concurrency={self._transport.concurrency})"
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        await self.transport.open()
+        await self._transport.open()
         return self
 
     async def __aexit__(
@@ -153,14 +153,22 @@ class DataOpsClient:
 
     async def aclose(self) -> None:
         """Close the connection pool (``async with`` does this for you)."""
-        await self.transport.aclose()
+        await self._transport.aclose()
 
     # -- what the layers above use ------------------------------------------------------------------------------
 
     @property
+    def transport(self) -> Transport:
+        """Internal: the resources' handle on the HTTP layer, not part of the public API (it goes private).
+
+        Kept, without a warning, because the resource classes still reach the transport through it.
+        """
+        return self._transport
+
+    @property
     def endpoint(self) -> str:
         """The base URL requests go to."""
-        return self.transport.endpoint
+        return self._transport.endpoint
 
     @property
     def clock(self) -> Clock:
@@ -175,7 +183,7 @@ class DataOpsClient:
     @property
     def concurrency(self) -> int:
         """The size of the connection pool."""
-        return self.transport.concurrency
+        return self._transport.concurrency
 
     @functools.cached_property
     def fleet(self) -> Fleet:

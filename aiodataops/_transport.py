@@ -242,11 +242,6 @@ class Transport:
         if session is not None:
             await session.close()
 
-    @property
-    def closed(self) -> bool:
-        """Whether no session is open."""
-        return self._session is None
-
     # -- signing middleware -------------------------------------------------------------------------------------
 
     async def _sign(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
@@ -387,20 +382,6 @@ class Transport:
                 timeout=True,
                 retryable=self.retry.retry_timeouts,
             )
-
-    async def request_json(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int | bool | None] | None = None,
-        body: bytes | None = None,
-        idempotent: bool | None = None,
-        operation: str = "",
-    ) -> Any:
-        """Like ``request`` but return the decoded JSON body (``None`` for an empty body)."""
-        answer = await self.request(method, path, params=params, body=body, idempotent=idempotent, operation=operation)
-        return answer.json()
 
     def _classify(self, exc: aiohttp.ClientError, method: str, url: str) -> _Failure:  # noqa: PLR0911 -- one return per failure kind
         policy = self.retry
