@@ -7,17 +7,21 @@ async with DataOpsClient.from_env() as client:
 
 The client is an async context manager because its ``aiohttp.ClientSession`` needs a running event loop; it is
 cheap to build (nothing is connected before ``__aenter__``) and holds one connection pool sized from
-``concurrency``. One client serves any number of concurrent tasks: share it, do not build one per request.
+``concurrency``. One client serves any number of concurrent tasks: share it, do not build one per request. It runs
+on asyncio only (aiohttp does), and on the event loop that opened it: entering it under trio, or using it from
+another event loop, is a clear ``ConfigurationError`` rather than an error from deep inside aiohttp.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import TYPE_CHECKING, Any, Self
 
 from aiodataops._clock import Clock, SystemClock
 from aiodataops._config import resolve_settings
 from aiodataops._data_ops import DataOpsResource
+from aiodataops._errors import ConfigurationError
 from aiodataops._polling import PollPolicy
 from aiodataops._services import Services
 from aiodataops._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport
@@ -143,6 +147,14 @@ class DataOpsClient:
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # Under trio (e.g. anyio.run(main, backend="trio")) aiohttp would fail deep inside with an obscure error.
+            raise ConfigurationError(
+                "DataOpsClient runs on asyncio only (its HTTP layer, aiohttp, is asyncio-only): run your code with "
+                "asyncio.run(main()) or anyio.run(main) (the asyncio backend), not with trio"
+            ) from None
         await self._transport.open()
         return self
 

@@ -24,6 +24,7 @@ key, the token and bodies never reach a log line. Nothing is formatted unless DE
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import platform
 import time
@@ -194,6 +195,7 @@ class Transport:
         self._max_redirects = max_redirects
         self._rng = rng
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop that opened the session, the only one it serves
 
     def __repr__(self) -> str:
         return f"Transport(endpoint={self.endpoint!r}, credentials={self._credentials!r})"
@@ -235,6 +237,7 @@ class Transport:
             # aiohttp re-sends an idempotent request once, at once, when its connection drops; that hidden attempt
             # would bypass the policy's backoff, attempt count and shared budget, so every re-send goes through ours.
             self._session._retry_connection = False  # noqa: SLF001 -- no public switch exists (aiohttp 3.14)
+        self._loop = asyncio.get_running_loop()
 
     async def aclose(self) -> None:
         """Close the session and its connections; closing twice is harmless."""
@@ -292,6 +295,12 @@ class Transport:
         session = self._session
         if session is None:
             raise RuntimeError("the client is not open: use `async with DataOpsClient(...) as client:`")
+        if asyncio.get_running_loop() is not self._loop:
+            # aiohttp would fail with "Timeout context manager should be used inside a task".
+            raise ConfigurationError(
+                "this client was opened on another event loop; a client serves only the loop that opened it: "
+                "open one client per event loop (per thread, or per asyncio.run/anyio.run call)"
+            )
         url_text = self.url_for(path, params)
         url = URL(url_text, encoded=True)
         method = method.upper()
