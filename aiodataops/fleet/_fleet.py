@@ -164,7 +164,7 @@ class Fleet:
             await opened.aclose()
             raise
         return await self._start(
-            targets, options, journal=opened, state=state, on_event=on_event, stop=stop, abort=abort
+            targets, options, journal=opened, resume=True, state=state, on_event=on_event, stop=stop, abort=abort
         )
 
     async def _start(
@@ -173,7 +173,7 @@ class Fleet:
         options: Options,
         *,
         journal: str | os.PathLike[str] | Journal | None,
-        resume: bool = True,
+        resume: bool,
         state: JournalState | None = None,
         on_event: EventCallback | None,
         stop: anyio.Event | None,

@@ -30,6 +30,7 @@ Nothing secret is written: ids, states, timestamps, the update (which has no sec
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import os
@@ -272,7 +273,11 @@ class Journal:
                 }
             )
         except BaseException:
-            await journal.aclose()
+            with anyio.CancelScope(shield=True):
+                # No header on disk means no run: leave the file empty, so that the next ``create`` can use it.
+                with contextlib.suppress(OSError):
+                    await anyio.to_thread.run_sync(os.ftruncate, fd, 0)
+                await journal.aclose()
             raise
         return journal
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
 import stat
@@ -240,3 +241,26 @@ async def test_take_over_reuses_a_state_read_before_unless_the_file_changed(tmp_
 
 def _ended(sid: str) -> dict[str, object]:
     return ItemReport(sid, Outcome.SUCCEEDED).to_dict()
+
+
+@pytest.mark.anyio
+async def test_a_header_that_cannot_be_written_leaves_an_empty_file_for_the_next_try(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC on the header: ``JournalWriteError``, the file is left empty (no half run), and a new run can use it."""
+    from aiodataops.fleet import _journal  # noqa: PLC0415 -- the module whose disk writes fail
+
+    path = tmp_path / "run.jsonl"
+
+    def full(fd: int, data: bytes) -> None:
+        os.write(fd, data[:10])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_journal, "_write_durably", full)
+        with pytest.raises(JournalWriteError, match="No space left on device"):
+            await Journal.create(path, plan=None, options={})
+    assert path.read_bytes() == b""
+    async with await Journal.create(path, plan=None, options={}):
+        pass
+    assert read_journal(path).records == 1
