@@ -12,7 +12,7 @@ from aiodataops._errors import ConfigurationError
 from aiodataops.fleet._batches import Batches, parse_batches
 from aiodataops.fleet._budget import parse_max_failures
 from aiodataops.fleet._engine import FleetClient, Options, run_fleet
-from aiodataops.fleet._journal import Journal, JournalError, JournalState, JournalWriteError
+from aiodataops.fleet._journal import Journal, JournalError, JournalState, JournalWriteError, read_journal
 from aiodataops.fleet._plan import Plan, parse_plan
 from aiodataops.fleet._source import Source, TargetsInput
 
@@ -156,15 +156,12 @@ class Fleet:
         unknown = set(overrides) - set(_OPTION_NAMES)
         if unknown:
             raise ConfigurationError(f"resume: unknown option(s): {', '.join(sorted(unknown))}")
-        # Read once, under the journal's lock (or, when ``state`` was read before, checked against the file).
-        opened, state = await Journal.take_over(journal, state=state)
-        try:
-            targets, options = _resumed_run(state.header, targets, overrides)
-        except BaseException:
-            await opened.aclose()
-            raise
+        if state is None:
+            state = await anyio.to_thread.run_sync(read_journal, journal)
+        targets, options = _resumed_run(state.header, targets, overrides)
+        # The run takes the journal over with this state: read again (under its lock) only if the file changed.
         return await self._start(
-            targets, options, journal=opened, resume=True, state=state, on_event=on_event, stop=stop, abort=abort
+            targets, options, journal=journal, resume=True, state=state, on_event=on_event, stop=stop, abort=abort
         )
 
     async def _start(
@@ -172,14 +169,14 @@ class Fleet:
         targets: TargetsInput,
         options: Options,
         *,
-        journal: str | os.PathLike[str] | Journal | None,
+        journal: str | os.PathLike[str] | None,
         resume: bool,
         state: JournalState | None = None,
         on_event: EventCallback | None,
         stop: anyio.Event | None,
         abort: anyio.Event | None,
     ) -> FleetReport:
-        """Open (or take over) the journal, then run; ``journal`` may be one ``resume`` already holds."""
+        """Open (or take over) the journal, then run."""
         source = Source(targets, self._client.services.list)
         plan = targets if isinstance(targets, Plan) else None
         if journal is None:
@@ -187,24 +184,8 @@ class Fleet:
                 raise ConfigurationError("resume: needs the journal to resume from")
             return await run_fleet(self._client, source, options, on_event=on_event, stop=stop, abort=abort)
         if options.dry_run:
-            if isinstance(journal, Journal):
-                await journal.aclose()
             raise ConfigurationError("journal: a dry run changes nothing, so it keeps no journal")
-        if isinstance(journal, Journal) or resume:
-            opened, state = (
-                (journal, state) if isinstance(journal, Journal) else await Journal.take_over(journal, state=state)
-            )
-            assert state is not None
-            try:
-                _check_same_plan(state, plan, opened.path)
-                await opened.resumed(options.to_dict())
-            except BaseException:
-                await opened.aclose()
-                raise
-        else:
-            header_plan = {"path": plan.path, "sha256": plan.sha256, "data": plan.data} if plan else None
-            endpoint = getattr(self._client, "endpoint", None)
-            opened = await Journal.create(journal, plan=header_plan, options=options.to_dict(), endpoint=endpoint)
+        opened, state = await self._open_journal(journal, plan, options, resume=resume, state=state)
         async with opened:
             try:
                 return await run_fleet(
@@ -224,6 +205,29 @@ class Fleet:
                 # The journal took no more records (disk full, I/O error), so the engine's workers stopped: one
                 # clear, resumable error rather than a group of tracebacks.
                 raise failure from group
+
+    async def _open_journal(
+        self,
+        journal: str | os.PathLike[str],
+        plan: Plan | None,
+        options: Options,
+        *,
+        resume: bool,
+        state: JournalState | None,
+    ) -> tuple[Journal, JournalState | None]:
+        """Create a new run's journal, or take one over (with ``state``, if read already) and mark it resumed."""
+        if not resume:
+            header_plan = {"path": plan.path, "sha256": plan.sha256, "data": plan.data} if plan else None
+            endpoint = getattr(self._client, "endpoint", None)
+            return await Journal.create(journal, plan=header_plan, options=options.to_dict(), endpoint=endpoint), None
+        opened, state = await Journal.take_over(journal, state=state)
+        try:
+            _check_same_plan(state, plan, opened.path)
+            await opened.resumed(options.to_dict())
+        except BaseException:
+            await opened.aclose()
+            raise
+        return opened, state
 
 
 def _resumed_run(
