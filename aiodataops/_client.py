@@ -7,17 +7,21 @@ async with DataOpsClient.from_env() as client:
 
 The client is an async context manager because its ``aiohttp.ClientSession`` needs a running event loop; it is
 cheap to build (nothing is connected before ``__aenter__``) and holds one connection pool sized from
-``concurrency``. One client serves any number of concurrent tasks: share it, do not build one per request.
+``concurrency``. One client serves any number of concurrent tasks: share it, do not build one per request. It runs
+on asyncio only (aiohttp does), and on the event loop that opened it: entering it under trio, or using it from
+another event loop, is a clear ``ConfigurationError`` rather than an error from deep inside aiohttp.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import TYPE_CHECKING, Any, Self
 
 from aiodataops._clock import Clock, SystemClock
 from aiodataops._config import resolve_settings
 from aiodataops._data_ops import DataOpsResource
+from aiodataops._errors import ConfigurationError
 from aiodataops._polling import PollPolicy
 from aiodataops._services import Services
 from aiodataops._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport
@@ -78,7 +82,7 @@ class DataOpsClient:
         )
         self._clock: Clock = clock or SystemClock()
         self._poll = poll or PollPolicy()
-        self.transport = Transport(
+        self._transport = Transport(
             settings.endpoint,
             settings.credentials,
             concurrency=concurrency,
@@ -138,12 +142,20 @@ class DataOpsClient:
         )
 
     def __repr__(self) -> str:
-        return f"DataOpsClient(endpoint={self.endpoint!r}, concurrency={self.transport.concurrency})"
+        return f"DataOpsClient(endpoint={self.endpoint!r}, concurrency={self._transport.concurrency})"
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        await self.transport.open()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            # Under trio (e.g. anyio.run(main, backend="trio")) aiohttp would fail deep inside with an obscure error.
+            raise ConfigurationError(
+                "DataOpsClient runs on asyncio only (its HTTP layer, aiohttp, is asyncio-only): run your code with "
+                "asyncio.run(main()) or anyio.run(main) (the asyncio backend), not with trio"
+            ) from None
+        await self._transport.open()
         return self
 
     async def __aexit__(
@@ -153,14 +165,22 @@ class DataOpsClient:
 
     async def aclose(self) -> None:
         """Close the connection pool (``async with`` does this for you)."""
-        await self.transport.aclose()
+        await self._transport.aclose()
 
     # -- what the layers above use ------------------------------------------------------------------------------
 
     @property
+    def transport(self) -> Transport:
+        """Internal: the resources' handle on the HTTP layer, not part of the public API (it goes private).
+
+        Kept, without a warning, because the resource classes still reach the transport through it.
+        """
+        return self._transport
+
+    @property
     def endpoint(self) -> str:
         """The base URL requests go to."""
-        return self.transport.endpoint
+        return self._transport.endpoint
 
     @property
     def clock(self) -> Clock:
@@ -175,7 +195,7 @@ class DataOpsClient:
     @property
     def concurrency(self) -> int:
         """The size of the connection pool."""
-        return self.transport.concurrency
+        return self._transport.concurrency
 
     @functools.cached_property
     def fleet(self) -> Fleet:

@@ -9,9 +9,10 @@ Environment variables (API.md, "Hosts"):
 
 Rules: an explicit argument wins over the environment, field by field for credentials and as a whole for the
 endpoint (an explicit ``endpoint=`` or ``region=``/``env=`` makes the environment's endpoint variables irrelevant).
-Within one source an endpoint *and* a region/env pair that disagree are contradictory. Every problem found is
-reported at once, in one ``ConfigurationError``, so a user fixes their set-up in one go. Secrets are never part of
-a message.
+Within one source an endpoint *and* a region/env pair that disagree are contradictory. Credentials must be text a
+request header can carry: not blank, not padded with whitespace, no control character (a key pasted with its line
+break). Every problem found is reported at once, in one ``ConfigurationError``, so a user fixes their set-up in one
+go; a message names the setting (``SCP_SECRET_KEY``, ``secret_key=``), never its value.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import ssl as ssl_module
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -151,6 +153,30 @@ def make_ssl_context(ssl: ssl_module.SSLContext | str | os.PathLike[str] | bool 
         raise ConfigurationError(f"ssl: CA bundle {str(path)!r} could not be loaded ({exc})") from None
 
 
+def _pick(argument: str | None, argument_name: str, env_value: str | None, env_name: str) -> tuple[str | None, str]:
+    """The value an argument or else the environment gives a setting, with the name it was given under."""
+    if argument:
+        return argument, argument_name
+    return env_value, env_name
+
+
+def _credential_problem(name: str, value: str | None) -> str | None:
+    """What is wrong with a credential (never showing it): blank, padded, or holding a control character.
+
+    A line break or other control character would break the request's headers (aiohttp refuses it deep inside),
+    and a blank or padded key is a copy-and-paste slip that would only show up later as a refused signature.
+    """
+    if not value:
+        return None  # missing: reported as such, or optional (the token)
+    if not value.strip():
+        return f"{name} is blank (only whitespace)"
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        return f"{name} contains a control character (a line break or a tab?)"
+    if value != value.strip():
+        return f"{name} starts or ends with whitespace"
+    return None
+
+
 def resolve_settings(  # noqa: C901, PLR0912, PLR0915 -- one linear pass over every setting, collecting every problem
     *,
     endpoint: str | None = None,
@@ -177,15 +203,23 @@ def resolve_settings(  # noqa: C901, PLR0912, PLR0915 -- one linear pass over ev
         problems.append("pass either credentials= or access_key=/secret_key=/auth_token=, not both")
     resolved_credentials = credentials
     if credentials is None:
-        key = access_key or from_env("SCP_ACCESS_KEY")
-        secret = secret_key or from_env("SCP_SECRET_KEY")
-        token = auth_token or from_env("SCP_AUTH_TOKEN")
+        key, key_name = _pick(access_key, "access_key=", from_env("SCP_ACCESS_KEY"), "SCP_ACCESS_KEY")
+        secret, secret_name = _pick(secret_key, "secret_key=", from_env("SCP_SECRET_KEY"), "SCP_SECRET_KEY")
+        token, token_name = _pick(auth_token, "auth_token=", from_env("SCP_AUTH_TOKEN"), "SCP_AUTH_TOKEN")
         if not key:
             problems.append("missing the access key (access_key= or SCP_ACCESS_KEY)")
         if not secret:
             problems.append("missing the secret key (secret_key= or SCP_SECRET_KEY)")
-        if key and secret:
+        checked = [_credential_problem(key_name, key), _credential_problem(secret_name, secret)]
+        checked.append(_credential_problem(token_name, token))
+        problems.extend(problem for problem in checked if problem)
+        if key and secret and not any(checked):
             resolved_credentials = Credentials(key, secret, token)
+    elif not (access_key or secret_key or auth_token):
+        for field in ("access_key", "secret_key", "auth_token"):
+            problem = _credential_problem(f"credentials.{field}", getattr(credentials, field))
+            if problem:
+                problems.append(problem)
 
     # -- endpoint: explicit settings as a whole, else the environment
     explicit = endpoint is not None or region is not None or env is not None

@@ -13,7 +13,7 @@ DataOpsError                      base of everything raised on purpose
 │   └── ServerError               5xx, and 408
 ├── TransportError                no usable HTTP answer
 │   ├── ConnectError              could not connect, or the connection dropped
-│   └── TimeoutError_             connecting or reading took too long (not the builtin: see below)
+│   └── RequestTimeoutError       connecting or reading took too long (not the builtin: see below)
 ├── ResponseShapeError            an answer that does not fit the model (names the field path)
 └── WaitError                     a wait for a settled state ended without success
     ├── WaitFailedError           the service reached a failure state (ERROR, FAILED)
@@ -22,8 +22,9 @@ DataOpsError                      base of everything raised on purpose
     └── WaitTransientError        too many transient errors in a row while polling
 ```
 
-``TimeoutError_`` does not subclass the builtin ``TimeoutError`` on purpose: anyio's and asyncio's cancellation
-machinery treat the builtin specially, and a request timeout must never look like a cancelled scope.
+``RequestTimeoutError`` does not subclass the builtin ``TimeoutError`` on purpose: anyio's and asyncio's
+cancellation machinery treat the builtin specially, and a request timeout must never look like a cancelled scope.
+Its first name, ``TimeoutError_``, stays an alias of it for one release.
 
 No message, attribute or repr here holds a secret: bodies are kept raw for debugging, but the server never echoes
 the signature, and ``account_password`` values are masked before a body is stored (see ``redact_body``).
@@ -44,6 +45,7 @@ __all__ = [
     "DataOpsError",
     "NotFoundError",
     "PermissionDeniedError",
+    "RequestTimeoutError",
     "ResponseShapeError",
     "ServerError",
     "ThrottledError",
@@ -153,8 +155,12 @@ class ConnectError(TransportError):
     """The connection could not be made, or it dropped before a whole answer arrived."""
 
 
-class TimeoutError_(TransportError):  # noqa: N801, N818 -- trailing underscore: must not shadow the builtin TimeoutError
+class RequestTimeoutError(TransportError):
     """Connecting or reading took longer than the configured timeout."""
+
+
+#: The first name of ``RequestTimeoutError``, kept for one release.
+TimeoutError_ = RequestTimeoutError
 
 
 class ResponseShapeError(DataOpsError):

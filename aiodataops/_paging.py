@@ -2,43 +2,98 @@
 
 Every request sends ``page`` (0-based) and ``size`` (API.md, "Endpoints": the server's defaults are not known to
 be stable). Iteration stops when a page comes back empty or when ``(page + 1) * size >= total_count``, whichever
-comes first, so neither a short last page nor a stale ``total_count`` costs an extra request or loops forever.
+comes first, so neither a short last page nor a stale ``total_count`` costs an extra request.
+
+A listing must also end when the server misbehaves, so paging is bounded (``ListingError``, naming what happened):
+
+- a page holding the same items as the one before (a server that ignores ``page``, with a huge ``total_count``);
+- after the first page, more items than the latest ``total_count`` says there are (a server that ignores
+  ``size``; a consistent server never does this, even while the list shrinks, as a page holds at most
+  ``total_count - page * size`` items);
+- more than ``max_items`` items in all (default 100,000; a server inventing new items on every page). Every page
+  but the last brings at least one item, so this bounds the pages fetched too.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, Self, TypeVar
+
+from aiodataops._errors import ResponseShapeError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from aiodataops._models import Page
 
-__all__ = ["PageIterator"]
+__all__ = ["DEFAULT_MAX_ITEMS", "ListingError", "PageIterator"]
 
 T = TypeVar("T")
+
+#: Items a listing may yield before it is taken for one that never ends: far above any real account's services.
+DEFAULT_MAX_ITEMS: Final = 100_000
+
+# The fields that identify a listed item, most specific first (a service summary also names its data ops).
+_ID_FIELDS: Final = ("data_ops_service_id", "data_ops_id", "image_id")
+
+
+class ListingError(ResponseShapeError):
+    """A listing that would not end: a page repeating the one before, more items than ``total_count`` or ``max_items``.
+
+    ``page`` is the 0-based page at which paging stopped, ``items`` how many items had been yielded.
+    """
+
+    def __init__(self, message: str, *, page: int, items: int) -> None:
+        super().__init__(message, path="$.contents")
+        self.page = page
+        self.items = items
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _identity(item: object) -> object:
+    """What tells one listed item from another: its id, or the item itself if it has none."""
+    for name in _ID_FIELDS:
+        value = getattr(item, name, None)
+        if value is not None:
+            return value
+    return item
 
 
 class PageIterator(Generic[T]):
     """An async iterator over the items of every page, fetching pages on demand.
 
-    ``total_count`` is ``None`` until the first page arrived. ``aclose()`` stops the iteration early (nothing is
-    in flight between pages, so there is nothing else to release).
+    ``total_count`` is ``None`` until the first page arrived. ``max_items`` bounds the whole listing (``None``: no
+    bound; set it before iterating to list more than ``DEFAULT_MAX_ITEMS``). ``aclose()`` stops the iteration early
+    (nothing is in flight between pages, so there is nothing else to release).
     """
 
-    def __init__(self, fetch: Callable[[int, int], Awaitable[Page[T]]], *, page_size: int = 20, page: int = 0) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[int, int], Awaitable[Page[T]]],
+        *,
+        page_size: int = 20,
+        page: int = 0,
+        max_items: int | None = DEFAULT_MAX_ITEMS,
+    ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size: must be at least 1, got {page_size!r}")
         if page < 0:
             raise ValueError(f"page: pages count from 0, got {page!r}")
+        if max_items is not None and max_items < 1:
+            raise ValueError(f"max_items: must be at least 1 (or None), got {max_items!r}")
         self._fetch = fetch
         self._size = page_size
         self._page = page
         self._items: tuple[T, ...] = ()
         self._index = 0
         self._done = False
+        self._offset = page * page_size  # items before the first page fetched
+        self._received = 0
+        self._previous_ids: tuple[object, ...] = ()
         self.total_count: int | None = None
-        self.pages_fetched = 0
+        self.max_items = max_items
 
     def __aiter__(self) -> Self:
         return self
@@ -48,7 +103,7 @@ class PageIterator(Generic[T]):
             if self._done:
                 raise StopAsyncIteration
             result = await self._fetch(self._page, self._size)
-            self.pages_fetched += 1
+            self._check(result)
             self.total_count = result.total_count
             self._items = result.contents
             self._index = 0
@@ -59,11 +114,45 @@ class PageIterator(Generic[T]):
         self._index += 1
         return item
 
-    async def aclose(self) -> None:
-        """Stop iterating; later ``__anext__`` calls end at once."""
+    def _check(self, result: Page[T]) -> None:
+        """Raise ``ListingError`` if this page shows the listing would not end."""
+        page, received = self._page, self._received + len(result.contents)
+        ids = tuple(_identity(item) for item in result.contents)
+        if ids and ids == self._previous_ids:
+            self._stop()
+            raise ListingError(
+                f"the listing does not end: page {page} holds the same {len(ids)} items as page {page - 1} "
+                "(the server ignores the page number?); stopped",
+                page=page,
+                items=self._received,
+            )
+        if self._received and self._offset + received > result.total_count:
+            self._stop()
+            raise ListingError(
+                f"the listing ran past its end: {received} items by page {page}, but the server counts "
+                f"{result.total_count} (the server ignores the page size?); stopped",
+                page=page,
+                items=self._received,
+            )
+        if self.max_items is not None and received > self.max_items:
+            self._stop()
+            raise ListingError(
+                f"the listing does not end: more than {self.max_items} items by page {page} "
+                f"(the server counts {result.total_count}); stopped at max_items",
+                page=page,
+                items=self._received,
+            )
+        self._previous_ids = ids
+        self._received = received
+
+    def _stop(self) -> None:
         self._done = True
         self._items = ()
         self._index = 0
+
+    async def aclose(self) -> None:
+        """Stop iterating; later ``__anext__`` calls end at once."""
+        self._stop()
 
     async def collect(self, limit: int | None = None) -> list[T]:
         """Read every remaining item (at most ``limit``) into a list."""

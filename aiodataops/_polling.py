@@ -3,7 +3,8 @@
 Poll ``n`` (0-based) waits a uniformly random time between ``min_delay`` and
 ``min(max_delay, first_delay * growth ** n)`` ("full jitter", as botocore and Google api-core back off), so a
 fleet's thousands of polls spread out instead of marching in step. A server's ``Retry-After`` hint stretches the
-delay (never shortens it), capped by ``max_retry_after`` so a bad hint cannot stall a wait for hours.
+delay (never shortens it), capped by ``max_retry_after`` so a bad hint cannot stall a wait for hours. The names
+and ``delay(n, retry_after=None, rng=None)`` are ``RetryPolicy``'s too (whose hint replaces the backoff instead).
 
 Default deadline: 30 minutes. SCP's Terraform providers allow 120, but they wait for whole clusters to be built;
 an Airflow service update rolls a few pods and takes minutes, and a fleet run should hear about a stuck service
@@ -91,7 +92,7 @@ class PollPolicy:
             return self.max_delay
         return min(self.max_delay, self.first_delay * self.growth**n)
 
-    def delay(self, n: int, *, retry_after: float | None = None, rng: RandomSource | None = None) -> float:
+    def delay(self, n: int, retry_after: float | None = None, rng: RandomSource | None = None) -> float:
         """Seconds to wait before poll ``n``: jittered backoff, stretched to a server's (capped) ``retry_after``."""
         top = self.ceiling(n)
         value = (rng or _RANDOM).uniform(min(self.min_delay, top), top) if self.jitter else top

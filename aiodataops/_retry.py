@@ -1,10 +1,14 @@
 """Retry settings in one place: which answers are retried, how long to wait, and a budget shared by a whole fleet.
 
-- Backoff is "full jitter" exponential (AWS architecture blog; botocore, Google api-core): attempt ``n`` (0-based)
-  waits a uniform random time in ``[0, min(cap, base * 2**n)]``, so a fleet's retries spread out instead of
-  arriving in waves.
-- ``Retry-After`` (seconds or an HTTP date) replaces the jittered wait but is capped at ``retry_after_cap``: a
+- Backoff is "full jitter" exponential (AWS architecture blog; botocore, Google api-core): retry ``n`` (0-based)
+  waits a uniform random time in ``[0, min(max_delay, first_delay * 2**n)]``, so a fleet's retries spread out
+  instead of arriving in waves.
+- ``Retry-After`` (seconds or an HTTP date) replaces the jittered wait but is capped at ``max_retry_after``: a
   server asking for hours must not park a fleet for hours (msrestazure #128).
+
+``RetryPolicy`` and ``PollPolicy`` (``_polling``) share one vocabulary: ``first_delay``, ``max_delay``,
+``max_retry_after``, and ``delay(n, retry_after=None, rng=None)``. The first names of ``RetryPolicy`` (``base``,
+``cap``, ``retry_after_cap``) still work for one release, with a ``DeprecationWarning``.
 - A ``RetryBudget`` (botocore's ``RetryQuota``) is shared by every request of one client: each retry spends
   tokens and each success earns one back, so when the API is sick and most calls fail the budget runs dry and
   calls fail fast instead of multiplying the load.
@@ -16,12 +20,15 @@ import datetime as dt
 import email.utils
 import math
 import random
+import warnings
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
+
+    from aiodataops._polling import RandomSource
 
 __all__ = [
     "DEFAULT_RETRYABLE_STATUSES",
@@ -41,33 +48,105 @@ def _at_least(minimum: float) -> Callable[[object, attrs.Attribute[Any], Any], N
     return check
 
 
-@attrs.frozen
+def _statuses(values: Iterable[int]) -> frozenset[int]:
+    return frozenset(values)
+
+
+# Old keyword -> new field: the first names of ``RetryPolicy``, accepted (with a warning) for one release.
+_OLD_NAMES: Final = {"base": "first_delay", "cap": "max_delay", "retry_after_cap": "max_retry_after"}
+
+
+def _renamed(old: str) -> None:
+    warnings.warn(
+        f"RetryPolicy.{old} is now RetryPolicy.{_OLD_NAMES[old]} (the names PollPolicy uses); "
+        f"the old name goes away in the next release",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+@attrs.frozen(init=False)
 class RetryPolicy:
     """How the transport retries one request; a value object, safe to share.
 
-    ``max_attempts`` counts the first attempt too (1 disables retries). Only idempotent requests (GET, PUT,
-    DELETE, and POSTs that only check something) are retried after the server may have seen them; any request is
-    retried when it provably never left (the connection could not be made).
+    ``max_attempts`` counts the first attempt too (1 disables retries). ``first_delay`` and ``max_delay`` bound the
+    jittered backoff (see the module docstring), ``max_retry_after`` a server's ``Retry-After``. Only idempotent
+    requests (GET, PUT, DELETE, and POSTs that only check something) are retried after the server may have seen
+    them; any request is retried when it provably never left (the connection could not be made).
     """
 
-    max_attempts: int = attrs.field(default=4, validator=_at_least(1))
-    base: float = attrs.field(default=0.5, validator=_at_least(0.0))
-    cap: float = attrs.field(default=20.0, validator=_at_least(0.0))
-    retry_after_cap: float = attrs.field(default=60.0, validator=_at_least(0.0))
-    retryable_statuses: frozenset[int] = attrs.field(default=DEFAULT_RETRYABLE_STATUSES, converter=frozenset)
-    retry_connection_errors: bool = True
-    retry_timeouts: bool = True
+    max_attempts: int = attrs.field(validator=_at_least(1))
+    first_delay: float = attrs.field(validator=_at_least(0.0))
+    max_delay: float = attrs.field(validator=_at_least(0.0))
+    max_retry_after: float = attrs.field(validator=_at_least(0.0))
+    retryable_statuses: frozenset[int] = attrs.field(converter=_statuses)
+    retry_connection_errors: bool
+    retry_timeouts: bool
 
-    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Return the full-jitter wait before retry number ``attempt`` (0 for the first retry)."""
-        ceiling = min(self.cap, self.base * (2.0 ** min(attempt, 62)))
-        return (rng or random).uniform(0.0, ceiling)
+    def __init__(  # noqa: PLR0917 -- the order attrs gave it, for callers passing values by position
+        self,
+        max_attempts: int = 4,
+        first_delay: float | None = None,
+        max_delay: float | None = None,
+        max_retry_after: float | None = None,
+        retryable_statuses: Iterable[int] = DEFAULT_RETRYABLE_STATUSES,
+        retry_connection_errors: bool = True,
+        retry_timeouts: bool = True,
+        *,
+        base: float | None = None,
+        cap: float | None = None,
+        retry_after_cap: float | None = None,
+    ) -> None:
+        values = {"first_delay": first_delay, "max_delay": max_delay, "max_retry_after": max_retry_after}
+        for old, value in (("base", base), ("cap", cap), ("retry_after_cap", retry_after_cap)):
+            if value is None:
+                continue
+            new = _OLD_NAMES[old]
+            if values[new] is not None:
+                raise TypeError(f"RetryPolicy: pass {new}= or the old name {old}=, not both")
+            _renamed(old)
+            values[new] = value
+        self.__attrs_init__(
+            max_attempts,
+            0.5 if values["first_delay"] is None else values["first_delay"],
+            20.0 if values["max_delay"] is None else values["max_delay"],
+            60.0 if values["max_retry_after"] is None else values["max_retry_after"],
+            retryable_statuses,
+            retry_connection_errors,
+            retry_timeouts,
+        )
 
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random | None = None) -> float:
-        """Return the wait before retry ``attempt``: the server's ``Retry-After`` (capped) if it gave one."""
+    @property
+    def base(self) -> float:
+        """Deprecated: ``first_delay``."""
+        _renamed("base")
+        return self.first_delay
+
+    @property
+    def cap(self) -> float:
+        """Deprecated: ``max_delay``."""
+        _renamed("cap")
+        return self.max_delay
+
+    @property
+    def retry_after_cap(self) -> float:
+        """Deprecated: ``max_retry_after``."""
+        _renamed("retry_after_cap")
+        return self.max_retry_after
+
+    def ceiling(self, n: int) -> float:
+        """Upper bound of the wait before retry ``n`` (0-based): ``min(max_delay, first_delay * 2 ** n)``."""
+        return min(self.max_delay, self.first_delay * (2.0 ** min(n, 62)))
+
+    def backoff(self, n: int, rng: RandomSource | None = None) -> float:
+        """Return the full-jitter wait before retry ``n`` (0 for the first retry), ignoring any server hint."""
+        return (rng or random).uniform(0.0, self.ceiling(n))
+
+    def delay(self, n: int, retry_after: float | None = None, rng: RandomSource | None = None) -> float:
+        """Seconds to wait before retry ``n``: the server's ``retry_after`` (capped) if it gave one, else backoff."""
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.retry_after_cap)
-        return self.backoff(attempt, rng)
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        return self.backoff(n, rng)
 
 
 @attrs.define

@@ -24,6 +24,7 @@ key, the token and bodies never reach a log line. Nothing is formatted unless DE
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import platform
 import time
@@ -194,6 +195,7 @@ class Transport:
         self._max_redirects = max_redirects
         self._rng = rng
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop that opened the session, the only one it serves
 
     def __repr__(self) -> str:
         return f"Transport(endpoint={self.endpoint!r}, credentials={self._credentials!r})"
@@ -235,17 +237,13 @@ class Transport:
             # aiohttp re-sends an idempotent request once, at once, when its connection drops; that hidden attempt
             # would bypass the policy's backoff, attempt count and shared budget, so every re-send goes through ours.
             self._session._retry_connection = False  # noqa: SLF001 -- no public switch exists (aiohttp 3.14)
+        self._loop = asyncio.get_running_loop()
 
     async def aclose(self) -> None:
         """Close the session and its connections; closing twice is harmless."""
         session, self._session = self._session, None
         if session is not None:
             await session.close()
-
-    @property
-    def closed(self) -> bool:
-        """Whether no session is open."""
-        return self._session is None
 
     # -- signing middleware -------------------------------------------------------------------------------------
 
@@ -297,6 +295,12 @@ class Transport:
         session = self._session
         if session is None:
             raise RuntimeError("the client is not open: use `async with DataOpsClient(...) as client:`")
+        if asyncio.get_running_loop() is not self._loop:
+            # aiohttp would fail with "Timeout context manager should be used inside a task".
+            raise ConfigurationError(
+                "this client was opened on another event loop; a client serves only the loop that opened it: "
+                "open one client per event loop (per thread, or per asyncio.run/anyio.run call)"
+            )
         url_text = self.url_for(path, params)
         url = URL(url_text, encoded=True)
         method = method.upper()
@@ -387,20 +391,6 @@ class Transport:
                 timeout=True,
                 retryable=self.retry.retry_timeouts,
             )
-
-    async def request_json(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int | bool | None] | None = None,
-        body: bytes | None = None,
-        idempotent: bool | None = None,
-        operation: str = "",
-    ) -> Any:
-        """Like ``request`` but return the decoded JSON body (``None`` for an empty body)."""
-        answer = await self.request(method, path, params=params, body=body, idempotent=idempotent, operation=operation)
-        return answer.json()
 
     def _classify(self, exc: aiohttp.ClientError, method: str, url: str) -> _Failure:  # noqa: PLR0911 -- one return per failure kind
         policy = self.retry

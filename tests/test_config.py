@@ -188,3 +188,33 @@ def test_client_from_env_uses_the_environment_and_overrides() -> None:
     client = DataOpsClient.from_env(environ=environ, region="kr-west1", env="s")
     assert client.endpoint == "https://data-ops.kr-west1.s.samsungsdscloud.com"
     assert "sk-env-secret" not in repr(client)
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"environ": {**KEYS, "SCP_ACCESS_KEY": "AK-secret\n"}}, "SCP_ACCESS_KEY contains a control character"),
+        ({"environ": {**KEYS, "SCP_AUTH_TOKEN": "tok-secret\r\nX-Evil: 1"}}, "SCP_AUTH_TOKEN contains a control"),
+        ({"environ": {**KEYS, "SCP_SECRET_KEY": "   "}}, "SCP_SECRET_KEY is blank"),
+        ({"environ": KEYS, "secret_key": "\t"}, "secret_key= is blank"),
+        ({"environ": KEYS, "access_key": "AK-secret\x00"}, "access_key= contains a control character"),
+        ({"environ": KEYS, "auth_token": " tok-secret"}, "auth_token= starts or ends with whitespace"),
+        ({"environ": {}, "credentials": Credentials("AK-secret", "sk secret\n")}, "credentials.secret_key contains"),
+        ({"environ": {}, "credentials": Credentials("AK-secret", " ")}, "credentials.secret_key is blank"),
+    ],
+)
+def test_credentials_a_header_cannot_carry_are_refused_naming_the_setting(
+    settings: dict[str, object], problem: str
+) -> None:
+    """A line break, a control character, blank or padded credentials: a ``ConfigurationError`` naming the setting."""
+    with pytest.raises(ConfigurationError, match=problem) as caught:
+        resolve_settings(endpoint="https://example.com", **settings)  # type: ignore[arg-type]
+    assert "secret" not in str(caught.value).replace("secret_key", "").replace("SECRET_KEY", "")
+
+
+def test_a_client_with_a_newline_in_its_token_fails_at_construction() -> None:
+    """``DataOpsClient`` refuses such credentials when built, before any request (not aiohttp's header error)."""
+    with pytest.raises(ConfigurationError, match=r"credentials\.auth_token contains a control character"):
+        DataOpsClient("https://example.com", Credentials("AK", "sk", "tok\n"))
+    with pytest.raises(ConfigurationError, match="SCP_ACCESS_KEY contains a control character"):
+        DataOpsClient.from_env(environ={**KEYS, "SCP_ACCESS_KEY": "AK\n", "SCP_DATAOPS_ENDPOINT": "https://e.com"})

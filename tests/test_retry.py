@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import random
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aiodataops._polling import PollPolicy
 from aiodataops._retry import DEFAULT_RETRYABLE_STATUSES, RetryBudget, RetryPolicy, parse_retry_after
 
 
@@ -20,15 +23,15 @@ def test_default_retryable_statuses() -> None:
 
 @given(attempt=st.integers(min_value=0, max_value=200), seed=st.integers(min_value=0, max_value=2**32))
 def test_backoff_stays_within_the_full_jitter_envelope(attempt: int, seed: int) -> None:
-    """Retry n waits between 0 and min(cap, base * 2**n), never more, even for huge n."""
-    policy = RetryPolicy(base=0.5, cap=20.0)
+    """Retry n waits between 0 and min(max_delay, first_delay * 2**n), never more, even for huge n."""
+    policy = RetryPolicy(first_delay=0.5, max_delay=20.0)
     delay = policy.backoff(attempt, random.Random(seed))
     assert 0.0 <= delay <= min(20.0, 0.5 * 2.0 ** min(attempt, 62))
 
 
 def test_backoff_is_jittered() -> None:
     """Two retries of the same attempt number rarely wait the same time (waves are spread out)."""
-    policy = RetryPolicy(base=1.0, cap=10.0)
+    policy = RetryPolicy(first_delay=1.0, max_delay=10.0)
     rng = random.Random(7)
     delays = {policy.backoff(3, rng) for _ in range(50)}
     assert len(delays) == 50
@@ -36,10 +39,10 @@ def test_backoff_is_jittered() -> None:
 
 
 def test_retry_after_replaces_the_jitter_and_is_capped() -> None:
-    """A server hint is used as is up to retry_after_cap, and negative hints mean "now"."""
-    policy = RetryPolicy(retry_after_cap=30.0)
+    """A server hint is used as is up to max_retry_after, and negative hints mean "now"."""
+    policy = RetryPolicy(max_retry_after=30.0)
     assert policy.delay(0, 12.5) == 12.5
-    assert policy.delay(5, 3600.0) == 30.0
+    assert policy.delay(5, retry_after=3600.0) == 30.0
     assert policy.delay(0, -4.0) == 0.0
 
 
@@ -61,11 +64,41 @@ def test_retry_after_http_date() -> None:
 
 
 def test_policy_rejects_nonsense() -> None:
-    """max_attempts below 1 or a negative base is refused with the field named."""
+    """max_attempts below 1 or a negative first_delay is refused with the field named."""
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
-    with pytest.raises(ValueError, match="base"):
-        RetryPolicy(base=-1.0)
+    with pytest.raises(ValueError, match="first_delay"):
+        RetryPolicy(first_delay=-1.0)
+
+
+def test_retry_and_poll_policies_share_names_and_the_delay_signature() -> None:
+    """Both policies name their bounds first_delay, max_delay, max_retry_after and take delay(n, retry_after, rng)."""
+    shared = {"first_delay", "max_delay", "max_retry_after"}
+    assert shared <= {field.name for field in attrs.fields(RetryPolicy)}
+    assert shared <= {field.name for field in attrs.fields(PollPolicy)}
+    retry_delay = inspect.signature(RetryPolicy.delay).parameters
+    poll_delay = inspect.signature(PollPolicy.delay).parameters
+    assert list(retry_delay.items()) == list(poll_delay.items())
+    for policy in (RetryPolicy(first_delay=1.0, max_delay=1.0), PollPolicy(first_delay=1.0, max_delay=1.0)):
+        assert policy.delay(0, None, random.Random(1)) <= 1.0
+        assert policy.delay(0, retry_after=5.0, rng=random.Random(1)) == 5.0
+
+
+def test_the_old_retry_policy_names_still_work_with_a_deprecation_warning() -> None:
+    """base=, cap= and retry_after_cap= (keywords and attributes) keep working for one release, and warn."""
+    with pytest.warns(DeprecationWarning, match=r"RetryPolicy\.\w+ is now RetryPolicy\.\w+") as caught:
+        old = RetryPolicy(base=0.1, cap=1.0, retry_after_cap=30.0)
+    assert [str(w.message).split()[0] for w in caught] == [
+        f"RetryPolicy.{n}" for n in ("base", "cap", "retry_after_cap")
+    ]
+    assert old == RetryPolicy(first_delay=0.1, max_delay=1.0, max_retry_after=30.0)
+    with pytest.warns(DeprecationWarning, match="max_retry_after"):
+        assert old.retry_after_cap == 30.0
+    with pytest.warns(DeprecationWarning, match=r"is now RetryPolicy\.(first|max)_delay"):
+        assert (old.base, old.cap) == (0.1, 1.0)
+    with pytest.raises(TypeError, match="not both"):
+        RetryPolicy(first_delay=0.1, base=0.2)
+    assert RetryPolicy(4, 0.1, 1.0, 30.0).max_retry_after == 30.0  # the fields' order is unchanged
 
 
 def test_budget_spends_refunds_and_runs_dry() -> None:

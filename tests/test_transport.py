@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.anyio
 
-FAST = RetryPolicy(max_attempts=3, base=0.1, cap=1.0, retry_after_cap=30.0)
+FAST = RetryPolicy(max_attempts=3, first_delay=0.1, max_delay=1.0, max_retry_after=30.0)
 
 
 def json_response(data: Any, status: int = 200, **headers: str) -> web.Response:
@@ -163,7 +163,7 @@ async def test_503_then_success_is_retried() -> None:
     assert answer.json() == {"n": 2}
     assert rec.count == 2
     assert len(clock.sleeps) == 1
-    assert 0.0 <= clock.sleeps[0] <= FAST.base
+    assert 0.0 <= clock.sleeps[0] <= FAST.first_delay
 
 
 async def test_retry_after_is_honoured() -> None:
@@ -175,11 +175,11 @@ async def test_retry_after_is_honoured() -> None:
 
 
 async def test_retry_after_is_capped() -> None:
-    """A server asking for an hour gets ``retry_after_cap`` seconds, not an hour."""
+    """A server asking for an hour gets ``max_retry_after`` seconds, not an hour."""
     handler = sequence(R(status=503, headers={"Retry-After": "3600"}), J({}))
     async with transport_for({"/x": handler}) as (transport, _, clock):
         await transport.request("DELETE", "/x")
-    assert clock.sleeps == [FAST.retry_after_cap]
+    assert clock.sleeps == [FAST.max_retry_after]
 
 
 async def test_throttled_error_carries_retry_after_when_attempts_run_out() -> None:
@@ -314,7 +314,7 @@ async def test_read_timeout_becomes_timeout_error() -> None:
         await release.wait()
         return web.Response()
 
-    policy = RetryPolicy(max_attempts=2, base=0.0)
+    policy = RetryPolicy(max_attempts=2, first_delay=0.0)
     async with transport_for({"/x": stall}, retry=policy, timeouts=Timeouts(read=0.05)) as (transport, rec, _):
         try:
             with pytest.raises(TimeoutError_):

@@ -259,13 +259,15 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     try:
-        header = read_journal(args.journal).header
+        state = read_journal(args.journal)
     except JournalError as exc:
         return _usage(str(exc))
+    header = state.header
     if args.endpoint is None and args.region is None and header.get("endpoint"):
         args.endpoint = header["endpoint"]
     overrides = {name: getattr(args, name) for name in _OPTION_FLAGS if hasattr(args, name)}
-    return _run(args, lambda client, **kw: client.fleet.resume(args.journal, **overrides, **kw))
+    # The state read here is passed down: the run reads the journal again only if it changed meanwhile.
+    return _run(args, lambda client, **kw: client.fleet.resume(args.journal, state=state, **overrides, **kw))
 
 
 def _usage(message: str) -> int:

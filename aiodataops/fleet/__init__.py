@@ -23,7 +23,7 @@ from aiodataops.fleet._events import (
     TargetStateChanged,
 )
 from aiodataops.fleet._fleet import Fleet
-from aiodataops.fleet._journal import JournalError, JournalState, read_journal
+from aiodataops.fleet._journal import JournalError, JournalInUseError, JournalState, JournalWriteError, read_journal
 from aiodataops.fleet._plan import Plan, PlanError, ResolvedTarget, Selector, Target, load_plan, parse_plan
 from aiodataops.fleet._report import Change, ErrorInfo, FleetReport, ItemReport, Outcome, StopReason
 
@@ -44,7 +44,9 @@ __all__ = [
     "FleetStarted",
     "ItemReport",
     "JournalError",
+    "JournalInUseError",
     "JournalState",
+    "JournalWriteError",
     "Outcome",
     "Plan",
     "PlanError",

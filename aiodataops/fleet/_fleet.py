@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -13,11 +12,13 @@ from aiodataops._errors import ConfigurationError
 from aiodataops.fleet._batches import Batches, parse_batches
 from aiodataops.fleet._budget import parse_max_failures
 from aiodataops.fleet._engine import FleetClient, Options, run_fleet
-from aiodataops.fleet._journal import Journal, JournalError, JournalState, read_journal
+from aiodataops.fleet._journal import Journal, JournalError, JournalState, JournalWriteError, read_journal
 from aiodataops.fleet._plan import Plan, parse_plan
 from aiodataops.fleet._source import Source, TargetsInput
 
 if TYPE_CHECKING:
+    import os
+
     from aiodataops.fleet._amount import Amount
     from aiodataops.fleet._events import EventCallback
     from aiodataops.fleet._report import FleetReport
@@ -33,16 +34,19 @@ def _is_number(value: object) -> bool:
 
 def _options(
     *,
-    concurrency: int,
-    rate: float | None,
-    batches: str | list[int | str] | tuple[int | str, ...] | Batches | None,
-    bake: float,
-    max_failures: int | str | Amount | None,
-    timeout: float | None,
-    dry_run: bool,
-    put_retries: int,
+    concurrency: int = 16,
+    rate: float | None = None,
+    batches: str | list[int | str] | tuple[int | str, ...] | Batches | None = None,
+    bake: float = 0.0,
+    max_failures: int | str | Amount | None = 0,
+    timeout: float | None = None,
+    dry_run: bool = False,
+    put_retries: int = 3,
 ) -> Options:
-    """Check every option before anything is sent; a bad one raises ``ConfigurationError`` naming it."""
+    """Check every option before anything is sent; a bad one raises ``ConfigurationError`` naming it.
+
+    The defaults are ``Fleet.apply``'s, for a resume of a journal that recorded none.
+    """
     if type(concurrency) is not int or concurrency < 1:
         raise ConfigurationError(f"concurrency: expected a whole number >= 1, got {concurrency!r}")
     if rate is not None and (not _is_number(rate) or not (rate > 0 and math.isfinite(rate))):
@@ -126,39 +130,16 @@ class Fleet:
             dry_run=dry_run,
             put_retries=put_retries,
         )
-        source = Source(targets, self._client.services.list)
-        plan = targets if isinstance(targets, Plan) else None
-        if journal is None:
-            if resume:
-                raise ConfigurationError("resume: needs the journal to resume from")
-            return await run_fleet(self._client, source, options, on_event=on_event, stop=stop, abort=abort)
-        if dry_run:
-            raise ConfigurationError("journal: a dry run changes nothing, so it keeps no journal")
-        state: JournalState | None = None
-        if resume:
-            _check_same_plan(await anyio.to_thread.run_sync(read_journal, journal), plan, os.fspath(journal))
-            opened, state = await Journal.reopen(journal, options=options.to_dict())
-        else:
-            header_plan = {"path": plan.path, "sha256": plan.sha256, "data": plan.data} if plan else None
-            endpoint = getattr(self._client, "endpoint", None)
-            opened = await Journal.create(journal, plan=header_plan, options=options.to_dict(), endpoint=endpoint)
-        async with opened:
-            return await run_fleet(
-                self._client,
-                source,
-                options,
-                journal=opened,
-                resumed=state,
-                on_event=on_event,
-                stop=stop,
-                abort=abort,
-            )
+        return await self._start(
+            targets, options, journal=journal, resume=resume, on_event=on_event, stop=stop, abort=abort
+        )
 
     async def resume(
         self,
         journal: str | os.PathLike[str],
         *,
         targets: TargetsInput | None = None,
+        state: JournalState | None = None,
         on_event: EventCallback | None = None,
         stop: anyio.Event | None = None,
         abort: anyio.Event | None = None,
@@ -168,21 +149,115 @@ class Fleet:
 
         Ended services are not touched again (their report lines are reused); accepted ones are followed, never
         sent again; the rest start. A run of plain pairs recorded no plan: pass the same ``targets`` again.
+        ``state``: the journal as ``read_journal`` returned it, if the caller read it already (it is read again
+        only if the file changed since). The journal is locked for the whole run: a second run of the same journal
+        raises ``JournalInUseError``; if it cannot be written during the run, ``JournalWriteError`` (resumable).
         """
         unknown = set(overrides) - set(_OPTION_NAMES)
         if unknown:
             raise ConfigurationError(f"resume: unknown option(s): {', '.join(sorted(unknown))}")
-        header = read_journal(journal).header
-        if targets is None:
-            recorded = header.get("plan")
-            if not recorded:
-                raise ConfigurationError("resume: this journal recorded no plan; pass the same targets again")
-            targets = parse_plan(recorded["data"], path=recorded.get("path"))
-        options = {k: v for k, v in (header.get("options") or {}).items() if k in _OPTION_NAMES}
-        options.update(overrides)
-        return await self.apply(
-            targets, journal=journal, resume=True, on_event=on_event, stop=stop, abort=abort, **options
+        if state is None:
+            state = await anyio.to_thread.run_sync(read_journal, journal)
+        targets, options = _resumed_run(state.header, targets, overrides)
+        # The run takes the journal over with this state: read again (under its lock) only if the file changed.
+        return await self._start(
+            targets, options, journal=journal, resume=True, state=state, on_event=on_event, stop=stop, abort=abort
         )
+
+    async def _start(
+        self,
+        targets: TargetsInput,
+        options: Options,
+        *,
+        journal: str | os.PathLike[str] | None,
+        resume: bool,
+        state: JournalState | None = None,
+        on_event: EventCallback | None,
+        stop: anyio.Event | None,
+        abort: anyio.Event | None,
+    ) -> FleetReport:
+        """Open (or take over) the journal, then run."""
+        source = Source(targets, self._client.services.list)
+        plan = targets if isinstance(targets, Plan) else None
+        if journal is None:
+            if resume:
+                raise ConfigurationError("resume: needs the journal to resume from")
+            return await run_fleet(self._client, source, options, on_event=on_event, stop=stop, abort=abort)
+        if options.dry_run:
+            raise ConfigurationError("journal: a dry run changes nothing, so it keeps no journal")
+        opened, state = await self._open_journal(journal, plan, options, resume=resume, state=state)
+        async with opened:
+            try:
+                return await run_fleet(
+                    self._client,
+                    source,
+                    options,
+                    journal=opened,
+                    resumed=state,
+                    on_event=on_event,
+                    stop=stop,
+                    abort=abort,
+                )
+            except BaseExceptionGroup as group:
+                failure = _journal_failure(group)
+                if failure is None:
+                    raise
+                # The journal took no more records (disk full, I/O error), so the engine's workers stopped: one
+                # clear, resumable error rather than a group of tracebacks.
+                raise failure from group
+
+    async def _open_journal(
+        self,
+        journal: str | os.PathLike[str],
+        plan: Plan | None,
+        options: Options,
+        *,
+        resume: bool,
+        state: JournalState | None,
+    ) -> tuple[Journal, JournalState | None]:
+        """Create a new run's journal, or take one over (with ``state``, if read already) and mark it resumed."""
+        if not resume:
+            header_plan = {"path": plan.path, "sha256": plan.sha256, "data": plan.data} if plan else None
+            endpoint = getattr(self._client, "endpoint", None)
+            return await Journal.create(journal, plan=header_plan, options=options.to_dict(), endpoint=endpoint), None
+        opened, state = await Journal.take_over(journal, state=state)
+        try:
+            _check_same_plan(state, plan, opened.path)
+            await opened.resumed(options.to_dict())
+        except BaseException:
+            await opened.aclose()
+            raise
+        return opened, state
+
+
+def _resumed_run(
+    header: dict[str, Any], targets: TargetsInput | None, overrides: dict[str, Any]
+) -> tuple[TargetsInput, Options]:
+    """The targets and options of a resumed run: the journal's, unless given."""
+    if targets is None:
+        recorded = header.get("plan")
+        if not recorded:
+            raise ConfigurationError("resume: this journal recorded no plan; pass the same targets again")
+        targets = parse_plan(recorded["data"], path=recorded.get("path"))
+    options = {k: v for k, v in (header.get("options") or {}).items() if k in _OPTION_NAMES}
+    options.update(overrides)
+    return targets, _options(**options)
+
+
+def _journal_failure(group: BaseExceptionGroup[BaseException]) -> JournalWriteError | None:
+    """The journal write error a run ended with, if that (and cancellations) is all the group holds."""
+    matched, rest = group.split(JournalWriteError)
+    if matched is None:
+        return None
+    if rest is not None:
+        _, other = rest.split(anyio.get_cancelled_exc_class())
+        if other is not None:
+            return None
+    first: BaseException = matched
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    assert isinstance(first, JournalWriteError)
+    return first
 
 
 def _check_same_plan(state: JournalState, plan: Plan | None, name: str) -> None:

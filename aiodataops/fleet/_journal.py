@@ -12,18 +12,29 @@ One JSON object per line, each made durable (written, flushed and fsynced) befor
 - ``ended``: ``id`` ended succeeded, failed or timed out, with its item report.
 
 Skipped and not-started targets are never written as ended: a resume starts them. Records that arrive together
-share one fsync (group commit), so a big fleet is not throttled by the disk. The file is created mode 0600.
+share one fsync (group commit), so a big fleet is not throttled by the disk; every caller returns only once ITS
+record is durable, and if a write fails every caller whose record was not written gets ``JournalWriteError`` (so an
+``intent`` that is not on disk stops its PUT), as does every later one: a journal that failed a write takes no more
+records, and the run stops where a resume can pick it up. The file is created mode 0600 and must be a regular file.
 Reading tolerates a last line cut short by a crash (it is dropped, and a resume truncates it away before
-appending); a damaged line anywhere else is an error, since the journal could no longer be trusted.
+appending); a damaged line anywhere else is an error, since the journal could no longer be trusted, and so is a
+header whose fields have the wrong shape (``JournalError`` naming the field).
+
+One process at a time: an open journal holds an exclusive ``flock`` on the file for the whole run, so a second
+``apply`` or ``resume`` of the same journal fails at once with ``JournalInUseError`` ("journal in use by pid N":
+``header`` and ``resumed`` records carry the pid of the run that wrote them). The kernel drops the lock when its
+process dies, so the journal of a crashed or killed run is simply taken over by the next resume.
 
 Nothing secret is written: ids, states, timestamps, the update (which has no secret field) and item reports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import os
-import pathlib
+import stat
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
@@ -41,13 +52,37 @@ from aiodataops.fleet._report import FINAL_OUTCOMES, ItemReport
 if TYPE_CHECKING:
     from aiodataops._models import ServiceUpdate
 
-__all__ = ["JOURNAL_VERSION", "Journal", "JournalError", "JournalState", "read_journal"]
+__all__ = [
+    "JOURNAL_VERSION",
+    "Journal",
+    "JournalError",
+    "JournalInUseError",
+    "JournalState",
+    "JournalWriteError",
+    "read_journal",
+]
 
 JOURNAL_VERSION = 1
 
 
 class JournalError(DataOpsError):
     """The journal cannot be used: missing, already holding a run, damaged, or from a newer format."""
+
+
+class JournalInUseError(JournalError):
+    """Another run holds the journal (its ``pid``, when known): one journal, one process at a time."""
+
+    def __init__(self, message: str, *, pid: int | None) -> None:
+        self.pid = pid
+        super().__init__(message)
+
+
+class JournalWriteError(JournalError):
+    """A record could not be made durable (disk full, I/O error): the run must stop, and can be resumed later.
+
+    The record that failed, and any after it, are not on disk: an ``intent`` that raised this was not recorded, so
+    its PUT must not be sent. What was written before stays valid (a torn last line is cut away on resume).
+    """
 
 
 @attrs.frozen
@@ -69,6 +104,9 @@ class JournalState:
     records: int = 0
     valid_length: int = 0
     truncated: bool = False
+    stamp: tuple[int, ...] = attrs.field(default=(), eq=False, repr=False)
+    """The file as it was read (device, inode, size, mtime): a run that takes the journal over re-reads it only
+    when this no longer matches, so a state read before taking the lock is used as is when nothing changed."""
 
     @property
     def reattach(self) -> dict[str, WaitToken]:
@@ -87,11 +125,25 @@ def read_journal(path: str | os.PathLike[str]) -> JournalState:
     """Read a journal up to its last whole record; raises ``JournalError`` if it cannot be trusted."""
     name = os.fspath(path)
     try:
-        raw = pathlib.Path(name).read_bytes()
+        with open(name, "rb") as file:  # noqa: PTH123 -- the stamp must come from the very file object read
+            stamp = _stamp(os.fstat(file.fileno()))
+            raw = file.read()
     except FileNotFoundError:
         raise JournalError(f"{name}: no such journal") from None
+    except IsADirectoryError:
+        raise JournalError(f"{name}: is a directory, not a journal") from None
     except OSError as exc:
         raise JournalError(f"{name}: cannot read the journal: {exc.strerror or exc}") from None
+    state = _parse(raw, name)
+    state.stamp = stamp
+    return state
+
+
+def _stamp(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _parse(raw: bytes, name: str) -> JournalState:
     end = raw.rfind(b"\n") + 1
     state: JournalState | None = None
     for number, line in enumerate(raw[:end].splitlines(), start=1):
@@ -119,7 +171,45 @@ def _start(record: dict[str, Any], name: str) -> JournalState:
     version = record.get("version")
     if version != JOURNAL_VERSION:
         raise JournalError(f"{name}: journal format {version!r} is not supported (this is format {JOURNAL_VERSION})")
+    problem = _header_problem(record)
+    if problem:
+        raise JournalError(f"{name}: line 1 (header record) is damaged: {problem}")
     return JournalState(header=record)
+
+
+def _header_problem(header: dict[str, Any]) -> str | None:
+    """What is wrong with a header's fields (as a hand edit could leave them), or ``None``."""
+    plan = header.get("plan")
+    if plan is not None:
+        if not isinstance(plan, dict):
+            return f"plan must be an object or null, not {_kind(plan)}"
+        for key, expected in (("data", dict), ("path", str), ("sha256", str)):
+            value = plan.get(key)
+            if (value is not None or key == "data") and not isinstance(value, expected):
+                wanted = "an object" if expected is dict else "a string"
+                return f"plan.{key} must be {wanted}, not {_kind(value)}"
+    options = header.get("options")
+    if options is not None and not isinstance(options, dict):
+        return f"options must be an object, not {_kind(options)}"
+    endpoint = header.get("endpoint")
+    if endpoint is not None and not isinstance(endpoint, str):
+        return f"endpoint must be a string or null, not {_kind(endpoint)}"
+    return None
+
+
+def _kind(value: object) -> str:
+    """A JSON value's kind, for a message (never the value: a hand-edited file could hold anything)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
 
 
 def _apply(state: JournalState, record: dict[str, Any], name: str, number: int) -> None:
@@ -143,7 +233,10 @@ def _wall() -> str:
 
 
 class Journal:
-    """An open journal, appending durable records; use ``create`` for a new run or ``reopen`` to resume one."""
+    """An open journal, appending durable records; ``create`` starts a new run, ``take_over`` or ``reopen`` resumes one.
+
+    The journal holds an exclusive lock on its file from opening to ``aclose``.
+    """
 
     def __init__(self, path: str, fd: int) -> None:
         self.path = path
@@ -151,6 +244,7 @@ class Journal:
         self._queue: list[bytes] = []
         self._queued = 0
         self._durable = 0
+        self._failure: OSError | None = None
         self._lock = anyio.Lock()
 
     @classmethod
@@ -162,36 +256,72 @@ class Journal:
         options: Mapping[str, Any],
         endpoint: str | None = None,
     ) -> Journal:
-        """Create a new journal (mode 0600) and write its header; an existing non-empty file is an error."""
+        """Create a new journal (mode 0600), lock it and write its header; an existing non-empty file is an error."""
         name = os.fspath(path)
         fd = await anyio.to_thread.run_sync(_open_new, name)
         journal = cls(name, fd)
-        await journal._append(
-            {
-                "type": "header",
-                "version": JOURNAL_VERSION,
-                "created": _wall(),
-                "endpoint": endpoint,
-                "plan": plan,
-                "options": dict(options),
-            }
-        )
+        try:
+            await journal._append(
+                {
+                    "type": "header",
+                    "version": JOURNAL_VERSION,
+                    "created": _wall(),
+                    "pid": os.getpid(),
+                    "endpoint": endpoint,
+                    "plan": plan,
+                    "options": dict(options),
+                }
+            )
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                # No header on disk means no run: leave the file empty, so that the next ``create`` can use it.
+                with contextlib.suppress(OSError):
+                    await anyio.to_thread.run_sync(os.ftruncate, fd, 0)
+                await journal.aclose()
+            raise
         return journal
 
     @classmethod
-    async def reopen(cls, path: str | os.PathLike[str], *, options: Mapping[str, Any]) -> tuple[Journal, JournalState]:
-        """Read a journal, cut a torn last line away, and append a ``resumed`` record."""
+    async def take_over(
+        cls, path: str | os.PathLike[str], *, state: JournalState | None = None
+    ) -> tuple[Journal, JournalState]:
+        """Open an existing journal for a resume: lock it, read it, and cut a torn last line away.
+
+        ``state``, read earlier (e.g. to find the endpoint before a client exists), is used as is when the file has
+        not changed since; otherwise the journal is read again, under the lock. Nothing is appended yet: call
+        ``resumed`` once the run's options are known. Raises ``JournalInUseError`` if another run holds it.
+        """
         name = os.fspath(path)
-        state = await anyio.to_thread.run_sync(read_journal, name)
-        fd = await anyio.to_thread.run_sync(_open, name)
-        if state.truncated:
-            await anyio.to_thread.run_sync(os.ftruncate, fd, state.valid_length)
-        journal = cls(name, fd)
-        await journal._append({"type": "resumed", "created": _wall(), "options": dict(options)})
+        fd = await anyio.to_thread.run_sync(_open_locked, name, 0)
+        try:
+            if state is None or state.stamp != _stamp(os.fstat(fd)):
+                state = await anyio.to_thread.run_sync(read_journal, name)
+            if state.truncated:
+                await anyio.to_thread.run_sync(os.ftruncate, fd, state.valid_length)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(name, fd), state
+
+    @classmethod
+    async def reopen(
+        cls, path: str | os.PathLike[str], *, options: Mapping[str, Any], state: JournalState | None = None
+    ) -> tuple[Journal, JournalState]:
+        """``take_over`` a journal and append a ``resumed`` record with the new run's options."""
+        journal, state = await cls.take_over(path, state=state)
+        try:
+            await journal.resumed(options)
+        except BaseException:
+            await journal.aclose()
+            raise
         return journal, state
 
+    async def resumed(self, options: Mapping[str, Any]) -> None:
+        """Record that this process took the run over, with its options."""
+        await self._append({"type": "resumed", "created": _wall(), "pid": os.getpid(), "options": dict(options)})
+
     async def intent(self, service_id: str, update: ServiceUpdate) -> None:
-        """Record that a PUT is about to be sent."""
+        """Record that a PUT is about to be sent; if this raises, the record is not on disk: do not send it."""
         await self._append({"type": "intent", "id": service_id, "update": unstructure(update), "t": time.time()})
 
     async def accepted(self, token: WaitToken) -> None:
@@ -206,14 +336,21 @@ class Journal:
             await self._append({"type": "ended", "id": item.data_ops_service_id, "item": item.to_dict()})
 
     async def aclose(self) -> None:
-        """Make everything queued durable and close the file."""
+        """Make everything queued durable, close the file and release the lock.
+
+        Raises ``JournalWriteError`` if what was still queued cannot be written; after an earlier write failure
+        (already raised to the callers concerned) it only closes the file.
+        """
         if self._fd < 0:
             return
         with anyio.CancelScope(shield=True):
-            async with self._lock:
-                await self._flush()
-            fd, self._fd = self._fd, -1
-            await anyio.to_thread.run_sync(os.close, fd)
+            try:
+                async with self._lock:
+                    if self._failure is None:
+                        await self._flush()
+            finally:
+                fd, self._fd = self._fd, -1
+                await anyio.to_thread.run_sync(os.close, fd)
 
     async def __aenter__(self) -> Self:
         return self
@@ -222,29 +359,53 @@ class Journal:
         await self.aclose()
 
     async def _append(self, record: Mapping[str, Any]) -> None:
-        """Queue one record and return once it is durable, sharing an fsync with records queued meanwhile."""
+        """Queue one record and return once it is durable, sharing an fsync with records queued meanwhile.
+
+        Raises ``JournalWriteError`` unless this very record reached the disk.
+        """
         if self._fd < 0:
             raise JournalError(f"{self.path}: the journal is closed")
+        if self._failure is not None:
+            raise self._write_error()
         self._queue.append(orjson.dumps(record) + b"\n")
         self._queued += 1
         mine = self._queued
         async with self._lock:
             if self._durable >= mine:
                 return
+            if self._failure is not None:
+                # The group write holding this record failed (its caller got the error first), or an earlier one
+                # did and this record was never written: either way it is not on disk.
+                raise self._write_error()
             await self._flush()
+        assert self._durable >= mine
 
     async def _flush(self) -> None:
+        """Write every queued record at once (the caller holds the lock); on failure, fail the journal for good."""
         if not self._queue:
             return
         data, upto, self._queue = b"".join(self._queue), self._queued, []
         # Shielded: a record that was handed to the disk is marked durable, even if the caller is cancelled.
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_write_durably, self._fd, data)
+            try:
+                await anyio.to_thread.run_sync(_write_durably, self._fd, data)
+            except OSError as exc:
+                # Part of the group may be on disk (a torn last line, cut away on resume); none of it counts.
+                self._failure = exc
+                raise self._write_error() from exc
             self._durable = upto
+
+    def _write_error(self) -> JournalWriteError:
+        assert self._failure is not None
+        reason = self._failure.strerror or str(self._failure) or type(self._failure).__name__
+        return JournalWriteError(
+            f"{self.path}: cannot write the journal ({reason}); the run stops here, and what the journal holds "
+            f"stays valid: once the cause is fixed, continue with `aiodataops fleet resume {self.path}`"
+        )
 
 
 def _open_new(name: str) -> int:
-    fd = _open(name, os.O_CREAT)
+    fd = _open_locked(name, os.O_CREAT)
     try:
         _check_empty(fd, name)
         # The new directory entry must be durable too, or a crash could lose the whole file.
@@ -255,15 +416,71 @@ def _open_new(name: str) -> int:
     return fd
 
 
-def _open(name: str, extra_flags: int = 0) -> int:
+def _open_locked(name: str, extra_flags: int) -> int:
+    """Open a journal for appending and take its lock; raises ``JournalError`` (``JournalInUseError``)."""
     try:
         fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | extra_flags, 0o600)
     except FileNotFoundError:
         raise JournalError(f"{name}: no such journal") from None
+    except IsADirectoryError:
+        raise JournalError(f"{name}: is a directory, not a journal") from None
     except OSError as exc:
         raise JournalError(f"{name}: cannot open the journal: {exc.strerror or exc}") from None
-    os.fchmod(fd, 0o600)
+    try:
+        _lock(fd, name)
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
+
+
+def _lock(fd: int, name: str) -> None:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        # A device (/dev/null would swallow every record, /dev/full refuse them) or a pipe cannot be trusted.
+        raise JournalError(f"{name}: a journal must be a regular file")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = _holder(name)
+        by = f"pid {pid}" if pid is not None else "another process"
+        raise JournalInUseError(
+            f"{name}: journal in use by {by}; one run at a time may use a journal (wait for it to end, or stop "
+            "it: its journal is then resumed)",
+            pid=pid,
+        ) from None
+    except OSError as exc:
+        raise JournalError(f"{name}: cannot lock the journal: {exc.strerror or exc}") from None
+
+
+def _holder(name: str) -> int | None:
+    """The pid of the run holding a journal: the last one recorded, if that process still exists."""
+    try:
+        with open(name, "rb") as file:  # noqa: PTH123 -- plain os, like the rest of this module
+            raw = file.read()
+    except OSError:
+        return None
+    for line in reversed(raw.splitlines()):
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("type") in ("header", "resumed"):
+            pid = record.get("pid")
+            if type(pid) is not int or pid <= 0:
+                return None
+            return pid if _alive(pid) else None
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def _check_empty(fd: int, name: str) -> None:

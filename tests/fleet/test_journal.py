@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
+import re
 import stat
 from typing import TYPE_CHECKING
 
@@ -13,7 +15,7 @@ import pytest
 
 from aiodataops._models import Service, ServiceUpdate
 from aiodataops._waiting import WaitToken
-from aiodataops.fleet._journal import Journal, JournalError, read_journal
+from aiodataops.fleet._journal import Journal, JournalError, JournalWriteError, read_journal
 from aiodataops.fleet._report import ErrorInfo, ItemReport, Outcome
 
 if TYPE_CHECKING:
@@ -138,3 +140,127 @@ async def test_concurrent_records_are_all_durable_and_whole(tmp_path: Path) -> N
     state = read_journal(path)
     assert set(state.unconfirmed) == {f"s{i}" for i in range(200)}
     assert state.records == 201
+
+
+def _broken_pipe_journal() -> Journal:
+    """A journal whose every write fails for real: its file is a pipe nobody reads any more."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    return Journal("broken.jsonl", write_end)
+
+
+@pytest.mark.anyio
+async def test_when_a_group_write_fails_every_caller_whose_record_was_not_written_learns_it() -> None:
+    """A failed group write raises in every caller of that group and in every later one: none returns as if saved."""
+    journal = _broken_pipe_journal()
+    outcomes: list[str] = []
+
+    async def record(i: int) -> None:
+        try:
+            await journal.intent(f"s{i}", UPDATE)
+        except JournalWriteError:
+            outcomes.append("failed")
+        else:
+            outcomes.append("saved")
+
+    async with anyio.create_task_group() as group:
+        for i in range(50):
+            group.start_soon(record, i)
+    assert outcomes == ["failed"] * 50
+    with pytest.raises(JournalWriteError, match=r"cannot write the journal \(Broken pipe\).*fleet resume"):
+        await journal.intent("later", UPDATE)
+    await journal.aclose()  # the error already reached every caller concerned: closing does not raise it again
+
+
+@pytest.mark.anyio
+async def test_a_full_disk_stops_the_journal_and_keeps_what_was_written(tmp_path: Path) -> None:
+    """ENOSPC in the middle: the records written before stay readable, later ones raise ``JournalWriteError``."""
+    path = tmp_path / "run.jsonl"
+    journal = await Journal.create(path, plan=None, options={})
+    await journal.intent("s1", UPDATE)
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, journal._fd)  # the journal's file now sits on a full disk
+    os.close(full)
+    with pytest.raises(JournalWriteError, match="No space left on device"):
+        await journal.intent("s2", UPDATE)
+    with pytest.raises(JournalWriteError):
+        await journal.ended(ItemReport("s1", Outcome.SUCCEEDED))
+    await journal.aclose()
+    state = read_journal(path)
+    assert set(state.unconfirmed) == {"s1"}
+    assert not state.ended
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ({"plan": "p.yaml"}, "plan must be an object or null, not a string"),
+        ({"plan": {"data": [1]}}, "plan.data must be an object, not a list"),
+        ({"plan": {"data": {}, "path": 3}}, "plan.path must be a string, not a number"),
+        ({"options": ["concurrency", 3]}, "options must be an object, not a list"),
+        ({"endpoint": {"url": "x"}}, "endpoint must be a string or null, not an object"),
+    ],
+)
+async def test_a_hand_edited_header_is_refused_naming_the_field(
+    tmp_path: Path, header: dict[str, object], message: str
+) -> None:
+    """A header field of the wrong shape is a ``JournalError`` naming it, when read and when resumed."""
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(orjson.dumps({"type": "header", "version": 1, **header}) + b"\n")
+    with pytest.raises(JournalError, match=rf"line 1 \(header record\) is damaged: {re.escape(message)}"):
+        read_journal(path)
+    with pytest.raises(JournalError, match=re.escape(message)):
+        await Journal.reopen(path, options={})
+
+
+@pytest.mark.anyio
+async def test_a_journal_must_be_a_regular_file(tmp_path: Path) -> None:
+    """A device or a directory is refused before anything is written (``/dev/full`` is never chmod-ed)."""
+    with pytest.raises(JournalError, match="must be a regular file"):
+        await Journal.create("/dev/full", plan=None, options={})
+    with pytest.raises(JournalError, match="is a directory"):
+        await Journal.create(tmp_path, plan=None, options={})
+
+
+@pytest.mark.anyio
+async def test_take_over_reuses_a_state_read_before_unless_the_file_changed(tmp_path: Path) -> None:
+    """A state read earlier is used as is when the file is unchanged, and read again (under the lock) when not."""
+    path = tmp_path / "run.jsonl"
+    await _write_run(path)
+    before = read_journal(path)
+    journal, state = await Journal.take_over(path, state=before)
+    async with journal:
+        assert state is before
+    path.write_bytes(path.read_bytes() + orjson.dumps({"type": "ended", "id": "s3", "item": _ended("s3")}) + b"\n")
+    journal, state = await Journal.take_over(path, state=before)
+    async with journal:
+        assert state is not before
+        assert set(state.ended) == {"s1", "s2", "s3"}
+
+
+def _ended(sid: str) -> dict[str, object]:
+    return ItemReport(sid, Outcome.SUCCEEDED).to_dict()
+
+
+@pytest.mark.anyio
+async def test_a_header_that_cannot_be_written_leaves_an_empty_file_for_the_next_try(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC on the header: ``JournalWriteError``, the file is left empty (no half run), and a new run can use it."""
+    from aiodataops.fleet import _journal  # noqa: PLC0415 -- the module whose disk writes fail
+
+    path = tmp_path / "run.jsonl"
+
+    def full(fd: int, data: bytes) -> None:
+        os.write(fd, data[:10])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_journal, "_write_durably", full)
+        with pytest.raises(JournalWriteError, match="No space left on device"):
+            await Journal.create(path, plan=None, options={})
+    assert path.read_bytes() == b""
+    async with await Journal.create(path, plan=None, options={}):
+        pass
+    assert read_journal(path).records == 1

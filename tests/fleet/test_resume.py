@@ -143,3 +143,31 @@ async def test_resume_refuses_a_changed_plan_and_needs_targets_without_one(emu: 
         report = await client.fleet.resume(pairs_path, targets=[(sid, NEW) for sid in ids])
     assert report.counts["succeeded"] == 3
     assert emu.counters.total("update_service") == 3
+
+
+@pytest.mark.anyio
+async def test_resume_reads_the_journal_once_and_not_again_when_given_its_state(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``resume`` reads the journal once (off the event loop); given a state read before, it reads it no more."""
+    from aiodataops.fleet import _journal  # noqa: PLC0415 -- the module whose reader is counted
+
+    ids = emu.service_ids()[:3]
+    path = tmp_path / "run.jsonl"
+    async with await _journal_for(path, _plan(ids)):
+        pass
+    reads: list[str] = []
+    parse = _journal._parse
+
+    def counted(raw: bytes, name: str) -> _journal.JournalState:
+        reads.append(name)
+        return parse(raw, name)
+
+    monkeypatch.setattr(_journal, "_parse", counted)
+    async with client_for(emu) as client:
+        first = await client.fleet.resume(path, max_failures=None)
+        assert len(reads) == 1
+        state = read_journal(path)
+        second = await client.fleet.resume(path, state=state)
+    assert len(reads) == 2  # the caller's own read, and no other
+    assert first.counts["succeeded"] == second.counts["succeeded"] == 3
