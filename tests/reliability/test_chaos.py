@@ -43,7 +43,7 @@ FAULTS = (
 )
 POLL = PollPolicy(first_delay=0.02, growth=1.5, max_delay=0.1, min_delay=0.01, deadline=30.0, max_retry_after=0.1)
 # Retry-After: 1 is honoured but capped to 0.1 s, or the run would spend its time asleep.
-RETRY = RetryPolicy(base=0.02, cap=0.2, retry_after_cap=0.1)
+RETRY = RetryPolicy(first_delay=0.02, max_delay=0.2, max_retry_after=0.1)
 # A PUT is sent again (after looking whether it landed) at most this often after a 5xx or no answer; 429s do not
 # count. Each send meets such a fault (a 503, a drop, a time-out) with p ~ 0.09 here, so a service is lost to
 # transient faults with p ~ 0.09 ** (PUT_RETRIES + 1): with the default of 3 about 1 in 15,000 services (a run of
@@ -129,5 +129,5 @@ async def test_a_put_throttled_with_a_huge_retry_after_waits_a_capped_time() -> 
             report = await client.fleet.apply([(sid, ServiceUpdate(description="throttled"))])
     assert report.counts["succeeded"] == 1
     assert emu.counters.faults["update_service", "429"] == 1
-    cap = max(client.poll_policy.max_retry_after, client.transport.retry.retry_after_cap)
+    cap = max(client.poll_policy.max_retry_after, client._transport.retry.max_retry_after)
     assert max(clock.sleeps) <= cap
