@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import math
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -37,7 +36,9 @@ import yaml
 
 from aiodataops import DataOpsClient, DataOpsError, PollPolicy, RetryPolicy
 from aiodataops.cli._argtypes import positive_int
+from aiodataops.cli._common import ExitCode
 from aiodataops.cli._fleet import write_report
+from aiodataops.cli._interrupts import run_interruptibly
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.emulator import Emulator, FaultRule
 from aiodataops.fleet import FleetReport, JournalError, Outcome, StopReason, load_plan
@@ -48,11 +49,6 @@ if TYPE_CHECKING:
     from aiodataops.fleet import EventCallback
 
 __all__ = ["DemoResult", "DemoSettings", "register", "run_demo"]
-
-EXIT_OK: Final = 0
-EXIT_FAILED: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_INTERRUPTED: Final = 130
 
 #: The update every service gets: one more worker replica (the seeded services run three).
 UPDATE: Final = {"service_workload": {"worker": {"replica": "4"}}}
@@ -183,10 +179,10 @@ class DemoResult:
     def exit_status(self, *, strict: bool = False) -> int:
         """130 interrupted; with ``strict`` the fleet rule (0 only when all succeeded); else 0 when as designed."""
         if self.interrupted:
-            return EXIT_INTERRUPTED
+            return ExitCode.INTERRUPTED
         if strict:
-            return EXIT_OK if self.report.ok else EXIT_FAILED
-        return EXIT_FAILED if self.problems() else EXIT_OK
+            return ExitCode.OK if self.report.ok else ExitCode.FAILED
+        return ExitCode.FAILED if self.problems() else ExitCode.OK
 
     def to_dict(self, *, strict: bool = False) -> dict[str, Any]:
         """JSON data: the demo's settings, verdict, emulator counts, files, and the fleet report."""
@@ -334,8 +330,9 @@ def _demo(args: argparse.Namespace) -> int:
         directory = _directory(args.dir)
     except OSError as exc:
         print(f"aiodataops demo: --dir {args.dir}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     text = args.output == "text"
+    out = sys.stdout if text else None
     progress = (
         None
         if args.progress == "off"
@@ -344,13 +341,16 @@ def _demo(args: argparse.Namespace) -> int:
         )
     )
     try:
-        result = anyio.run(_main, settings, directory, progress, sys.stdout if text else None)
+        result, _ = anyio.run(
+            run_interruptibly,
+            lambda stop, abort: _run_shown(settings, directory, progress, out, stop=stop, abort=abort),
+        )
     except JournalError as exc:
         print(f"aiodataops demo: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except DataOpsError as exc:
         print(f"aiodataops demo: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     if text:
         print_summary(result, sys.stdout, strict=args.strict)
     else:
@@ -367,48 +367,31 @@ def _directory(given: str | None) -> Path:
     return path
 
 
-async def _main(
-    settings: DemoSettings, directory: Path, progress: FleetProgress | None, out: IO[str] | None
+async def _run_shown(
+    settings: DemoSettings,
+    directory: Path,
+    progress: FleetProgress | None,
+    out: IO[str] | None,
+    *,
+    stop: anyio.Event,
+    abort: anyio.Event,
 ) -> DemoResult:
-    stop, abort = anyio.Event(), anyio.Event()
-    error: DataOpsError | None = None
-    result: DemoResult | None = None
-    async with anyio.create_task_group() as group:
-        group.start_soon(_watch_interrupts, stop, abort)
-        with contextlib.ExitStack() as shown:
+    with contextlib.ExitStack() as shown:
 
-            def ready(emu: Emulator) -> None:
-                if out is not None:
-                    print_intro(settings, emu.base_url, out)
-                if progress is not None:
-                    shown.enter_context(progress)  # after the intro: a live panel must own the terminal's bottom
+        def ready(emu: Emulator) -> None:
+            if out is not None:
+                print_intro(settings, emu.base_url, out)
+            if progress is not None:
+                shown.enter_context(progress)  # after the intro: a live panel must own the terminal's bottom
 
-            try:
-                result = await run_demo(
-                    settings,
-                    directory,
-                    on_event=progress.on_event if progress is not None else None,
-                    on_ready=ready,
-                    stop=stop,
-                    abort=abort,
-                )
-            except DataOpsError as exc:
-                error = exc  # raised below, outside the task group, so that it is not wrapped in a group
-        group.cancel_scope.cancel()
-    if error is not None:
-        raise error
-    assert result is not None
-    return result
-
-
-async def _watch_interrupts(stop: anyio.Event, abort: anyio.Event) -> None:
-    """First Ctrl-C: start nothing new and let what is in flight settle; second: stop following it too."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            if stop.is_set():
-                abort.set()
-                return
-            stop.set()
+        return await run_demo(
+            settings,
+            directory,
+            on_event=progress.on_event if progress is not None else None,
+            on_ready=ready,
+            stop=stop,
+            abort=abort,
+        )
 
 
 # -- what it prints -------------------------------------------------------------------------------------------
@@ -495,8 +478,8 @@ def _verdict(result: DemoResult, *, strict: bool) -> str:
     if result.interrupted:
         return "exit status 130: interrupted (the services in flight settled first; the journal shows where it stopped)"
     if strict:
-        return f"exit status {status} (--strict: {'every' if status == EXIT_OK else 'not every'} service succeeded)"
-    if status == EXIT_OK:
+        return f"exit status {status} (--strict: {'every' if status == ExitCode.OK else 'not every'} service succeeded)"
+    if status == ExitCode.OK:
         failures = "; only the injected failures failed" if not result.report.ok else ""
         return (
             f"exit status 0: as designed (every service accounted for once{failures}); "

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import sys
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -23,7 +22,9 @@ import anyio
 
 from aiodataops._errors import AuthenticationError, ConfigurationError, DataOpsError, PermissionDeniedError
 from aiodataops.cli._argtypes import count, positive_int, positive_seconds, seconds_or_zero
+from aiodataops.cli._common import ExitCode, usage_error
 from aiodataops.cli._connection import client_from_args, connection_parent
+from aiodataops.cli._interrupts import run_interruptibly
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.fleet._amount import parse_amount
 from aiodataops.fleet._batches import parse_batches
@@ -40,11 +41,6 @@ if TYPE_CHECKING:
     _Start = Callable[..., Awaitable[FleetReport]]
 
 __all__ = ["PlainProgress", "register", "write_report"]
-
-EXIT_OK: Final = 0
-EXIT_FAILED: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_INTERRUPTED: Final = 130
 
 # Report error kinds that are the caller's to fix (bad or insufficient credentials), like a bad flag: exit 2.
 _CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
@@ -234,10 +230,10 @@ def _summary(report: FleetReport, out: IO[str]) -> None:
 
 def _exit_status(report: FleetReport, interrupted: bool) -> int:
     if interrupted:
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     if report.dry_run:
-        return EXIT_OK if report.error is None and not report.counts["failed"] else EXIT_FAILED
-    return EXIT_OK if report.ok else EXIT_FAILED
+        return ExitCode.OK if report.error is None and not report.counts["failed"] else ExitCode.FAILED
+    return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
 # -- running ------------------------------------------------------------------------------------------------
@@ -269,8 +265,7 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _usage(message: str) -> int:
-    print(f"aiodataops fleet: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return usage_error("fleet", message)
 
 
 def _run(args: argparse.Namespace, start: _Start) -> int:
@@ -280,12 +275,14 @@ def _run(args: argparse.Namespace, start: _Start) -> int:
         return _usage(str(exc))
     try:
         with _progress() as on_event:
-            report, interrupted = anyio.run(_main, client, start, on_event)
+            report, interrupted = anyio.run(
+                run_interruptibly, lambda stop, abort: _apply_or_resume(client, start, on_event, stop=stop, abort=abort)
+            )
     except (PlanError, ConfigurationError, JournalError, AuthenticationError, PermissionDeniedError) as exc:
         return _usage(str(exc))
     except DataOpsError as exc:
         print(f"aiodataops fleet: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     if args.report:
         write_report(report, args.report)
     if args.output == "json":
@@ -296,7 +293,7 @@ def _run(args: argparse.Namespace, start: _Start) -> int:
     if report.error is not None and not interrupted:
         # The targets could not be read (e.g. a 401, or a list that is not JSON): say so, never "nothing matched".
         print(f"aiodataops fleet: {report.error}", file=sys.stderr)
-        return EXIT_USAGE if report.error_kind in _CREDENTIAL_KINDS else EXIT_FAILED
+        return ExitCode.USAGE if report.error_kind in _CREDENTIAL_KINDS else ExitCode.FAILED
     if report.total == 0 and not interrupted:
         return _usage("no service matched the plan")
     return _exit_status(report, interrupted)
@@ -312,33 +309,8 @@ def _progress() -> Iterator[EventCallback]:
         yield PlainProgress(sys.stderr)
 
 
-async def _main(client: DataOpsClient, start: _Start, on_event: EventCallback) -> tuple[FleetReport, bool]:
-    stop, abort = anyio.Event(), anyio.Event()
-    report: FleetReport | None = None
-    error: DataOpsError | None = None
-    async with client, anyio.create_task_group() as group:
-        group.start_soon(_watch_interrupts, stop, abort)
-        try:
-            report = await start(client, on_event=on_event, stop=stop, abort=abort)
-        except DataOpsError as exc:
-            error = exc  # raised below, outside the task group, so that it is not wrapped in a group
-        group.cancel_scope.cancel()
-    if error is not None:
-        raise error
-    assert report is not None
-    return report, stop.is_set()
-
-
-async def _watch_interrupts(stop: anyio.Event, abort: anyio.Event) -> None:
-    """First Ctrl-C (or SIGTERM): start nothing new; second: stop following what is in flight."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            if not stop.is_set():
-                stop.set()
-            else:
-                print(
-                    "aborting: services in flight are no longer followed (`fleet resume` picks them up)",
-                    file=sys.stderr,
-                )
-                abort.set()
-                return
+async def _apply_or_resume(
+    client: DataOpsClient, start: _Start, on_event: EventCallback, *, stop: anyio.Event, abort: anyio.Event
+) -> FleetReport:
+    async with client:
+        return await start(client, on_event=on_event, stop=stop, abort=abort)
