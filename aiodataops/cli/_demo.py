@@ -37,8 +37,8 @@ import yaml
 from aiodataops import DataOpsClient, DataOpsError, PollPolicy, RetryPolicy
 from aiodataops.cli._argtypes import positive_int
 from aiodataops.cli._common import ExitCode
-from aiodataops.cli._fleet import write_report
 from aiodataops.cli._interrupts import run_interruptibly
+from aiodataops.cli._output_files import write_report
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.emulator import Emulator, FaultRule
 from aiodataops.fleet import FleetReport, JournalError, Outcome, StopReason, load_plan

@@ -13,10 +13,8 @@ server refuses, 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Final
 
 import anyio
 
@@ -25,6 +23,8 @@ from aiodataops.cli._argtypes import count, positive_int, positive_seconds, seco
 from aiodataops.cli._common import ExitCode, usage_error
 from aiodataops.cli._connection import client_from_args, connection_parent
 from aiodataops.cli._interrupts import run_interruptibly
+from aiodataops.cli._output_files import write_report
+from aiodataops.cli._plain import item_line
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.fleet._amount import parse_amount
 from aiodataops.fleet._batches import parse_batches
@@ -33,14 +33,11 @@ from aiodataops.fleet._plan import PlanError, load_plan
 from aiodataops.fleet._report import FleetReport, Outcome
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
-
-    from aiodataops._client import DataOpsClient
-    from aiodataops.fleet._events import EventCallback, FleetEvent
+    from collections.abc import Awaitable, Callable
 
     _Start = Callable[..., Awaitable[FleetReport]]
 
-__all__ = ["PlainProgress", "register", "write_report"]
+__all__ = ["register"]
 
 # Report error kinds that are the caller's to fix (bad or insufficient credentials), like a bad flag: exit 2.
 _CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
@@ -140,79 +137,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 # -- progress and results -----------------------------------------------------------------------------------
 
 
-class PlainProgress:
-    """One plain line per noteworthy event (for logs and non-terminals)."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-
-    def __call__(self, event: FleetEvent) -> None:
-        """Print the event's line, if it has one."""
-        line = self.line(event)
-        if line:
-            print(line, file=self.stream, flush=True)
-
-    def line(self, event: FleetEvent) -> str | None:  # noqa: C901, PLR0911 -- one line per kind of event
-        """The line for an event (``None`` for events not worth a line)."""
-        data: dict[str, Any] = event.to_dict()
-        kind = data["kind"]
-        if kind == "fleet_started":
-            total = "targets resolve as the run goes" if data["total"] is None else f"{data['total']} targets"
-            mode = "dry run: " if data["dry_run"] else ""
-            resumed = f", {data['resumed']} already ended" if data["resumed"] else ""
-            return f"{mode}{total}, concurrency {data['concurrency']}{resumed}"
-        if kind == "batch_started":
-            return f"batch {data['index'] + 1}: up to {data['size']} services"
-        if kind == "batch_ended":
-            counts = ", ".join(f"{n} {o}" for o, n in data["counts"].items() if n)
-            return f"batch {data['index'] + 1} done: {counts}"
-        if kind == "baking":
-            return f"baking {data['seconds']:g}s before batch {data['next_batch'] + 1}"
-        if kind == "target_accepted":
-            return f"accepted  {data['service_id']} ({data['state']})"
-        if kind == "target_state_changed":
-            return f"state     {data['service_id']} {data['old']} -> {data['new']} ({data['elapsed']:.1f}s)"
-        if kind == "target_ended":
-            return _item_line(data["item"])
-        if kind == "budget_exceeded":
-            return (
-                f"failure budget exceeded ({data['failures']} failed, {data['limit']} allowed): "
-                "no new service starts; those in flight settle"
-            )
-        if kind == "stopping" and data["reason"] == "interrupted":
-            return f"stopping: no new service starts; {data['in_flight']} in flight settle (Ctrl-C again to abort)"
-        if kind == "stopping":
-            return f"stopping ({data['reason']})"
-        return None
-
-
-def _item_line(item: dict[str, Any]) -> str:
-    outcome, sid = item["outcome"], item["data_ops_service_id"]
-    error = item.get("error")
-    if item.get("diff") is not None:
-        if not item["diff"]:
-            return f"no change    {sid}: the update is already in place"
-        changes = "; ".join(f"{c['field']}: {c['current']!r} -> {c['desired']!r}" for c in item["diff"])
-        return f"would change {sid}: {changes}"
-    tail = f" ({item['final_state']})" if item.get("final_state") else ""
-    if item.get("resumed"):
-        tail += " [resumed]"
-    if error:
-        tail += f": {error['kind']}: {error['message']}"
-    return f"{outcome:<9} {sid}{tail}"
-
-
-def write_report(report: FleetReport, path: str) -> None:
-    """Write the JSON report to ``path``, created mode 0600 (it lists the fleet's ids and states)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb", closefd=False) as f:
-            f.write(report.to_json(indent=True) + b"\n")
-    finally:
-        os.close(fd)
-
-
 def _summary(report: FleetReport, out: IO[str]) -> None:
     counts = ", ".join(f"{n} {o}" for o, n in report.counts.items() if n) or "no targets"
     head = "dry run" if report.dry_run else "fleet"
@@ -225,7 +149,7 @@ def _summary(report: FleetReport, out: IO[str]) -> None:
         print(f"warning: {warning}", file=out)
     for item in report.items:
         if item.outcome in (Outcome.FAILED, Outcome.TIMED_OUT) or item.diff is not None:
-            print("  " + _item_line(item.to_dict()), file=out)
+            print("  " + item_line(item), file=out)
 
 
 def _exit_status(report: FleetReport, interrupted: bool) -> int:
@@ -274,10 +198,14 @@ def _run(args: argparse.Namespace, start: _Start) -> int:
     except ConfigurationError as exc:
         return _usage(str(exc))
     try:
-        with _progress() as on_event:
-            report, interrupted = anyio.run(
-                run_interruptibly, lambda stop, abort: _apply_or_resume(client, start, on_event, stop=stop, abort=abort)
-            )
+        # A live panel on a terminal; elsewhere (CI logs, pipes) one plain line per event, which greps well.
+        with FleetProgress(sys.stderr, live=sys.stderr.isatty()) as progress:
+
+            async def run(stop: anyio.Event, abort: anyio.Event) -> FleetReport:
+                async with client:
+                    return await start(client, on_event=progress.on_event, stop=stop, abort=abort)
+
+            report, interrupted = anyio.run(run_interruptibly, run)
     except (PlanError, ConfigurationError, JournalError, AuthenticationError, PermissionDeniedError) as exc:
         return _usage(str(exc))
     except DataOpsError as exc:
@@ -297,20 +225,3 @@ def _run(args: argparse.Namespace, start: _Start) -> int:
     if report.total == 0 and not interrupted:
         return _usage("no service matched the plan")
     return _exit_status(report, interrupted)
-
-
-@contextlib.contextmanager
-def _progress() -> Iterator[EventCallback]:
-    # A live panel on a terminal; elsewhere (CI logs, pipes) one plain line per event, which greps well.
-    if sys.stderr.isatty():
-        with FleetProgress(sys.stderr) as live:
-            yield live.on_event
-    else:
-        yield PlainProgress(sys.stderr)
-
-
-async def _apply_or_resume(
-    client: DataOpsClient, start: _Start, on_event: EventCallback, *, stop: anyio.Event, abort: anyio.Event
-) -> FleetReport:
-    async with client:
-        return await start(client, on_event=on_event, stop=stop, abort=abort)
