@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from aiodataops.cli import main
-from aiodataops.cli._demo import DemoResult, DemoSettings, run_demo
+from aiodataops.cli._demo_run import DemoResult, DemoSettings, run_demo
 from aiodataops.emulator import DEFAULT_CREDENTIALS, PASSWORD_MARK
 from aiodataops.fleet import ErrorInfo, FleetReport, ItemReport, Outcome, read_journal
 

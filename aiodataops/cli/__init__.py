@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence  # noqa: TC003 -- kept at run time for readers of the signature
 from importlib.metadata import PackageNotFoundError, version
 
-from aiodataops._errors import ConfigurationError, DataOpsError
+from aiodataops._errors import DataOpsError
 from aiodataops.cli import _demo, _emulator, _fleet, _services
-from aiodataops.cli._common import ExitCode
+from aiodataops.cli._common import ExitCode, error_exit
 
 __all__ = ["main"]
 
@@ -56,13 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Python from complaining again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.BROKEN_PIPE
-    except ConfigurationError as exc:
-        # Sub-commands report their own errors; these are the last net, so the user never sees a traceback.
-        print(f"aiodataops: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
     except DataOpsError as exc:
-        print(f"aiodataops: {exc}", file=sys.stderr)
-        return ExitCode.FAILED
+        # Sub-commands report their own errors; this is the last net, so the user never sees a traceback.
+        return error_exit(None, exc)
     return status
 
 

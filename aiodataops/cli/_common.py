@@ -1,11 +1,19 @@
-"""What every sub-command shares: the exit statuses and the way a usage error is reported."""
+"""What every sub-command shares: the exit statuses and the way an error becomes a message and a status."""
 
 from __future__ import annotations
 
 import enum
 import sys
+from typing import Final
 
-__all__ = ["ExitCode", "usage_error"]
+from aiodataops._errors import AuthenticationError, ConfigurationError, DataOpsError, PermissionDeniedError
+from aiodataops.fleet import JournalError, PlanError
+
+__all__ = ["USAGE_ERRORS", "ExitCode", "error_exit", "usage_error"]
+
+#: Errors that are the caller's to fix, like a bad flag (exit 2): settings, plans, journals, and credentials the
+#: server refuses (401) or that may not do what was asked (403).
+USAGE_ERRORS: Final = (ConfigurationError, PlanError, JournalError, AuthenticationError, PermissionDeniedError)
 
 
 class ExitCode(enum.IntEnum):
@@ -26,3 +34,9 @@ def usage_error(command: str, message: str) -> ExitCode:
     """Print ``aiodataops COMMAND: MESSAGE`` to standard error and return ``ExitCode.USAGE``."""
     print(f"aiodataops {command}: {message}", file=sys.stderr)
     return ExitCode.USAGE
+
+
+def error_exit(command: str | None, exc: DataOpsError) -> ExitCode:
+    """Print ``aiodataops [COMMAND]: ERROR`` to standard error; ``USAGE`` for the ``USAGE_ERRORS``, else ``FAILED``."""
+    print(f"aiodataops{f' {command}' if command else ''}: {exc}", file=sys.stderr)
+    return ExitCode.USAGE if isinstance(exc, USAGE_ERRORS) else ExitCode.FAILED

@@ -18,9 +18,9 @@ from typing import IO, TYPE_CHECKING, Final
 
 import anyio
 
-from aiodataops._errors import AuthenticationError, ConfigurationError, DataOpsError, PermissionDeniedError
+from aiodataops._errors import ConfigurationError, DataOpsError
 from aiodataops.cli._argtypes import count, positive_int, positive_seconds, seconds_or_zero
-from aiodataops.cli._common import ExitCode, usage_error
+from aiodataops.cli._common import ExitCode, error_exit, usage_error
 from aiodataops.cli._connection import client_from_args, connection_parent
 from aiodataops.cli._interrupts import run_interruptibly
 from aiodataops.cli._output_files import write_report
@@ -206,11 +206,8 @@ def _run(args: argparse.Namespace, start: _Start) -> int:
                     return await start(client, on_event=progress.on_event, stop=stop, abort=abort)
 
             report, interrupted = anyio.run(run_interruptibly, run)
-    except (PlanError, ConfigurationError, JournalError, AuthenticationError, PermissionDeniedError) as exc:
-        return _usage(str(exc))
     except DataOpsError as exc:
-        print(f"aiodataops fleet: {exc}", file=sys.stderr)
-        return ExitCode.FAILED
+        return error_exit("fleet", exc)
     if args.report:
         write_report(report, args.report)
     if args.output == "json":
