@@ -126,6 +126,7 @@ def test_a_used_directory_is_refused_with_status_2(tmp_path: Path, capsys: pytes
         (["--services", "0"], "expected at least 1"),
         (["--time-scale", "0"], "expected more than 0"),
         (["--concurrency", "many"], "expected a whole number"),
+        (["--concurrency", "1000000"], "argument --concurrency: expected at most 4096, got 1000000"),
     ],
 )
 def test_bad_flags_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -29,7 +29,7 @@ import anyio
 import orjson
 
 from aiodataops import DataOpsError
-from aiodataops.cli._argtypes import positive_int
+from aiodataops.cli._argtypes import MAX_CONCURRENCY, concurrency, positive_int
 from aiodataops.cli._common import ExitCode, error_exit
 from aiodataops.cli._demo_run import DemoResult, DemoSettings, run_demo
 from aiodataops.cli._demo_summary import print_intro, print_summary
@@ -64,7 +64,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--services", type=positive_int, default=300, metavar="N", help="fleet size (default 300)")
     parser.add_argument("--seed", type=int, default=7, metavar="S", help="seeds the fleet and its faults (default 7)")
     parser.add_argument(
-        "--concurrency", type=positive_int, default=50, metavar="C", help="services in flight at most (default 50)"
+        "--concurrency",
+        type=concurrency,
+        default=50,
+        metavar="C",
+        help=f"services in flight at most, up to {MAX_CONCURRENCY} (default 50)",
     )
     parser.add_argument(
         "--time-scale", type=_scale, default=1.0, metavar="X",

@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Final
 import anyio
 
 from aiodataops._errors import ConfigurationError, DataOpsError
-from aiodataops.cli._argtypes import count, positive_int, positive_seconds, seconds_or_zero
+from aiodataops.cli._argtypes import MAX_CONCURRENCY, concurrency, count, positive_seconds, seconds_or_zero
 from aiodataops.cli._common import ExitCode, error_exit, usage_error
 from aiodataops.cli._connection import client_from_args, connection_parent
 from aiodataops.cli._interrupts import run_interruptibly
@@ -68,8 +68,8 @@ def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None
     default = argparse.SUPPRESS if resuming else None
     same = " (default: as recorded in the journal)" if resuming else ""
     parser.add_argument(
-        "--concurrency", type=positive_int, default=default if resuming else 16, metavar="N",
-        help=f"services in flight at most{same or ' (default 16)'}",
+        "--concurrency", type=concurrency, default=default if resuming else 16, metavar="N",
+        help=f"services in flight at most, up to {MAX_CONCURRENCY}{same or ' (default 16)'}",
     )  # fmt: skip
     parser.add_argument(
         "--rate", type=positive_seconds, default=default, metavar="R",

@@ -27,7 +27,7 @@ from aiodataops._errors import (
 )
 from aiodataops._models import HostAlias, HostAliasEntry, ServiceUpdate, ServiceWorkload, Workload
 from aiodataops._wire import loads, structure, unstructure
-from aiodataops.cli._argtypes import positive_int, positive_seconds
+from aiodataops.cli._argtypes import positive_int, positive_seconds, service_id
 from aiodataops.cli._common import ExitCode
 from aiodataops.cli._connection import client_from_args, connection_parent
 
@@ -311,7 +311,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--limit", type=positive_int, metavar="N", help="stop after N services")
 
     get = actions.add_parser("get", parents=[common], help="show one service")
-    get.add_argument("service_id", metavar="SERVICE_ID")
+    get.add_argument("service_id", type=service_id, metavar="SERVICE_ID")
 
     update = actions.add_parser(
         "update",
@@ -319,7 +319,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="change one service (only what is given is sent)",
         description="Change one service. Only the fields given are sent; workload flags merge into --body.",
     )
-    update.add_argument("service_id", metavar="SERVICE_ID")
+    update.add_argument("service_id", type=service_id, metavar="SERVICE_ID")
     update.add_argument("--body", metavar="PATH", help="a JSON ServiceUpdate ('-' for stdin); flags override it")
     update.add_argument("--description")
     update.add_argument("--domain")

@@ -145,6 +145,7 @@ async def test_a_failed_target_exits_1_and_is_named(emu: Emulator, tmp_path: Pat
         (PLAN, ("--batches", "0"), "argument --batches: a batch size must be above zero"),
         (PLAN, ("--max-failures", "ten"), "argument --max-failures: expected a whole number"),
         (PLAN, ("--put-retries", "-1"), "argument --put-retries: expected 0 or more, got -1"),
+        (PLAN, ("--concurrency", "1000000"), "argument --concurrency: expected at most 4096, got 1000000"),
         (PLAN, ("--dry-run", "--journal", "j.jsonl"), "a dry run changes nothing"),
         ("update: {description: a}\ntargets: [{select: {data_ops_name: nothing-*}}]\n", (), "no service matched"),
     ],
