@@ -23,7 +23,7 @@ from aiodataops.cli._argtypes import MAX_CONCURRENCY, concurrency, count, positi
 from aiodataops.cli._common import ExitCode, error_exit, usage_error
 from aiodataops.cli._connection import client_from_args, connection_parent
 from aiodataops.cli._interrupts import run_interruptibly
-from aiodataops.cli._output_files import write_report
+from aiodataops.cli._output_files import unwritable, write_report
 from aiodataops.cli._plain import item_line
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.fleet._amount import parse_amount
@@ -193,6 +193,11 @@ def _usage(message: str) -> int:
 
 
 def _run(args: argparse.Namespace, start: _Start) -> int:
+    # Every file the run writes is checked before the first request, not found unwritable after the last PUT.
+    journal_flag = "JOURNAL" if args.action == "resume" else "--journal"
+    problem = unwritable([(journal_flag, args.journal), ("--report", args.report)])
+    if problem is not None:
+        return _usage(problem)
     try:
         client = client_from_args(args)
     except ConfigurationError as exc:

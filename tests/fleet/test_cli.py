@@ -177,6 +177,58 @@ async def test_missing_credentials_and_a_used_journal_exit_2(emu: Emulator, tmp_
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--report", "missing/r.json"), "--report missing/r.json: no such directory: missing"),
+        (("--report", "."), "--report .: is a directory, not a file"),
+        (("--journal", "missing/j.jsonl"), "--journal missing/j.jsonl: no such directory: missing"),
+        (("--journal", "."), "--journal .: is a directory, not a file"),
+        (("--journal", "run.jsonl", "--report", "./run.jsonl"), "--journal and --report name the same file"),
+        (("--report", "plan.yaml/r.json"), "--report plan.yaml/r.json: plan.yaml is not a directory"),
+    ],
+)
+async def test_an_output_that_cannot_be_written_exits_2_before_any_request(
+    emu: Emulator, tmp_path: Path, flags: tuple[str, ...], message: str
+) -> None:
+    """A report or journal path in a missing directory, a directory, or both the same file: exit 2, nothing sent."""
+    code, out, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), *flags)
+    assert (code, out) == (2, "")
+    assert f"aiodataops fleet: {message}" in err
+    assert "Traceback" not in err
+    assert sum(emu.counters.requests.values()) == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere: no permission to take away")
+async def test_an_output_directory_without_write_permission_exits_2(emu: Emulator, tmp_path: Path) -> None:
+    """A report in a directory the user may not write to exits 2 saying so, before any request."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code, _, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--report", "locked/r.json")
+    assert code == 2
+    assert "--report locked/r.json: cannot create a file in locked (permission denied)" in err
+    assert sum(emu.counters.requests.values()) == 0
+
+
+@pytest.mark.anyio
+async def test_resume_checks_its_outputs_before_any_request(emu: Emulator, tmp_path: Path) -> None:
+    """``fleet resume`` with an unwritable --report exits 2 before reading or sending anything."""
+    ids = emu.service_ids()[:2]
+    plan = _plan(tmp_path, f"update: {{description: resumed}}\ntargets: [{ids[0]}, {ids[1]}]\n")
+    code, _, err = await run_fleet(emu, tmp_path, "apply", str(plan), "--journal", "run.jsonl")
+    assert code == 0, err
+    before = sum(emu.counters.requests.values())
+    code, _, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl", "--report", "missing/r.json")
+    assert code == 2
+    assert "aiodataops fleet: --report missing/r.json: no such directory: missing" in err
+    code, _, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl", "--report", "run.jsonl")
+    assert code == 2
+    assert "JOURNAL and --report name the same file" in err
+    assert sum(emu.counters.requests.values()) == before
+
+
+@pytest.mark.anyio
 async def test_put_retries_reaches_the_run_and_a_resume_may_change_it(emu: Emulator, tmp_path: Path) -> None:
     """--put-retries 0 fails a target at its first 503, the journal records it, and resume takes an override."""
     emu.faults = (FaultRule("update_service", "503", limit=1),)
