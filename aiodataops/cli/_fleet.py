@@ -6,8 +6,9 @@ service and lets those in flight settle (the journal stays whole, ``fleet resume
 following them too.
 
 Exit status: 0 every target succeeded (a dry run: every target could be read), 1 any failed, timed out or was
-skipped or the targets could not be read, 2 bad input (plan, flags, settings, journal) or credentials the
-server refuses, 130 interrupted.
+skipped or the targets could not be read, 2 bad input (plan, flags, settings, journal, a report or journal path
+that cannot be written: all checked before the first request) or credentials the server refuses, before or during
+the run, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-# Report error kinds that are the caller's to fix (bad or insufficient credentials), like a bad flag: exit 2.
+# Error kinds that are the caller's to fix (credentials refused, or not allowed to do this), like a bad flag: exit 2,
+# whether reading the targets failed with one or a service did, mid-run.
 _CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
 
 _OPTION_FLAGS: Final = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "put_retries")
@@ -152,11 +154,25 @@ def _summary(report: FleetReport, out: IO[str]) -> None:
             print("  " + item_line(item), file=out)
 
 
-def _exit_status(report: FleetReport, interrupted: bool) -> int:
+def _exit_status(report: FleetReport, *, interrupted: bool) -> int:
+    """The run's exit status; when it is not the report's plain verdict, standard error says why."""
     if interrupted:
         return ExitCode.INTERRUPTED
+    if report.error is not None:
+        # The targets could not be read (e.g. a 401, or a list that is not JSON): say so, never "nothing matched".
+        print(f"aiodataops fleet: {report.error}", file=sys.stderr)
+        return ExitCode.USAGE if report.error_kind in _CREDENTIAL_KINDS else ExitCode.FAILED
+    refused = [item.error for item in report.items if item.error is not None and item.error.kind in _CREDENTIAL_KINDS]
+    if refused:
+        # Credentials refused mid-run (a key revoked, a token expired) are settings to fix, as at the start: exit 2.
+        return _usage(
+            f"the server refused the credentials for {len(refused)} of {report.total} services; "
+            f"the first: {refused[0].message}"
+        )
+    if report.total == 0:
+        return _usage("no service matched the plan")
     if report.dry_run:
-        return ExitCode.OK if report.error is None and not report.counts["failed"] else ExitCode.FAILED
+        return ExitCode.FAILED if report.counts["failed"] else ExitCode.OK
     return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
@@ -220,10 +236,4 @@ def _run(args: argparse.Namespace, start: _Start) -> int:
         sys.stdout.flush()
     else:
         _summary(report, sys.stdout)
-    if report.error is not None and not interrupted:
-        # The targets could not be read (e.g. a 401, or a list that is not JSON): say so, never "nothing matched".
-        print(f"aiodataops fleet: {report.error}", file=sys.stderr)
-        return ExitCode.USAGE if report.error_kind in _CREDENTIAL_KINDS else ExitCode.FAILED
-    if report.total == 0 and not interrupted:
-        return _usage("no service matched the plan")
-    return _exit_status(report, interrupted)
+    return _exit_status(report, interrupted=interrupted)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import anyio
 import orjson
 import pytest
+from aiohttp import web
 from anyio.streams.text import TextReceiveStream
 
 from aiodataops.emulator import PASSWORD_MARK, Emulator, FaultRule
@@ -20,10 +21,12 @@ from aiodataops.fleet._journal import read_journal
 from tests.fleet.conftest import fast_emulator
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
     from pathlib import Path
 
     from anyio.abc import Process
+
+    Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 PLAN = """
@@ -226,6 +229,33 @@ async def test_resume_checks_its_outputs_before_any_request(emu: Emulator, tmp_p
     assert code == 2
     assert "JOURNAL and --report name the same file" in err
     assert sum(emu.counters.requests.values()) == before
+
+
+@pytest.mark.anyio
+async def test_credentials_refused_mid_run_exit_2(tmp_path: Path) -> None:
+    """A server that starts refusing the credentials mid-run (401 after two accepted updates) makes the run exit 2."""
+    emu = fast_emulator(services_per_data_ops=3)
+    puts = 0
+
+    @web.middleware
+    async def token_expires_after_two_puts(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal puts
+        if request.method == "PUT":
+            puts += 1
+            if puts > 2:
+                return web.json_response({"code": "AUTH_TOKEN_EXPIRED", "message": "the token expired"}, status=401)
+        return await handler(request)
+
+    emu.app.middlewares.insert(0, token_expires_after_two_puts)
+    async with emu:
+        code, out, err = await run_fleet(
+            emu, tmp_path, "apply", str(_plan(tmp_path)), "--concurrency", "1", "--max-failures", "1"
+        )
+    assert code == 2, err
+    assert "2 succeeded" in out
+    assert "aiodataops fleet: the server refused the credentials for 2 of 6 services; the first: PUT " in err
+    assert "the token expired" in err
+    assert sum(emu.counters.accepted_puts_per_service.values()) == 2
 
 
 @pytest.mark.anyio
