@@ -135,3 +135,15 @@ def test_bad_flags_exit_2(args: list[str], message: str, capsys: pytest.CaptureF
         main(["demo", *args])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_dir_whose_files_cannot_be_written_is_refused_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``--dir`` where the report cannot be written (a directory holds its name) exits 2 before the run starts."""
+    (tmp_path / "report.json").mkdir()
+    assert demo(tmp_path) == 2
+    out, err = capsys.readouterr()
+    assert f"aiodataops demo: --dir {tmp_path / 'report.json'}: is a directory, not a file" in err
+    assert out == ""
+    assert not (tmp_path / "plan.yaml").exists()

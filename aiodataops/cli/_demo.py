@@ -30,10 +30,11 @@ import orjson
 
 from aiodataops import DataOpsError
 from aiodataops.cli._argtypes import MAX_CONCURRENCY, concurrency, positive_int
-from aiodataops.cli._common import ExitCode, error_exit
+from aiodataops.cli._common import error_exit, usage_error
 from aiodataops.cli._demo_run import DemoResult, DemoSettings, run_demo
 from aiodataops.cli._demo_summary import print_intro, print_summary
 from aiodataops.cli._interrupts import run_interruptibly
+from aiodataops.cli._output_files import unwritable
 from aiodataops.cli._progress import FleetProgress
 
 if TYPE_CHECKING:
@@ -97,8 +98,11 @@ def _demo(args: argparse.Namespace) -> int:
     try:
         directory = _directory(args.dir)
     except OSError as exc:
-        print(f"aiodataops demo: --dir {args.dir}: {exc.strerror or exc}", file=sys.stderr)
-        return ExitCode.USAGE
+        return usage_error("demo", f"--dir {args.dir}: {exc.strerror or exc}")
+    # The plan, journal and report go there: found unwritable now, not once the emulator is up.
+    problem = unwritable(("--dir", str(directory / name)) for name in ("plan.yaml", "journal.jsonl", "report.json"))
+    if problem is not None:
+        return usage_error("demo", problem)
     text = args.output == "text"
     out = sys.stdout if text else None
     progress = (
