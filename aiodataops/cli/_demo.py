@@ -65,12 +65,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--services", type=positive_int, default=300, metavar="N", help="fleet size (default 300)")
     parser.add_argument("--seed", type=int, default=7, metavar="S", help="seeds the fleet and its faults (default 7)")
     parser.add_argument(
-        "--concurrency",
-        type=concurrency,
-        default=50,
-        metavar="C",
+        "--concurrency", type=concurrency, default=50, metavar="C",
         help=f"services in flight at most, up to {MAX_CONCURRENCY} (default 50)",
-    )
+    )  # fmt: skip
     parser.add_argument(
         "--time-scale", type=_scale, default=1.0, metavar="X",
         help="multiply every emulated duration and poll delay by X (0.1: ten times faster; default 1)",
