@@ -1,9 +1,9 @@
 """``aiodataops fleet apply PLAN`` and ``aiodataops fleet resume JOURNAL``: update many services at once.
 
-Progress goes to standard error as plain lines; the result to standard output (a summary, or with ``--output json``
-the report alone). ``--report FILE`` also writes the JSON report (mode 0600). The first Ctrl-C starts no new
-service and lets those in flight settle (the journal stays whole, ``fleet resume`` continues); a second one stops
-following them too.
+Progress goes to standard error (a live panel on a terminal, plain lines elsewhere); the result to standard output
+(a summary, or with ``--output json`` the report alone). ``--report FILE`` also writes the JSON report (mode 0600).
+The first Ctrl-C starts no new service and lets those in flight settle (the journal stays whole, ``fleet resume``
+continues); a second one stops following them too.
 
 Exit status: 0 every target succeeded (a dry run: every target could be read), 1 any failed, timed out or was
 skipped or the targets could not be read, 2 bad input (plan, flags, settings, journal, a report or journal path
