@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from aiodataops.cli import main
-from aiodataops.cli._demo import DemoResult, DemoSettings, run_demo
+from aiodataops.cli._demo_run import DemoResult, DemoSettings, run_demo
 from aiodataops.emulator import DEFAULT_CREDENTIALS, PASSWORD_MARK
 from aiodataops.fleet import ErrorInfo, FleetReport, ItemReport, Outcome, read_journal
 
@@ -126,6 +126,7 @@ def test_a_used_directory_is_refused_with_status_2(tmp_path: Path, capsys: pytes
         (["--services", "0"], "expected at least 1"),
         (["--time-scale", "0"], "expected more than 0"),
         (["--concurrency", "many"], "expected a whole number"),
+        (["--concurrency", "1000000"], "argument --concurrency: expected at most 4096, got 1000000"),
     ],
 )
 def test_bad_flags_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,3 +135,15 @@ def test_bad_flags_exit_2(args: list[str], message: str, capsys: pytest.CaptureF
         main(["demo", *args])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_dir_whose_files_cannot_be_written_is_refused_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``--dir`` where the report cannot be written (a directory holds its name) exits 2 before the run starts."""
+    (tmp_path / "report.json").mkdir()
+    assert demo(tmp_path) == 2
+    out, err = capsys.readouterr()
+    assert f"aiodataops demo: --dir {tmp_path / 'report.json'}: is a directory, not a file" in err
+    assert out == ""
+    assert not (tmp_path / "plan.yaml").exists()

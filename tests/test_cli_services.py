@@ -239,6 +239,20 @@ def test_bad_flag_value_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert "at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("action", ["get", "update"])
+@pytest.mark.parametrize("bad_id", ["", ".", "..", "a/b", "../DOPS_SERVICE-x"])
+def test_an_id_that_addresses_something_else_exits_2(
+    capsys: pytest.CaptureFixture[str], action: str, bad_id: str
+) -> None:
+    """An empty, ``.``, ``..`` or slashed id is a usage error (exit 2) naming the argument, never a traceback."""
+    with pytest.raises(SystemExit) as caught:
+        main(["services", action, bad_id, "--description", "x"][: 3 if action == "get" else 5])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument SERVICE_ID: expected a service id such as DOPS_SERVICE-..., got {bad_id!r}" in err
+    assert "Traceback" not in err
+
+
 @contextlib.contextmanager
 def emulator_in_thread(**config: Any) -> Iterator[Emulator]:
     """An emulator on its own event loop in a thread, for driving the synchronous ``main()``."""

@@ -248,3 +248,24 @@ def test_fleet_ended_freezes_the_elapsed_time() -> None:
     clock.now += 60.0
     assert tally.elapsed == pytest.approx(3.0)
     assert tally.eta() is None
+
+
+def test_plain_lines_put_every_service_id_in_one_column() -> None:
+    """Accepted, state-change and ended lines pad their first word to the longest outcome, so ids line up."""
+    clock = ManualClock()
+    stream = io.StringIO()
+    progress = FleetProgress(stream, live=False, clock=clock)
+    sid = "DOPS_SERVICE-a"
+    progress.on_event(TargetStarted(service_id=sid, batch=None))
+    progress.on_event(TargetAccepted(service_id=sid, state="UPDATING", attempts=1, elapsed=0.1))
+    clock.now += 1.5
+    progress.on_event(TargetStateChanged(service_id=sid, old="UPDATING", new="RUNNING", elapsed=1.5, polls=2))
+    progress.on_event(TargetEnded(item(sid, final_state="RUNNING", total_seconds=1.5)))
+    progress.on_event(TargetEnded(item("DOPS_SERVICE-b", Outcome.NOT_STARTED)))
+    lines = stream.getvalue().splitlines()
+    assert lines == [
+        "    0.0s  accepted    DOPS_SERVICE-a (UPDATING)",
+        "    1.5s  state       DOPS_SERVICE-a UPDATING -> RUNNING (1.5s)",
+        "    1.5s  succeeded   DOPS_SERVICE-a (RUNNING) in 1.5s",
+        "    1.5s  not_started DOPS_SERVICE-b",
+    ]

@@ -13,16 +13,11 @@ import sys
 from collections.abc import Sequence  # noqa: TC003 -- kept at run time for readers of the signature
 from importlib.metadata import PackageNotFoundError, version
 
-from aiodataops._errors import ConfigurationError, DataOpsError
+from aiodataops._errors import DataOpsError
 from aiodataops.cli import _demo, _emulator, _fleet, _services
+from aiodataops.cli._common import ExitCode, error_exit
 
 __all__ = ["main"]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,19 +50,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.handler(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`aiodataops services list | head`): stop quietly, as a shell tool does, and keep
         # Python from complaining again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
-    except ConfigurationError as exc:
-        # Sub-commands report their own errors; these are the last net, so the user never sees a traceback.
-        print(f"aiodataops: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.BROKEN_PIPE
     except DataOpsError as exc:
-        print(f"aiodataops: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        # Sub-commands report their own errors; this is the last net, so the user never sees a traceback.
+        return error_exit(None, exc)
     return status
 
 

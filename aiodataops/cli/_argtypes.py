@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Final
 
-__all__ = ["count", "positive_int", "positive_seconds", "seconds_or_zero"]
+__all__ = [
+    "MAX_CONCURRENCY",
+    "concurrency",
+    "count",
+    "positive_int",
+    "positive_seconds",
+    "seconds_or_zero",
+    "service_id",
+]
+
+#: The most services one run may have in flight: each is a worker task and a pooled connection, and far more
+#: than any API takes at once (a million started a million workers and the process died).
+MAX_CONCURRENCY: Final = 4096
 
 
 def _int(text: str) -> int:
@@ -33,6 +46,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def concurrency(text: str) -> int:
+    """A whole number from 1 to ``MAX_CONCURRENCY`` (services in flight at most)."""
+    value = positive_int(text)
+    if value > MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_CONCURRENCY}, got {value}")
+    return value
+
+
 def count(text: str) -> int:
     """A whole number of 0 or more (a number of retries)."""
     value = _int(text)
@@ -55,3 +76,14 @@ def seconds_or_zero(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected 0 or more, got {text!r}")
     return value
+
+
+def service_id(text: str) -> str:
+    """A service id as the API writes one (``DOPS_SERVICE-...``): not empty, ``.`` or ``..``, and without ``/``,
+    spaces or control characters, none of which an id holds and each of which would address something else."""
+    if text in {"", ".", ".."} or "/" in text or not all(c.isprintable() and not c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(
+            f"expected a service id such as DOPS_SERVICE-..., got {text!r} "
+            "(no '/', spaces or control characters; not empty, '.' or '..')"
+        )
+    return text

@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from aiodataops._signing import Credentials
+from aiodataops.cli._common import ExitCode, usage_error
 from aiodataops.emulator import DEFAULT_CREDENTIALS, Emulator, EmulatorConfig, FaultRule, Latency
 from aiodataops.emulator._config import QUIRKS
 from aiodataops.emulator._faults import FAULT_KINDS
@@ -209,11 +210,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         emulator = Emulator(config_from_args(args))
     except (ValueError, TypeError) as exc:
-        print(f"aiodataops emulator: {exc}", file=sys.stderr)
-        return 2
+        return usage_error("emulator", str(exc))
     try:
         asyncio.run(_serve(emulator))
     except OSError as exc:
         print(f"aiodataops emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    return 0
+        return ExitCode.FAILED
+    return ExitCode.OK

@@ -1,29 +1,31 @@
 """``aiodataops fleet apply PLAN`` and ``aiodataops fleet resume JOURNAL``: update many services at once.
 
-Progress goes to standard error as plain lines; the result to standard output (a summary, or with ``--output json``
-the report alone). ``--report FILE`` also writes the JSON report (mode 0600). The first Ctrl-C starts no new
-service and lets those in flight settle (the journal stays whole, ``fleet resume`` continues); a second one stops
-following them too.
+Progress goes to standard error (a live panel on a terminal, plain lines elsewhere); the result to standard output
+(a summary, or with ``--output json`` the report alone). ``--report FILE`` also writes the JSON report (mode 0600).
+The first Ctrl-C starts no new service and lets those in flight settle (the journal stays whole, ``fleet resume``
+continues); a second one stops following them too.
 
 Exit status: 0 every target succeeded (a dry run: every target could be read), 1 any failed, timed out or was
-skipped or the targets could not be read, 2 bad input (plan, flags, settings, journal) or credentials the
-server refuses, 130 interrupted.
+skipped or the targets could not be read, 2 bad input (plan, flags, settings, journal, a report or journal path
+that cannot be written: all checked before the first request) or credentials the server refuses, before or during
+the run, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import signal
 import sys
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Final
 
 import anyio
 
-from aiodataops._errors import AuthenticationError, ConfigurationError, DataOpsError, PermissionDeniedError
-from aiodataops.cli._argtypes import count, positive_int, positive_seconds, seconds_or_zero
+from aiodataops._errors import ConfigurationError, DataOpsError
+from aiodataops.cli._argtypes import MAX_CONCURRENCY, concurrency, count, positive_seconds, seconds_or_zero
+from aiodataops.cli._common import ExitCode, error_exit, usage_error
 from aiodataops.cli._connection import client_from_args, connection_parent
+from aiodataops.cli._interrupts import run_interruptibly
+from aiodataops.cli._output_files import unwritable, write_report
+from aiodataops.cli._plain import item_line
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.fleet._amount import parse_amount
 from aiodataops.fleet._batches import parse_batches
@@ -32,21 +34,14 @@ from aiodataops.fleet._plan import PlanError, load_plan
 from aiodataops.fleet._report import FleetReport, Outcome
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator
-
-    from aiodataops._client import DataOpsClient
-    from aiodataops.fleet._events import EventCallback, FleetEvent
+    from collections.abc import Awaitable, Callable
 
     _Start = Callable[..., Awaitable[FleetReport]]
 
-__all__ = ["PlainProgress", "register", "write_report"]
+__all__ = ["register"]
 
-EXIT_OK: Final = 0
-EXIT_FAILED: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_INTERRUPTED: Final = 130
-
-# Report error kinds that are the caller's to fix (bad or insufficient credentials), like a bad flag: exit 2.
+# Error kinds that are the caller's to fix (credentials refused, or not allowed to do this), like a bad flag: exit 2,
+# whether reading the targets failed with one or a service did, mid-run.
 _CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
 
 _OPTION_FLAGS: Final = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "put_retries")
@@ -75,8 +70,8 @@ def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None
     default = argparse.SUPPRESS if resuming else None
     same = " (default: as recorded in the journal)" if resuming else ""
     parser.add_argument(
-        "--concurrency", type=positive_int, default=default if resuming else 16, metavar="N",
-        help=f"services in flight at most{same or ' (default 16)'}",
+        "--concurrency", type=concurrency, default=default if resuming else 16, metavar="N",
+        help=f"services in flight at most, up to {MAX_CONCURRENCY}{same or ' (default 16)'}",
     )  # fmt: skip
     parser.add_argument(
         "--rate", type=positive_seconds, default=default, metavar="R",
@@ -144,79 +139,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 # -- progress and results -----------------------------------------------------------------------------------
 
 
-class PlainProgress:
-    """One plain line per noteworthy event (for logs and non-terminals)."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-
-    def __call__(self, event: FleetEvent) -> None:
-        """Print the event's line, if it has one."""
-        line = self.line(event)
-        if line:
-            print(line, file=self.stream, flush=True)
-
-    def line(self, event: FleetEvent) -> str | None:  # noqa: C901, PLR0911 -- one line per kind of event
-        """The line for an event (``None`` for events not worth a line)."""
-        data: dict[str, Any] = event.to_dict()
-        kind = data["kind"]
-        if kind == "fleet_started":
-            total = "targets resolve as the run goes" if data["total"] is None else f"{data['total']} targets"
-            mode = "dry run: " if data["dry_run"] else ""
-            resumed = f", {data['resumed']} already ended" if data["resumed"] else ""
-            return f"{mode}{total}, concurrency {data['concurrency']}{resumed}"
-        if kind == "batch_started":
-            return f"batch {data['index'] + 1}: up to {data['size']} services"
-        if kind == "batch_ended":
-            counts = ", ".join(f"{n} {o}" for o, n in data["counts"].items() if n)
-            return f"batch {data['index'] + 1} done: {counts}"
-        if kind == "baking":
-            return f"baking {data['seconds']:g}s before batch {data['next_batch'] + 1}"
-        if kind == "target_accepted":
-            return f"accepted  {data['service_id']} ({data['state']})"
-        if kind == "target_state_changed":
-            return f"state     {data['service_id']} {data['old']} -> {data['new']} ({data['elapsed']:.1f}s)"
-        if kind == "target_ended":
-            return _item_line(data["item"])
-        if kind == "budget_exceeded":
-            return (
-                f"failure budget exceeded ({data['failures']} failed, {data['limit']} allowed): "
-                "no new service starts; those in flight settle"
-            )
-        if kind == "stopping" and data["reason"] == "interrupted":
-            return f"stopping: no new service starts; {data['in_flight']} in flight settle (Ctrl-C again to abort)"
-        if kind == "stopping":
-            return f"stopping ({data['reason']})"
-        return None
-
-
-def _item_line(item: dict[str, Any]) -> str:
-    outcome, sid = item["outcome"], item["data_ops_service_id"]
-    error = item.get("error")
-    if item.get("diff") is not None:
-        if not item["diff"]:
-            return f"no change    {sid}: the update is already in place"
-        changes = "; ".join(f"{c['field']}: {c['current']!r} -> {c['desired']!r}" for c in item["diff"])
-        return f"would change {sid}: {changes}"
-    tail = f" ({item['final_state']})" if item.get("final_state") else ""
-    if item.get("resumed"):
-        tail += " [resumed]"
-    if error:
-        tail += f": {error['kind']}: {error['message']}"
-    return f"{outcome:<9} {sid}{tail}"
-
-
-def write_report(report: FleetReport, path: str) -> None:
-    """Write the JSON report to ``path``, created mode 0600 (it lists the fleet's ids and states)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb", closefd=False) as f:
-            f.write(report.to_json(indent=True) + b"\n")
-    finally:
-        os.close(fd)
-
-
 def _summary(report: FleetReport, out: IO[str]) -> None:
     counts = ", ".join(f"{n} {o}" for o, n in report.counts.items() if n) or "no targets"
     head = "dry run" if report.dry_run else "fleet"
@@ -229,15 +151,29 @@ def _summary(report: FleetReport, out: IO[str]) -> None:
         print(f"warning: {warning}", file=out)
     for item in report.items:
         if item.outcome in (Outcome.FAILED, Outcome.TIMED_OUT) or item.diff is not None:
-            print("  " + _item_line(item.to_dict()), file=out)
+            print("  " + item_line(item), file=out)
 
 
-def _exit_status(report: FleetReport, interrupted: bool) -> int:
+def _exit_status(report: FleetReport, *, interrupted: bool) -> int:
+    """The run's exit status; when it is not the report's plain verdict, standard error says why."""
     if interrupted:
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
+    if report.error is not None:
+        # The targets could not be read (e.g. a 401, or a list that is not JSON): say so, never "nothing matched".
+        print(f"aiodataops fleet: {report.error}", file=sys.stderr)
+        return ExitCode.USAGE if report.error_kind in _CREDENTIAL_KINDS else ExitCode.FAILED
+    refused = [item.error for item in report.items if item.error is not None and item.error.kind in _CREDENTIAL_KINDS]
+    if refused:
+        # Credentials refused mid-run (a key revoked, a token expired) are settings to fix, as at the start: exit 2.
+        return _usage(
+            f"the server refused the credentials for {len(refused)} of {report.total} services; "
+            f"the first: {refused[0].message}"
+        )
+    if report.total == 0:
+        return _usage("no service matched the plan")
     if report.dry_run:
-        return EXIT_OK if report.error is None and not report.counts["failed"] else EXIT_FAILED
-    return EXIT_OK if report.ok else EXIT_FAILED
+        return ExitCode.FAILED if report.counts["failed"] else ExitCode.OK
+    return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
 # -- running ------------------------------------------------------------------------------------------------
@@ -271,23 +207,30 @@ def _resume(args: argparse.Namespace) -> int:
 
 
 def _usage(message: str) -> int:
-    print(f"aiodataops fleet: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return usage_error("fleet", message)
 
 
 def _run(args: argparse.Namespace, start: _Start) -> int:
+    # Every file the run writes is checked before the first request, not found unwritable after the last PUT.
+    journal_flag = "JOURNAL" if args.action == "resume" else "--journal"
+    problem = unwritable([(journal_flag, args.journal), ("--report", args.report)])
+    if problem is not None:
+        return _usage(problem)
     try:
         client = client_from_args(args)
     except ConfigurationError as exc:
         return _usage(str(exc))
     try:
-        with _progress() as on_event:
-            report, interrupted = anyio.run(_main, client, start, on_event)
-    except (PlanError, ConfigurationError, JournalError, AuthenticationError, PermissionDeniedError) as exc:
-        return _usage(str(exc))
+        # A live panel on a terminal; elsewhere (CI logs, pipes) one plain line per event, which greps well.
+        with FleetProgress(sys.stderr, live=sys.stderr.isatty()) as progress:
+
+            async def run(stop: anyio.Event, abort: anyio.Event) -> FleetReport:
+                async with client:
+                    return await start(client, on_event=progress.on_event, stop=stop, abort=abort)
+
+            report, interrupted = anyio.run(run_interruptibly, run)
     except DataOpsError as exc:
-        print(f"aiodataops fleet: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return error_exit("fleet", exc)
     if args.report:
         write_report(report, args.report)
     if args.output == "json":
@@ -295,52 +238,4 @@ def _run(args: argparse.Namespace, start: _Start) -> int:
         sys.stdout.flush()
     else:
         _summary(report, sys.stdout)
-    if report.error is not None and not interrupted:
-        # The targets could not be read (e.g. a 401, or a list that is not JSON): say so, never "nothing matched".
-        print(f"aiodataops fleet: {report.error}", file=sys.stderr)
-        return EXIT_USAGE if report.error_kind in _CREDENTIAL_KINDS else EXIT_FAILED
-    if report.total == 0 and not interrupted:
-        return _usage("no service matched the plan")
-    return _exit_status(report, interrupted)
-
-
-@contextlib.contextmanager
-def _progress() -> Iterator[EventCallback]:
-    # A live panel on a terminal; elsewhere (CI logs, pipes) one plain line per event, which greps well.
-    if sys.stderr.isatty():
-        with FleetProgress(sys.stderr) as live:
-            yield live.on_event
-    else:
-        yield PlainProgress(sys.stderr)
-
-
-async def _main(client: DataOpsClient, start: _Start, on_event: EventCallback) -> tuple[FleetReport, bool]:
-    stop, abort = anyio.Event(), anyio.Event()
-    report: FleetReport | None = None
-    error: DataOpsError | None = None
-    async with client, anyio.create_task_group() as group:
-        group.start_soon(_watch_interrupts, stop, abort)
-        try:
-            report = await start(client, on_event=on_event, stop=stop, abort=abort)
-        except DataOpsError as exc:
-            error = exc  # raised below, outside the task group, so that it is not wrapped in a group
-        group.cancel_scope.cancel()
-    if error is not None:
-        raise error
-    assert report is not None
-    return report, stop.is_set()
-
-
-async def _watch_interrupts(stop: anyio.Event, abort: anyio.Event) -> None:
-    """First Ctrl-C (or SIGTERM): start nothing new; second: stop following what is in flight."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            if not stop.is_set():
-                stop.set()
-            else:
-                print(
-                    "aborting: services in flight are no longer followed (`fleet resume` picks them up)",
-                    file=sys.stderr,
-                )
-                abort.set()
-                return
+    return _exit_status(report, interrupted=interrupted)

@@ -27,7 +27,8 @@ from aiodataops._errors import (
 )
 from aiodataops._models import HostAlias, HostAliasEntry, ServiceUpdate, ServiceWorkload, Workload
 from aiodataops._wire import loads, structure, unstructure
-from aiodataops.cli._argtypes import positive_int, positive_seconds
+from aiodataops.cli._argtypes import positive_int, positive_seconds, service_id
+from aiodataops.cli._common import ExitCode
 from aiodataops.cli._connection import client_from_args, connection_parent
 
 if TYPE_CHECKING:
@@ -37,10 +38,6 @@ if TYPE_CHECKING:
     from aiodataops._waiting import StateEvent
 
 __all__ = ["build_update", "parse_workload", "register", "run"]
-
-EXIT_OK: Final = 0
-EXIT_FAILED: Final = 1
-EXIT_USAGE: Final = 2
 
 _WORKLOAD_FIELDS: Final = ("cpu", "memory", "replica", "version")
 _COLUMNS: Final = (("ID", 49), ("NAME", 16), ("DATA OPS", 16), ("STATE", 12), ("VERSION", 8), ("MODIFIED", 24))
@@ -221,12 +218,12 @@ async def _list(args: argparse.Namespace, client: Any, out: IO[str]) -> int:
         begin()
     if args.output == "json":
         out.write("\n]\n" if shown else "]\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 async def _get(args: argparse.Namespace, client: Any, out: IO[str]) -> int:
     _print_service(await client.services.get(args.service_id), args.output, out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 async def _update(args: argparse.Namespace, client: Any, out: IO[str], err: IO[str]) -> int:
@@ -234,7 +231,7 @@ async def _update(args: argparse.Namespace, client: Any, out: IO[str], err: IO[s
     accepted = await client.services.update(args.service_id, update)
     if not args.wait:
         _print_service(accepted, args.output, out)
-        return EXIT_OK
+        return ExitCode.OK
     err.write(f"accepted: {accepted.id} is {accepted.state}; waiting for it to settle\n")
 
     def progress(event: StateEvent) -> None:
@@ -247,7 +244,7 @@ async def _update(args: argparse.Namespace, client: Any, out: IO[str], err: IO[s
         policy = attrs.evolve(policy, deadline=args.timeout)
     final = await client.services.wait_settled(accepted.id, after=accepted, policy=policy, on_event=progress)
     _print_service(final, args.output, out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 async def run(
@@ -275,15 +272,15 @@ async def run(
             return await _update(args, client, out, err)
     except (UsageError, ConfigurationError) as exc:
         err.write(f"aiodataops services: {exc}\n")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except (BadRequestError, AuthenticationError, PermissionDeniedError) as exc:
         # Wrong keys, token or clock are settings to fix, as `fleet` says too: bad input, not a failed call.
         what = "request" if isinstance(exc, BadRequestError) else "credentials"
         err.write(f"aiodataops services: the server refused the {what}: {exc}\n")
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except DataOpsError as exc:
         err.write(f"aiodataops services: {type(exc).__name__}: {exc}\n")
-        return EXIT_FAILED
+        return ExitCode.FAILED
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -314,7 +311,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--limit", type=positive_int, metavar="N", help="stop after N services")
 
     get = actions.add_parser("get", parents=[common], help="show one service")
-    get.add_argument("service_id", metavar="SERVICE_ID")
+    get.add_argument("service_id", type=service_id, metavar="SERVICE_ID")
 
     update = actions.add_parser(
         "update",
@@ -322,7 +319,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="change one service (only what is given is sent)",
         description="Change one service. Only the fields given are sent; workload flags merge into --body.",
     )
-    update.add_argument("service_id", metavar="SERVICE_ID")
+    update.add_argument("service_id", type=service_id, metavar="SERVICE_ID")
     update.add_argument("--body", metavar="PATH", help="a JSON ServiceUpdate ('-' for stdin); flags override it")
     update.add_argument("--description")
     update.add_argument("--domain")

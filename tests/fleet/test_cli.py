@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import anyio
 import orjson
 import pytest
+from aiohttp import web
 from anyio.streams.text import TextReceiveStream
 
 from aiodataops.emulator import PASSWORD_MARK, Emulator, FaultRule
@@ -19,10 +21,12 @@ from aiodataops.fleet._journal import read_journal
 from tests.fleet.conftest import fast_emulator
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
     from pathlib import Path
 
     from anyio.abc import Process
+
+    Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 PLAN = """
@@ -32,6 +36,9 @@ update:
 targets:
   - select: {data_ops_service_id: "*"}
 """
+
+#: A progress line (on standard error) saying a service's update was accepted.
+ACCEPTED_LINE = re.compile(r"^\s*[\d.]+s  accepted +DOPS_SERVICE-")
 
 
 def _env(emu: Emulator) -> dict[str, str]:
@@ -88,7 +95,7 @@ async def _start_then_signal(
     with anyio.fail_after(30):
         async for line in _lines(process):
             seen.append(line)
-            if sum(1 for s in seen if s.startswith("accepted ")) >= after_accepted:
+            if sum(1 for s in seen if ACCEPTED_LINE.match(s)) >= after_accepted:
                 process.send_signal(sig)
                 break
     return process, seen
@@ -126,7 +133,7 @@ async def test_a_failed_target_exits_1_and_is_named(emu: Emulator, tmp_path: Pat
     emu.force_outcome(bad, "ERROR")
     code, out, _ = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--concurrency", "1")
     assert code == 1
-    assert f"failed    {bad} (ERROR): wait_failed" in out
+    assert re.search(rf"^  failed      {bad} \(ERROR\) in [\d.]+s: wait_failed", out, re.MULTILINE)
     assert "19 skipped" in out
     assert "stopped: budget_exceeded" in out
 
@@ -141,6 +148,7 @@ async def test_a_failed_target_exits_1_and_is_named(emu: Emulator, tmp_path: Pat
         (PLAN, ("--batches", "0"), "argument --batches: a batch size must be above zero"),
         (PLAN, ("--max-failures", "ten"), "argument --max-failures: expected a whole number"),
         (PLAN, ("--put-retries", "-1"), "argument --put-retries: expected 0 or more, got -1"),
+        (PLAN, ("--concurrency", "1000000"), "argument --concurrency: expected at most 4096, got 1000000"),
         (PLAN, ("--dry-run", "--journal", "j.jsonl"), "a dry run changes nothing"),
         ("update: {description: a}\ntargets: [{select: {data_ops_name: nothing-*}}]\n", (), "no service matched"),
     ],
@@ -169,6 +177,85 @@ async def test_missing_credentials_and_a_used_journal_exit_2(emu: Emulator, tmp_
     assert code == 2
     assert "already holds a run" in err
     assert sum(emu.counters.requests.values()) == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--report", "missing/r.json"), "--report missing/r.json: no such directory: missing"),
+        (("--report", "."), "--report .: is a directory, not a file"),
+        (("--journal", "missing/j.jsonl"), "--journal missing/j.jsonl: no such directory: missing"),
+        (("--journal", "."), "--journal .: is a directory, not a file"),
+        (("--journal", "run.jsonl", "--report", "./run.jsonl"), "--journal and --report name the same file"),
+        (("--report", "plan.yaml/r.json"), "--report plan.yaml/r.json: plan.yaml is not a directory"),
+    ],
+)
+async def test_an_output_that_cannot_be_written_exits_2_before_any_request(
+    emu: Emulator, tmp_path: Path, flags: tuple[str, ...], message: str
+) -> None:
+    """A report or journal path in a missing directory, a directory, or both the same file: exit 2, nothing sent."""
+    code, out, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), *flags)
+    assert (code, out) == (2, "")
+    assert f"aiodataops fleet: {message}" in err
+    assert "Traceback" not in err
+    assert sum(emu.counters.requests.values()) == 0
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere: no permission to take away")
+async def test_an_output_directory_without_write_permission_exits_2(emu: Emulator, tmp_path: Path) -> None:
+    """A report in a directory the user may not write to exits 2 saying so, before any request."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code, _, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--report", "locked/r.json")
+    assert code == 2
+    assert "--report locked/r.json: cannot create a file in locked (permission denied)" in err
+    assert sum(emu.counters.requests.values()) == 0
+
+
+@pytest.mark.anyio
+async def test_resume_checks_its_outputs_before_any_request(emu: Emulator, tmp_path: Path) -> None:
+    """``fleet resume`` with an unwritable --report exits 2 before reading or sending anything."""
+    ids = emu.service_ids()[:2]
+    plan = _plan(tmp_path, f"update: {{description: resumed}}\ntargets: [{ids[0]}, {ids[1]}]\n")
+    code, _, err = await run_fleet(emu, tmp_path, "apply", str(plan), "--journal", "run.jsonl")
+    assert code == 0, err
+    before = sum(emu.counters.requests.values())
+    code, _, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl", "--report", "missing/r.json")
+    assert code == 2
+    assert "aiodataops fleet: --report missing/r.json: no such directory: missing" in err
+    code, _, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl", "--report", "run.jsonl")
+    assert code == 2
+    assert "JOURNAL and --report name the same file" in err
+    assert sum(emu.counters.requests.values()) == before
+
+
+@pytest.mark.anyio
+async def test_credentials_refused_mid_run_exit_2(tmp_path: Path) -> None:
+    """A server that starts refusing the credentials mid-run (401 after two accepted updates) makes the run exit 2."""
+    emu = fast_emulator(services_per_data_ops=3)
+    puts = 0
+
+    @web.middleware
+    async def token_expires_after_two_puts(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal puts
+        if request.method == "PUT":
+            puts += 1
+            if puts > 2:
+                return web.json_response({"code": "AUTH_TOKEN_EXPIRED", "message": "the token expired"}, status=401)
+        return await handler(request)
+
+    emu.app.middlewares.insert(0, token_expires_after_two_puts)
+    async with emu:
+        code, out, err = await run_fleet(
+            emu, tmp_path, "apply", str(_plan(tmp_path)), "--concurrency", "1", "--max-failures", "1"
+        )
+    assert code == 2, err
+    assert "2 succeeded" in out
+    assert "aiodataops fleet: the server refused the credentials for 2 of 6 services; the first: PUT " in err
+    assert "the token expired" in err
+    assert sum(emu.counters.accepted_puts_per_service.values()) == 2
 
 
 @pytest.mark.anyio
@@ -219,7 +306,7 @@ async def test_sigkill_then_resume_never_puts_an_accepted_service_twice(slow_emu
     with anyio.fail_after(30):
         accepted = 0
         async for line in _lines(resumed):
-            accepted += line.startswith("accepted ")
+            accepted += ACCEPTED_LINE.match(line) is not None
             if accepted >= 2:
                 resumed.send_signal(signal.SIGKILL)
                 break
@@ -247,7 +334,7 @@ async def test_first_ctrl_c_lets_in_flight_settle_then_resume_finishes(slow_emu:
         async for line in _lines(process):
             seen.append(line)
     assert await process.wait() == 130
-    assert any(line.startswith("stopping: no new service starts") for line in seen)
+    assert any("s  stopping: no new service starts" in line for line in seen)
     report = orjson.loads((tmp_path / "r.json").read_bytes())
     counts = report["summary"]["counts"]
     assert report["summary"]["stopped"] == "interrupted"

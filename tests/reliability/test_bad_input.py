@@ -207,7 +207,7 @@ def test_unknown_ids_are_failed_items_saying_not_found(fresh: Served, capsys: py
 
 
 def test_wrong_credentials_say_check_the_key_not_the_clock(fresh: Served, capsys: pytest.CaptureFixture[str]) -> None:
-    """A wrong secret key gives exit 2 (services) or failed items (fleet) saying to check the key, not the clock."""
+    """A wrong secret key exits 2, for services and for fleet (failed items), saying to check the key, not the clock."""
     status, out, err = run_cli(
         capsys, "services", "get", fresh.emu.service_ids()[0], *fresh.connection(secret=fresh.wrong_secret)
     )
@@ -222,7 +222,7 @@ def test_wrong_credentials_say_check_the_key_not_the_clock(fresh: Served, capsys
     status, out, err = run_cli(
         capsys, "fleet", "apply", plan, *fresh.connection(secret=fresh.wrong_secret), "--output", "json"
     )
-    assert status == 1
+    assert status == 2
     report = orjson.loads(out)
     failed = [item for item in report["items"] if item["outcome"] == "failed"]
     assert failed
@@ -250,7 +250,7 @@ def test_a_clock_20_minutes_off_says_check_your_clock(fresh: Served, capsys: pyt
 
     plan = fresh.plan("one.json", {"update": WORKER_UPDATE, "targets": fresh.emu.service_ids()[:1]})
     status, out, err = run_cli(capsys, "fleet", "apply", plan, *fresh.connection(), "--output", "json")
-    assert status == 1
+    assert status == 2
     [item] = orjson.loads(out)["items"]
     assert item["outcome"] == "failed"
     assert item["error"]["kind"] == "authentication"

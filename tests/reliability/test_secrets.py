@@ -264,7 +264,7 @@ def test_fleet_with_wrong_credentials_at_debug_shows_no_secret(
     status, out, err = run_cli(
         capsys, "fleet", "apply", plan, "--report", str(report), *served.connection(secret=served.wrong_secret)
     )
-    assert status == 1
+    assert status == 2
     assert "HTTP 401" in out
     served.assert_nothing_secret(out, err, report.read_bytes(), logged(debug_logs))
 

@@ -1,0 +1,56 @@
+"""Ctrl-C for the long-running commands: the first one stops new work and lets what is in flight settle, the
+second stops following it too.
+
+```python
+result, interrupted = anyio.run(run_interruptibly, lambda stop, abort: client.fleet.apply(plan, stop=stop, ...))
+```
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import TYPE_CHECKING, TypeVar
+
+import anyio
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+__all__ = ["run_interruptibly"]
+
+T = TypeVar("T")
+
+_ABORTING = "aborting: services in flight are no longer followed (`fleet resume` picks them up)"
+
+
+async def run_interruptibly(work: Callable[[anyio.Event, anyio.Event], Awaitable[T]]) -> tuple[T, bool]:
+    """Run ``work(stop, abort)`` while SIGINT and SIGTERM set ``stop``, then ``abort``; return its result and
+    whether it was interrupted.
+
+    An exception ``work`` raises comes out as itself, not wrapped in an exception group.
+    """
+    stop, abort = anyio.Event(), anyio.Event()
+    error: Exception | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(_watch_interrupts, stop, abort)
+        try:
+            result = await work(stop, abort)
+        except Exception as exc:  # noqa: BLE001 -- re-raised below, outside the task group, so not wrapped in a group
+            error = exc
+        group.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    return result, stop.is_set()
+
+
+async def _watch_interrupts(stop: anyio.Event, abort: anyio.Event) -> None:
+    """First Ctrl-C (or SIGTERM): set ``stop``; second: say so and set ``abort``."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if not stop.is_set():
+                stop.set()
+                continue
+            print(_ABORTING, file=sys.stderr)
+            abort.set()
+            return
