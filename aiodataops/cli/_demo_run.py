@@ -92,7 +92,9 @@ class DemoSettings:
     def retry(self) -> RetryPolicy:
         """The transport's retries, with their backoff paced like the rest."""
         defaults = RetryPolicy()
-        return RetryPolicy(base=defaults.base * self.time_scale, cap=defaults.cap * self.time_scale)
+        return RetryPolicy(
+            first_delay=defaults.first_delay * self.time_scale, max_delay=defaults.max_delay * self.time_scale
+        )
 
     def plan(self) -> dict[str, Any]:
         """The plan: every service of the fleet gets ``UPDATE``."""
