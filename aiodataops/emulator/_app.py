@@ -31,19 +31,12 @@ from aiodataops.emulator import _errors
 from aiodataops.emulator._auth import SUPPORTED_API_VERSIONS, AuthError, check_request
 from aiodataops.emulator._config import EmulatorConfig
 from aiodataops.emulator._counters import DROPPED, Counters
+from aiodataops.emulator._data_ops_table import DATA_OPS_FILTERS, DATA_OPS_SUMMARY_KEYS
 from aiodataops.emulator._faults import FaultInjector
 from aiodataops.emulator._operations import UNKNOWN
-from aiodataops.emulator._store import (
-    DATA_OPS_FILTERS,
-    DATA_OPS_SUMMARY_KEYS,
-    SERVICE_FILTERS,
-    SERVICE_SUMMARY_KEYS,
-    BadQueryError,
-    BusyError,
-    InvalidError,
-    MissingError,
-    Store,
-)
+from aiodataops.emulator._refusals import BadQueryError, BusyError, InvalidError, MissingError
+from aiodataops.emulator._service_table import SERVICE_FILTERS, SERVICE_SUMMARY_KEYS
+from aiodataops.emulator._store import Store
 
 if TYPE_CHECKING:
     from aiodataops.emulator._validate import Problem
@@ -208,31 +201,33 @@ async def list_data_ops(request: web.Request) -> web.Response:
 
 async def get_data_ops(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json(rt.store.get_data_ops(request.match_info["data_ops_id"], rt.clock.now()))
+    return _json(rt.store.data_ops_table.get(request.match_info["data_ops_id"], rt.clock.now()))
 
 
 async def create_data_ops(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, DataOpsCreate)
-    return _json(rt.store.create_data_ops(body, rt.clock.now(), _actor(request)), 202)
+    return _json(rt.store.data_ops_table.create(body, rt.clock.now(), _actor(request)), 202)
 
 
 async def update_data_ops(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, DataOpsUpdate)
     return _json(
-        rt.store.update_data_ops(request.match_info["data_ops_id"], body, rt.clock.now(), _actor(request)), 202
+        rt.store.data_ops_table.update(request.match_info["data_ops_id"], body, rt.clock.now(), _actor(request)), 202
     )
 
 
 async def delete_data_ops(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json(rt.store.delete_data_ops(request.match_info["data_ops_id"], rt.clock.now(), _actor(request)), 202)
+    return _json(
+        rt.store.data_ops_table.delete(request.match_info["data_ops_id"], rt.clock.now(), _actor(request)), 202
+    )
 
 
 async def check_data_ops_name(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json({"result": rt.store.data_ops_name_taken(request.match_info["name"], rt.clock.now())})
+    return _json({"result": rt.store.data_ops_table.name_taken(request.match_info["name"], rt.clock.now())})
 
 
 async def image_versions(request: web.Request) -> web.Response:
@@ -241,7 +236,7 @@ async def image_versions(request: web.Request) -> web.Response:
 
 
 async def ingress_controllers(request: web.Request) -> web.Response:
-    return _json(_rt(request).store.ingress_controllers(request.match_info["cluster_id"]))
+    return _json(_rt(request).store.data_ops_table.ingress_controllers(request.match_info["cluster_id"]))
 
 
 # -- handlers: services -----------------------------------------------------------------------------------------
@@ -256,20 +251,20 @@ async def list_services(request: web.Request) -> web.Response:
 
 async def get_service(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _service_json(rt, rt.store.get_service(request.match_info["service_id"], rt.clock.now()))
+    return _service_json(rt, rt.store.service_table.get(request.match_info["service_id"], rt.clock.now()))
 
 
 async def create_service(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, ServiceCreate)
-    return _service_json(rt, rt.store.create_service(body, rt.clock.now(), _actor(request)), 202)
+    return _service_json(rt, rt.store.service_table.create(body, rt.clock.now(), _actor(request)), 202)
 
 
 async def update_service(request: web.Request) -> web.Response:
     rt = _rt(request)
     service_id = request.match_info["service_id"]
     body = await _body(request, ServiceUpdate)
-    answer = rt.store.update_service(service_id, body, rt.clock.now(), _actor(request))
+    answer = rt.store.service_table.update(service_id, body, rt.clock.now(), _actor(request))
     rt.counters.accepted_puts_per_service[service_id] += 1
     return _service_json(rt, answer, 202)
 
@@ -277,30 +272,30 @@ async def update_service(request: web.Request) -> web.Response:
 async def delete_service(request: web.Request) -> web.Response:
     rt = _rt(request)
     return _service_json(
-        rt, rt.store.delete_service(request.match_info["service_id"], rt.clock.now(), _actor(request)), 202
+        rt, rt.store.service_table.delete(request.match_info["service_id"], rt.clock.now(), _actor(request)), 202
     )
 
 
 async def check_service_name(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json({"result": rt.store.service_name_taken(request.match_info["name"], rt.clock.now())})
+    return _json({"result": rt.store.service_table.name_taken(request.match_info["name"], rt.clock.now())})
 
 
 async def validate_resources_create(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, ResourceCheckRequest)
-    return _json(rt.store.check_resources_create(request.match_info["cluster_id"], body, rt.clock.now()))
+    return _json(rt.store.service_table.check_resources_create(request.match_info["cluster_id"], body, rt.clock.now()))
 
 
 async def validate_resources_update(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, ResourceCheckRequest)
-    return _json(rt.store.check_resources_update(request.match_info["service_id"], body, rt.clock.now()))
+    return _json(rt.store.service_table.check_resources_update(request.match_info["service_id"], body, rt.clock.now()))
 
 
 async def sub_versions(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json(rt.store.sub_versions(request.match_info["data_ops_id"], rt.clock.now()))
+    return _json(rt.store.service_table.sub_versions(request.match_info["data_ops_id"], rt.clock.now()))
 
 
 #: (method, path, handler, operation name); the order matters: literal segments before ``{id}`` ones.
