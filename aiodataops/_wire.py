@@ -22,7 +22,7 @@ import datetime as dt
 import reprlib
 import types
 import typing
-from collections.abc import Callable  # noqa: TC003 -- cattrs inspects hook signatures at run time
+from collections.abc import Callable, Iterator  # noqa: TC003 -- cattrs inspects hook signatures at run time
 from typing import Any, Final, TypeVar, get_args, get_origin
 
 import attrs
@@ -35,12 +35,17 @@ from aiodataops._errors import ResponseShapeError
 from aiodataops._models import Account, HostAlias, Service, ServiceWorkload
 
 __all__ = [
+    "Step",
+    "WireValueError",
     "converter",
     "describe",
     "dumps",
     "format_datetime",
+    "format_path",
+    "iter_problems",
     "loads",
     "parse_datetime",
+    "problem_text",
     "structure",
     "unstructure",
 ]
@@ -63,26 +68,35 @@ _TRUE: Final = frozenset({"true"})
 _FALSE: Final = frozenset({"false"})
 
 
-class _WireValueError(ValueError):
-    """A value of the wrong type or form; its message is the problem, cattrs adds the path."""
+class WireValueError(ValueError):
+    """A value of the wrong type or form; its message is the problem, cattrs adds the path.
+
+    ``expected`` names what was expected (``"string"``, ``"integer"``...) and ``got`` the type found, so that a
+    caller can add a hint without matching the message's words (the value itself is not kept: it may be a secret).
+    """
+
+    def __init__(self, message: str, *, expected: str | None = None, got: type | None = None) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.got = got
 
 
 def _strict_str(value: Any, _: type) -> str:
     if type(value) is str:
         return value
-    raise _WireValueError(f"expected a string, got {describe(value)}")
+    raise WireValueError(f"expected a string, got {describe(value)}", expected="string", got=type(value))
 
 
 def _strict_int(value: Any, _: type) -> int:
     if type(value) is int:  # bool is an int subclass and must not pass as one
         return value
-    raise _WireValueError(f"expected an integer, got {describe(value)}")
+    raise WireValueError(f"expected an integer, got {describe(value)}")
 
 
 def _strict_float(value: Any, _: type) -> float:
     if type(value) in (int, float):
         return float(value)
-    raise _WireValueError(f"expected a number, got {describe(value)}")
+    raise WireValueError(f"expected a number, got {describe(value)}")
 
 
 def _lenient_bool(value: Any, _: type) -> bool:
@@ -95,13 +109,13 @@ def _lenient_bool(value: Any, _: type) -> bool:
             return True
         if lowered in _FALSE:
             return False
-    raise _WireValueError(f'expected a boolean or "true"/"false", got {describe(value)}')
+    raise WireValueError(f'expected a boolean or "true"/"false", got {describe(value)}')
 
 
 def _secret_str(value: Any, _: type) -> str | None:
     if value is None or type(value) is str:
         return value
-    raise _WireValueError(f"expected a string, got {type(value).__name__} (value not shown: it is a secret)")
+    raise WireValueError(f"expected a string, got {type(value).__name__} (value not shown: it is a secret)")
 
 
 def _port(value: Any, _: type) -> str | None:
@@ -109,19 +123,19 @@ def _port(value: Any, _: type) -> str | None:
         return value
     if type(value) is int:
         return str(value)
-    raise _WireValueError(f"expected a port as a string or integer, got {describe(value)}")
+    raise WireValueError(f"expected a port as a string or integer, got {describe(value)}")
 
 
 def parse_datetime(value: Any) -> dt.datetime:
     """Read an ISO 8601 datetime that carries a zone (``Z`` or an offset)."""
     if not isinstance(value, str):
-        raise _WireValueError(f"expected an ISO 8601 datetime string, got {describe(value)}")
+        raise WireValueError(f"expected an ISO 8601 datetime string, got {describe(value)}")
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise _WireValueError(f"expected an ISO 8601 datetime, got {value!r}") from None
+        raise WireValueError(f"expected an ISO 8601 datetime, got {value!r}") from None
     if parsed.tzinfo is None:
-        raise _WireValueError(f"datetime {value!r} has no time zone (expected 'Z' or an offset)")
+        raise WireValueError(f"datetime {value!r} has no time zone (expected 'Z' or an offset)")
     return parsed
 
 
@@ -155,7 +169,7 @@ def _tuple_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
 
     def structure_tuple(value: Any, cls: Any) -> Any:
         if not isinstance(value, list | tuple):
-            raise _WireValueError(f"expected a list, got {describe(value)}")
+            raise WireValueError(f"expected a list, got {describe(value)}")
         return base(value, cls)
 
     return structure_tuple
@@ -163,7 +177,7 @@ def _tuple_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
 
 def _dict_hook(value: Any, _: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _WireValueError(f"expected an object, got {describe(value)}")
+        raise WireValueError(f"expected an object, got {describe(value)}")
     # A copy: the model is frozen, and must not change when the caller reuses the parsed JSON.
     return dict(value)
 
@@ -176,12 +190,12 @@ def _service_workload(value: Any, _: Any) -> ServiceWorkload | None:
         try:
             decoded = orjson.loads(value)
         except orjson.JSONDecodeError:
-            raise _WireValueError(f"expected an object or a JSON string of one, got {describe(value)}") from None
+            raise WireValueError(f"expected an object or a JSON string of one, got {describe(value)}") from None
         if not isinstance(decoded, dict):
-            raise _WireValueError(f"expected a JSON object in the string, got {describe(decoded)}")
+            raise WireValueError(f"expected a JSON object in the string, got {describe(decoded)}")
         value = decoded
     if not isinstance(value, dict):
-        raise _WireValueError(f"expected an object, got {describe(value)}")
+        raise WireValueError(f"expected an object, got {describe(value)}")
     return converter.structure(value, ServiceWorkload)
 
 
@@ -235,7 +249,7 @@ def _attrs_structure_factory(*, keep_unknown: bool) -> Callable[[Any, cattrs.Con
 
         def structure_object(value: Any, target: Any) -> Any:
             if not isinstance(value, dict):
-                raise _WireValueError(f"expected an object, got {describe(value)}")
+                raise WireValueError(f"expected an object, got {describe(value)}")
             obj = base(value, target)
             if keeps_extra:
                 unknown = value.keys() - known
@@ -309,30 +323,58 @@ def structure(data: Any, cls: type[T] | Any, *, raw: bytes | str = b"") -> T:
     """Build ``cls`` from wire JSON data; any misfit raises ``ResponseShapeError`` naming the field path."""
     try:
         return typing.cast("T", converter.structure(data, cls))
-    except (cattrs.BaseValidationError, _WireValueError, KeyError, TypeError, ValueError) as exc:
+    except (cattrs.BaseValidationError, WireValueError, KeyError, TypeError, ValueError) as exc:
         path, problem = _first_problem(exc)
         raise ResponseShapeError(problem, path=path, body=_text(raw)) from None
 
 
-def _first_problem(exc: BaseException) -> tuple[str, str]:
-    if isinstance(exc, cattrs.BaseValidationError):
-        messages = cattrs.transform_error(exc, format_exception=_format_exception)
-        if messages:
-            first = messages[0]
-            problem, _, path = first.rpartition(" @ ")
-            more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
-            return path or "$", (problem or first) + more
-    return "$", _format_exception(exc, None)
+# -- the one walker of cattrs' validation errors (the plan checker and the emulator use it too) ------------------
+
+#: One step of a path into a body: a field name, or a list index.
+Step = str | int
 
 
-def _format_exception(exc: BaseException, _type: type | None) -> str:
-    if isinstance(exc, _WireValueError):
+def iter_problems(exc: BaseException, steps: tuple[Step, ...] = ()) -> Iterator[tuple[tuple[Step, ...], BaseException]]:
+    """Walk cattrs' nested validation errors: yield each leaf error with the steps that lead to it.
+
+    A leaf is a ``WireValueError`` (a value of the wrong type or form), a ``KeyError`` (a required field is
+    missing), a ``cattrs.ForbiddenExtraKeysError`` (unknown keys of a request) or any other exception a hook
+    raised. Anything that is not a cattrs error is one leaf at ``steps``.
+    """
+    if isinstance(exc, cattrs.IterableValidationError | cattrs.ClassValidationError):
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            step: Step = note.index if isinstance(note, cattrs.IterableValidationNote) else note.name
+            yield from iter_problems(sub, (*steps, step))
+        for sub in without:
+            yield from iter_problems(sub, steps)
+    else:
+        yield steps, exc
+
+
+def format_path(steps: tuple[Step, ...], root: str = "$") -> str:
+    """Write steps as a path: ``$.contents[3].state`` (an index is bracketed, a name follows a dot)."""
+    return root + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
+
+
+def problem_text(exc: BaseException) -> str:
+    """Say what is wrong at a leaf of ``iter_problems``, in words (never a secret value)."""
+    if isinstance(exc, WireValueError):
         return str(exc)
     if isinstance(exc, KeyError):
         return "required field is missing"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         return f"unknown field(s): {', '.join(sorted(exc.extra_fields))}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _first_problem(exc: BaseException) -> tuple[str, str]:
+    leaves = list(iter_problems(exc))
+    if not leaves:  # a validation error with no sub-errors: nothing better to say than its own message
+        return "$", problem_text(exc)
+    steps, leaf = leaves[0]
+    more = f" (and {len(leaves) - 1} more)" if len(leaves) > 1 else ""
+    return format_path(steps), problem_text(leaf) + more
 
 
 def _text(raw: bytes | str) -> str:

@@ -714,3 +714,22 @@ def test_nested_unknown_request_key_is_a_cattrs_forbidden_keys_error() -> None:
 
     walk(info.value, "$")
     assert [(path, exc.extra_fields) for path, exc in found] == [("$.service_workload.worker", {"gpu"})]
+
+
+# -- the one walker of cattrs errors --------------------------------------------------------------------------
+
+
+def test_iter_problems_yields_every_leaf_with_its_path() -> None:
+    """The walker the plan checker and the emulator share yields each leaf error with the steps leading to it."""
+    from aiodataops._wire import WireValueError, format_path, iter_problems  # noqa: PLC0415 -- the API under test
+
+    bad = {"service_workload": {"worker": {"cpu": 4}}, "host_alias": {"enabled": "yes"}, "nope": 1}
+    with pytest.raises(cattrs.BaseValidationError) as caught:
+        converter.structure(bad, ServiceUpdate)
+    leaves = {format_path(steps): leaf for steps, leaf in iter_problems(caught.value)}
+    cpu = leaves["$.service_workload.worker.cpu"]
+    assert isinstance(cpu, WireValueError)
+    assert (cpu.expected, cpu.got) == ("string", int)
+    assert "$.host_alias.enabled" in leaves
+    assert any(isinstance(leaf, cattrs.ForbiddenExtraKeysError) for leaf in leaves.values())
+    assert format_path(("contents", 3, "state")) == "$.contents[3].state"

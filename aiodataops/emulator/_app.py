@@ -26,7 +26,7 @@ from aiodataops._models import (
     ServiceUpdate,
 )
 from aiodataops._signing import Credentials
-from aiodataops._wire import converter
+from aiodataops._wire import converter, iter_problems
 from aiodataops.emulator import _errors
 from aiodataops.emulator._auth import SUPPORTED_API_VERSIONS, AuthError, check_request
 from aiodataops.emulator._config import EmulatorConfig
@@ -49,8 +49,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_PAGE_SIZE: Final = 1000
 DEFAULT_PAGE_SIZE: Final = 20
 _DIGITS: Final = re.compile(r"^[0-9]+$")
-_PATH_TOKEN: Final = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]")
-_EXTRA_MARK: Final = "\x00extra:"
 
 
 @attrs.define
@@ -86,37 +84,19 @@ def _actor(request: web.Request) -> str:
 # -- request parsing ----------------------------------------------------------------------------------------------
 
 
-def _format_exception(exc: BaseException, _type: Any) -> str:
-    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        return _EXTRA_MARK + ",".join(sorted(exc.extra_fields))
-    if isinstance(exc, KeyError):
-        return "field required"
-    return str(exc) or type(exc).__name__
-
-
-def _loc(path: str) -> tuple[str | int, ...]:
-    loc: list[str | int] = ["body"]
-    for name, index, key in _PATH_TOKEN.findall(path.removeprefix("$")):
-        loc.append(int(index) if index else (name or key))
-    return tuple(loc)
-
-
 def _problems_of(exc: BaseException) -> list[Problem]:
-    if not isinstance(exc, cattrs.BaseValidationError):
-        return [(("body",), _format_exception(exc, None), "type_error")]
+    """Each leaf of a request's validation error (walked by the wire module) as a FastAPI-style problem."""
     problems: list[Problem] = []
-    for message in cattrs.transform_error(exc, format_exception=_format_exception):
-        text, _, path = message.rpartition(" @ ")
-        loc = _loc(path)
-        if text.startswith(_EXTRA_MARK):
+    for steps, leaf in iter_problems(exc):
+        loc = ("body", *steps)
+        if isinstance(leaf, cattrs.ForbiddenExtraKeysError):
             problems.extend(
-                ((*loc, name), "extra fields not permitted", "value_error.extra")
-                for name in text.removeprefix(_EXTRA_MARK).split(",")
+                ((*loc, name), "extra fields not permitted", "value_error.extra") for name in sorted(leaf.extra_fields)
             )
-        elif text == "field required":
-            problems.append((loc, text, "value_error.missing"))
+        elif isinstance(leaf, KeyError):
+            problems.append((loc, "field required", "value_error.missing"))
         else:
-            problems.append((loc, text, "type_error"))
+            problems.append((loc, str(leaf) or type(leaf).__name__, "type_error"))
     return problems
 
 
