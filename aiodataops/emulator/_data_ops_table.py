@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from aiodataops._wire import unstructure
 from aiodataops.emulator import _seed
-from aiodataops.emulator._refusals import BadQueryError, BusyError, InvalidError, MissingError
+from aiodataops.emulator._refusals import BadQueryError, BusyError, InvalidError, MissingError, UnknownIdError
 from aiodataops.emulator._table import Table
 from aiodataops.emulator._timeline import CREATING, RUNNING, Record
 from aiodataops.emulator._validate import check_host_alias_groups, check_name, check_not_empty
@@ -20,20 +20,31 @@ if TYPE_CHECKING:
 
 __all__ = ["DATA_OPS_FILTERS", "DATA_OPS_SUMMARY_KEYS", "DataOpsTable"]
 
+#: The keys of a list item (DataOpsConsoleResponseV1Dot1).
 DATA_OPS_SUMMARY_KEYS: Final = (
+    "account_id",
     "cluster_id",
     "cluster_name",
+    "cluster_permission",
+    "cluster_request_failed",
     "created_by",
     "created_dt",
     "data_ops_id",
     "data_ops_name",
-    "description",
+    "image_id",
+    "instance_id",
+    "is_active_image",
     "modified_by",
     "modified_dt",
+    "namespace_name",
     "state",
     "version",
 )
-DATA_OPS_FILTERS: Final = frozenset({"data_ops_name", "cluster_name", "state", "version", "created_by"})
+#: The documented query filters of ``GET /v1/data-ops`` (getdataopslistconsole); any other is ignored, as a server
+#: ignores a parameter it does not know.
+DATA_OPS_FILTERS: Final = frozenset(
+    {"cluster_name", "created_by", "state", "version", "cluster_id", "data_ops_name", "region"}
+)
 
 
 class DataOpsTable(Table):
@@ -52,7 +63,7 @@ class DataOpsTable(Table):
         timeline: Timeline,
         rng: random.Random,
         clusters: dict[str, _seed.Cluster],
-        images: list[dict[str, str]],
+        images: list[dict[str, Any]],
     ) -> None:
         super().__init__(timeline)
         self._rng = rng
@@ -83,8 +94,11 @@ class DataOpsTable(Table):
         return cluster
 
     def ingress_controllers(self, cluster_id: str) -> list[str]:
-        """The ingress controller names of a cluster."""
-        return list(self.cluster(cluster_id).ingress_controllers)
+        """The ingress controller names of a cluster; an unknown or malformed cluster id is a 400, as live."""
+        try:
+            return list(self.cluster(cluster_id).ingress_controllers)
+        except (BadQueryError, MissingError):
+            raise UnknownIdError("Cluster", cluster_id) from None
 
     def update(self, data_ops_id: str, update: DataOpsUpdate, now: float, actor: str) -> dict[str, Any]:
         """Accept a data ops update: the new body in UPDATING."""
@@ -92,16 +106,15 @@ class DataOpsTable(Table):
         problems: list[Problem] = []
         if update.host_alias_list is not None:
             problems += check_host_alias_groups(update.host_alias_list, ("body", "host_alias_list"))
-        if update.image_id is not None and update.image_id not in self._images:
-            problems.append((("body", "image_id"), f"unknown image {update.image_id!r}", "value_error.not_found"))
         if update.domain is not None:
             problems += check_not_empty(update.domain, ("body", "domain"))
         if problems:
             raise InvalidError(problems)
         self.refuse_if_busy(record, "changing")
-        body = {**record.body, **unstructure(update)}
-        if update.image_id is not None:
-            body["version"] = self._images[update.image_id]["version"]
+        change = unstructure(update)
+        if "account" in change:  # a password change keeps the account id unless a new one is given
+            change["account"] = {**record.body.get("account", {}), **change["account"]}
+        body = {**record.body, **change}
         return self.accept_update(record, body, now, actor)
 
     def create(self, request: DataOpsCreate, now: float, actor: str) -> dict[str, Any]:

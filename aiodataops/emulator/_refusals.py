@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from aiodataops.emulator._validate import Problem
 
-__all__ = ["BadQueryError", "BusyError", "InvalidError", "MissingError", "StoreError"]
+__all__ = ["BadQueryError", "BusyError", "InvalidError", "MissingError", "StoreError", "UnknownIdError"]
 
 
 class StoreError(Exception):
@@ -16,6 +16,16 @@ class StoreError(Exception):
 
 class MissingError(StoreError):
     """An unknown id (404)."""
+
+    def __init__(self, object_type: str, object_id: str) -> None:
+        super().__init__(f"{object_type} {object_id} not found")
+        self.object_type = object_type
+        self.object_id = object_id
+
+
+class UnknownIdError(StoreError):
+    """An unknown or malformed id on a detail, sub-versions or ingress-controller GET: 400, as the live API answers
+    (reference, "[LIVE] Observations"), with a detail saying the id was not found."""
 
     def __init__(self, object_type: str, object_id: str) -> None:
         super().__init__(f"{object_type} {object_id} not found")

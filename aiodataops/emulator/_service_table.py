@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from aiodataops._wire import unstructure
 from aiodataops.emulator import _seed
-from aiodataops.emulator._refusals import BadQueryError, BusyError, InvalidError
+from aiodataops.emulator._refusals import BusyError, InvalidError, UnknownIdError
 from aiodataops.emulator._table import Table
 from aiodataops.emulator._timeline import CREATING, RUNNING, Record
 from aiodataops.emulator._validate import check_service_create, check_service_update, check_workload, cpu_demand
@@ -20,9 +20,13 @@ if TYPE_CHECKING:
 
 __all__ = ["SERVICE_FILTERS", "SERVICE_SUMMARY_KEYS", "ServiceTable"]
 
+#: The keys of a list item (DataOpsServicesConsoleResponseV1Dot1).
 SERVICE_SUMMARY_KEYS: Final = (
+    "account_id",
     "cluster_id",
     "cluster_name",
+    "cluster_permission",
+    "cluster_request_failed",
     "created_by",
     "created_dt",
     "data_ops_id",
@@ -35,10 +39,9 @@ SERVICE_SUMMARY_KEYS: Final = (
     "state",
     "version",
 )
-#: Query parameters that filter a list by exact match (API.md's guessed names, plus the parent id).
-SERVICE_FILTERS: Final = frozenset(
-    {"data_ops_id", "data_ops_name", "data_ops_service_name", "cluster_name", "state", "version", "created_by"}
-)
+#: The documented query filters of ``GET /v1/data-ops-services`` (getdataopsservicelistconsole); any other is
+#: ignored, as a server ignores a parameter it does not know.
+SERVICE_FILTERS: Final = frozenset({"created_by", "state", "data_ops_service_name", "data_ops_name"})
 
 
 class ServiceTable(Table):
@@ -137,13 +140,19 @@ class ServiceTable(Table):
         return self.accept_delete(record, now, actor)
 
     def sub_versions(self, data_ops_id: str, now: float) -> dict[str, Any]:
-        """The versions a data ops offers its services and how many services it has; unknown id: 400."""
+        """The component versions a data ops offers its services and how many services it has; unknown id: 400.
+
+        Documented as DataOpsServiceImageResponse: ``versions`` is an object keyed scheduler, webserver, worker.
+        """
         self.timeline.advance(now)
         record = self._data_ops.records.get(data_ops_id)
         if record is None:
-            raise BadQueryError(f"data_ops_id: data ops {data_ops_id} does not exist")
-        versions = [v for v, _ in _seed.IMAGE_VERSIONS if _version_key(v) <= _version_key(record.body["version"])]
-        return {"data_ops_service_count": len(self._data_ops.members.get(data_ops_id, {})), "versions": versions}
+            raise UnknownIdError("DataOps", data_ops_id)
+        version = record.body["version"]
+        return {
+            "data_ops_service_count": len(self._data_ops.members.get(data_ops_id, {})),
+            "versions": {"scheduler": version, "webserver": version, "worker": version},
+        }
 
     def check_resources_create(self, cluster_id: str, request: ResourceCheckRequest, now: float) -> dict[str, Any]:
         """Whether a cluster has room for a new service with this workload."""
@@ -166,14 +175,15 @@ class ServiceTable(Table):
         return self._room(cluster, cpu_demand(merged) - cpu_demand(current))
 
     def _room(self, cluster: _seed.Cluster, extra_cpu: float) -> dict[str, Any]:
+        """ClusterResourceCheckResponse: ``{cpu, memory, err_code, result}`` (``err_code`` ``""`` when it fits)."""
         used = sum(
             cpu_demand(r.body.get("service_workload"))
             for r in self.records.values()
             if r.body["cluster_id"] == cluster.cluster_id
         )
-        if used + extra_cpu > cluster.cpu_capacity:
-            return {"err_code": "INSUFFICIENT_CPU", "result": False}
-        return {"err_code": None, "result": True}
+        fits = used + extra_cpu <= cluster.cpu_capacity
+        cpu = {"capacity": f"{cluster.cpu_capacity:g}", "used": f"{used:g}", "requested": f"{extra_cpu:g}"}
+        return {"cpu": cpu, "memory": {}, "err_code": "" if fits else "INSUFFICIENT_CPU", "result": fits}
 
 
 def _merge_workload(current: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +208,3 @@ def _merge_service(body: dict[str, Any], change: dict[str, Any]) -> dict[str, An
     if "domain" in change:
         merged["web_url"] = f"https://{change['domain']}"
     return merged
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from aiodataops.emulator._refusals import BusyError, MissingError
+from aiodataops.emulator._refusals import BusyError, MissingError, UnknownIdError
 from aiodataops.emulator._timeline import BUSY, GONE, RUNNING, TERMINATING, UPDATING, Record
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ class Table:
         self.timeline = timeline
         self.records: dict[str, Record] = {}
         self.names: dict[str, str] = {}
+        #: Every id this table ever held: a GET of one that is gone answers 404, of one never seen 400.
+        self.issued: set[str] = set()
         self._cache: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         self._cache_version = -1
 
@@ -43,6 +45,7 @@ class Table:
         """Add a record in ``state`` (seeding, or an accepted create)."""
         record = Record(self.kind, body[self.id_key], {**body, "state": self.timeline.case(state)}, state)
         self.records[record.id] = record
+        self.issued.add(record.id)
         self.names[body[self.name_key]] = record.id
         return record
 
@@ -60,8 +63,19 @@ class Table:
         return record
 
     def get(self, rid: str, now: float) -> dict[str, Any]:
-        """The body a read sees now."""
-        body = self.timeline.visible(self.record(rid, now), now)
+        """The body a read sees now.
+
+        An id never issued (or malformed) is a 400 (``UnknownIdError``), as live; one that is gone after a delete
+        is a 404, unless the ``gone_answers_400`` quirk makes it a 400 too (what live answers there is not known).
+        A new resource not yet readable (inside its stale window) is a 404.
+        """
+        self.timeline.advance(now)
+        record = self.records.get(rid)
+        if record is None:
+            if rid in self.issued and "gone_answers_400" not in self.timeline.config.quirks:
+                raise MissingError(self.object_type, rid)
+            raise UnknownIdError(self.object_type, rid)
+        body = self.timeline.visible(record, now)
         if body is None:
             raise MissingError(self.object_type, rid)
         return body

@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from aiodataops._wire import format_datetime
+from aiodataops.emulator._config import QUIRK_SHARES
 from aiodataops.emulator._random import between, unit
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "ERROR",
     "GONE",
     "RUNNING",
+    "STOPPED",
     "TERMINATING",
     "UPDATING",
     "Record",
@@ -44,6 +46,8 @@ ERROR: Final = "ERROR"
 CREATING: Final = "CREATING"
 UPDATING: Final = "UPDATING"
 TERMINATING: Final = "TERMINATING"
+#: Where a share of updates end with the ``updates_end_stopped`` quirk: settled neither as success nor as failure.
+STOPPED: Final = "STOPPED"
 #: The target of a delete: the record leaves its table when the change ends.
 GONE: Final = "<gone>"
 #: States in which a resource refuses another change (409).
@@ -165,17 +169,18 @@ class Timeline:
         heapq.heappush(self._heap, (at, next(self._seq), "settle", record, record.generation, target))
 
     def _outcome(self, record: Record, in_progress: str, target: str) -> str:
-        """The state a change ends in: a forced one, else a seeded share of updates end in ERROR."""
+        """The state a change ends in: a forced one, else a seeded share of updates end in ERROR (or STOPPED)."""
         forced = self._forced.pop(record.id, None)
         if forced is not None and target != GONE:
             return forced
-        if (
-            target == RUNNING
-            and in_progress == UPDATING
-            and self._config.error_rate > 0
-            and unit(self._seed, "outcome", record.id, record.changes) < self._config.error_rate
-        ):
+        if target != RUNNING or in_progress != UPDATING:
+            return target
+        config = self._config
+        if config.error_rate > 0 and unit(self._seed, "outcome", record.id, record.changes) < config.error_rate:
             return ERROR
+        stopped = QUIRK_SHARES["updates_end_stopped"]
+        if "updates_end_stopped" in config.quirks and unit(self._seed, "stopped", record.id, record.changes) < stopped:
+            return STOPPED
         return target
 
     def reconfigure(self, config: EmulatorConfig) -> None:
