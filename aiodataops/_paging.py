@@ -52,7 +52,8 @@ class PageIterator(Generic[T]):
             self.total_count = result.total_count
             self._items = result.contents
             self._index = 0
-            if not result.contents or (self._page + 1) * self._size >= result.total_count:
+            total = result.total_count  # None: the server left it unset; page until a page comes back empty
+            if not result.contents or (total is not None and (self._page + 1) * self._size >= total):
                 self._done = True
             self._page += 1
         item = self._items[self._index]
