@@ -79,7 +79,7 @@ _BY_STATUS: Final[Mapping[int, type[APIStatusError]]] = {
 _NOT_FOUND_WORDS: Final = re.compile(r"not found|does not exist|no such|notfound|not_found", re.IGNORECASE)
 _ID_METHODS: Final = frozenset({"GET", "PUT", "DELETE"})
 _SPRING_KEYS: Final = frozenset({"timestamp", "status", "error", "path"})
-_SUPPORT_ID: Final = re.compile(r"Support ID[^0-9A-Za-z]*([0-9A-Za-z-]+)", re.IGNORECASE)
+_SUPPORT_ID: Final = re.compile(r"Support ID(?:\s+is)?[^0-9A-Za-z]*([0-9A-Za-z-]+)", re.IGNORECASE)
 _REJECTED_WORDS: Final = ("request rejected", "request was blocked", "support id")
 
 
