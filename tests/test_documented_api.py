@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pytest
 
 from aiodataops._client import DataOpsClient
@@ -235,3 +236,26 @@ async def test_documented_placeholders_read_as_not_set(env: tuple[Emulator, Data
     assert (read.is_active_image, read.created_dt, read.http_port) == (None, None, None)
     naive = structure({"data_ops_id": "DOPS-1", "modified_dt": "2026-06-05T01:02:03"}, type(read))
     assert naive.modified_dt == dt.datetime(2026, 6, 5, 1, 2, 3, tzinfo=dt.UTC)
+
+
+async def test_the_cli_lists_by_the_documented_created_by_filter(tmp_path: Any) -> None:
+    """`aiodataops services list --created-by USER` sends the documented filter and lists only that user's."""
+    import io  # noqa: PLC0415 -- only this test captures output
+
+    from aiodataops.cli import build_parser  # noqa: PLC0415 -- the command line under test
+    from aiodataops.cli._services import run  # noqa: PLC0415 -- the command line under test
+
+    clock = VirtualClock()
+    async with Emulator(data_ops=2, services_per_data_ops=6, seed=11, clock=clock) as emu:
+        secret = tmp_path / "secret"
+        secret.write_text(emu.credentials.secret_key + "\n")
+        user = emu.service_body(emu.service_ids()[0])["created_by"]
+        mine = [s for s in emu.service_ids() if emu.service_body(s)["created_by"] == user]
+        argv = ["services", "list", "--endpoint", emu.base_url, "--access-key", emu.credentials.access_key]
+        argv += ["--secret-key-file", str(secret), "--created-by", user, "--output", "json"]
+        out, err = io.StringIO(), io.StringIO()
+        status = await run(build_parser().parse_args(argv), clock=clock, poll=POLL, out=out, err=err)
+    assert status == 0, err.getvalue()
+    listed = orjson.loads(out.getvalue())
+    assert sorted(item["data_ops_service_id"] for item in listed) == sorted(mine)
+    assert len(mine) < len(emu.service_ids())
