@@ -170,10 +170,15 @@ async def test_get_returns_the_service_and_hides_the_password(env: Env) -> None:
 
 
 async def test_get_unknown_service_is_not_found(env: Env) -> None:
-    """A service that does not exist answers 400 "not found" (as live): an IdNotFoundError, raised once."""
-    with pytest.raises(NotFoundError) as caught:
-        await env.client.services.get("DOPS_SERVICE-00000000-0000-0000-0000-000000000000")
-    assert isinstance(caught.value, IdNotFoundError)
+    """A service that does not exist raises NotFoundError, once (not retried); answered 400 "not found", as live
+    (`unknown_ids_400`), it is an IdNotFoundError, a NotFoundError too."""
+    missing = "DOPS_SERVICE-00000000-0000-0000-0000-000000000000"
+    with pytest.raises(NotFoundError):
+        await env.client.services.get(missing)
+    assert env.emu.counters.requests["get_service", 404] == 1
+    env.emu.reconfigure(quirks={"unknown_ids_400"})
+    with pytest.raises(IdNotFoundError) as caught:
+        await env.client.services.get(missing)
     assert caught.value.status == 400
     assert "not found" in caught.value.message
     assert env.emu.counters.requests["get_service", 400] == 1

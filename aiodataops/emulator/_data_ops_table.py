@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from aiodataops._wire import unstructure
@@ -57,6 +58,7 @@ class DataOpsTable(Table):
     name_key: ClassVar[str] = "data_ops_name"
     summary_keys: ClassVar[tuple[str, ...]] = DATA_OPS_SUMMARY_KEYS
     filters: ClassVar[frozenset[str]] = DATA_OPS_FILTERS
+    id_pattern: ClassVar[re.Pattern[str]] = re.compile(rf"^DOPS-{_seed.UUID_PATTERN}$")
 
     def __init__(
         self,
@@ -94,11 +96,16 @@ class DataOpsTable(Table):
         return cluster
 
     def ingress_controllers(self, cluster_id: str) -> list[str]:
-        """The ingress controller names of a cluster; an unknown or malformed cluster id is a 400, as live."""
+        """The ingress controller names of a cluster; a malformed cluster id is a 400 "not found", as live, and
+        an unknown one a 404 (a 400 with the ``unknown_ids_400`` quirk, as live)."""
         try:
             return list(self.cluster(cluster_id).ingress_controllers)
-        except (BadQueryError, MissingError):
+        except BadQueryError:
             raise UnknownIdError("Cluster", cluster_id) from None
+        except MissingError:
+            if "unknown_ids_400" in self.timeline.config.quirks:
+                raise UnknownIdError("Cluster", cluster_id) from None
+            raise
 
     def update(self, data_ops_id: str, update: DataOpsUpdate, now: float, actor: str) -> dict[str, Any]:
         """Accept a data ops update: the new body in UPDATING."""

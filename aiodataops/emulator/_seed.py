@@ -16,6 +16,7 @@ import attrs
 __all__ = [
     "IMAGE_VERSIONS",
     "PASSWORD_MARK",
+    "UUID_PATTERN",
     "Cluster",
     "Fleet",
     "data_ops_body",
@@ -27,6 +28,8 @@ __all__ = [
     "service_body",
 ]
 
+#: The form of the uuid inside an id (``DOPS-<uuid>``, ``DOPS_SERVICE-<uuid>``), as a regular expression.
+UUID_PATTERN: Final = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 PASSWORD_MARK: Final = "EMUPASS-"  # noqa: S105 -- a marker for leak tests, not a password
 
 #: (version, image name) of the Airflow images on offer, oldest first.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from aiodataops._wire import unstructure
@@ -54,6 +55,7 @@ class ServiceTable(Table):
     name_key: ClassVar[str] = "data_ops_service_name"
     summary_keys: ClassVar[tuple[str, ...]] = SERVICE_SUMMARY_KEYS
     filters: ClassVar[frozenset[str]] = SERVICE_FILTERS
+    id_pattern: ClassVar[re.Pattern[str]] = re.compile(rf"^DOPS_SERVICE-{_seed.UUID_PATTERN}$")
 
     def __init__(self, timeline: Timeline, rng: random.Random, data_ops: DataOpsTable) -> None:
         super().__init__(timeline)

@@ -24,7 +24,7 @@ async def test_requests_by_operation_and_status(emu: Emulator, call) -> None:
     service_id = emu.service_ids()[0]
     await call("GET", f"/v1/data-ops-services/{service_id}")
     await call("GET", f"/v1/data-ops-services/{service_id}")
-    await call("GET", "/v1/data-ops-services/DOPS_SERVICE-x")  # an unknown id: 400, as live
+    await call("GET", "/v1/data-ops-services/DOPS_SERVICE-x")  # a malformed id: 400, as live
     await call("GET", "/v1/elsewhere")
     await call("GET", "/v1/data-ops", credentials=Credentials("nobody", "nothing"))
     assert emu.counters.requests == {

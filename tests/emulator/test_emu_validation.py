@@ -244,11 +244,30 @@ async def test_a_version_the_operation_is_not_served_at_is_406(call, method: str
         "/v1/data-ops/clusters/not-a-valid-id/ingress-controllers",
     ],
 )
-async def test_unknown_or_malformed_ids_on_the_id_bound_gets_are_400(call, path: str) -> None:
-    """As observed live, the detail, sub-versions and ingress GETs answer 400 for an unknown or malformed id."""
+async def test_unknown_or_malformed_ids_on_the_id_bound_gets_are_400(emu: Emulator, call, path: str) -> None:
+    """As observed live (`unknown_ids_400`), the detail, sub-versions and ingress GETs answer 400 for an unknown or
+    malformed id, saying it was not found."""
+    emu.reconfigure(quirks={"unknown_ids_400"})
     status, body, _ = await call("GET", path)
     assert status == 400
     error = body["errors"][0]
     assert error["status"] == 400
     assert "not found" in error["detail"][0]
     assert path.split("/")[-1 if "clusters" not in path and "sub-versions" not in path else -2] in error["detail"][0]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", 404),
+        ("/v1/data-ops-services/not-a-valid-id", 400),
+        ("/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", 404),
+        ("/v1/data-ops/not-a-valid-id", 400),
+        ("/v1/data-ops-services/data-ops/DOPS-00000000-0000-4000-8000-000000000000/sub-versions", 400),
+        ("/v1/data-ops/clusters/00000000000040008000000000000000/ingress-controllers", 404),
+        ("/v1/data-ops/clusters/not-a-valid-id/ingress-controllers", 400),
+    ],
+)
+async def test_by_default_only_well_formed_unknown_ids_answer_404(call, path: str, status: int) -> None:
+    """Without `unknown_ids_400`, a well-formed unknown id still answers 404; malformed ids and sub-versions 400."""
+    assert (await call("GET", path))[0] == status
