@@ -4,6 +4,8 @@ How one request travels:
 
 1. ``request()`` builds the URL once, already percent-encoded (query keys sorted, values form-encoded as SCP's Go
    SDK does), and hands aiohttp a ``yarl.URL(..., encoded=True)`` so nothing re-encodes it on the way.
+   It carries the ``Scp-Api-Version`` of its operation: the documented one (``_signing.API_VERSIONS``), unless the
+   client's ``api_versions`` or a ``using_api_versions`` block names another; a 406 says which one was refused.
 2. The signing middleware runs for every attempt *and* every redirect hop: it signs ``str(request.url)``, the URL
    aiohttp is about to put on the wire, with a fresh timestamp.
 3. Redirects are followed only within the endpoint's origin (scheme, host, port). A hop to any other origin is
@@ -12,7 +14,7 @@ How one request travels:
    downgrade counts as another origin.
 4. The answer is read with a size limit (``ResponseShapeError`` "too large" without reading the rest); 2xx is
    returned, anything else becomes the typed error of ``_http_errors``.
-5. Retries: 408/429/500/502/503/504, dropped connections and timeouts are retried for idempotent requests
+5. Retries: 408/417/429/500/502/503/504, dropped connections and timeouts are retried for idempotent requests
    (GET, PUT, DELETE, and POSTs the caller marks idempotent); any request, POST included, is retried when it
    provably never left (the connection could not be made, or no pooled connection was free in time). Waits are
    full-jitter exponential or the server's ``Retry-After`` (capped), slept through the injected ``Clock``, and
@@ -109,6 +111,7 @@ _BAD_SEGMENTS: Final = frozenset({"", ".", ".."})
 _THROTTLE_STATUSES: Final = frozenset({417, 429})
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _JSON_HEADERS: Final = CIMultiDict({"Content-Type": "application/json"})
+_USER_AGENT: Final = f"aiodataops/0.1 aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
 #: Per-operation API versions for the calls made inside ``using_api_versions`` (in this task and its children).
 _CALL_VERSIONS: Final[ContextVar[Mapping[str, str] | None]] = ContextVar("aiodataops_api_versions", default=None)
 
@@ -126,9 +129,6 @@ def using_api_versions(**versions: str) -> Iterator[None]:
         yield
     finally:
         _CALL_VERSIONS.reset(token)
-
-
-_USER_AGENT: Final = f"aiodataops/0.1 aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
 
 
 class Answer(NamedTuple):
