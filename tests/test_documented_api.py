@@ -259,3 +259,23 @@ async def test_the_cli_lists_by_the_documented_created_by_filter(tmp_path: Any) 
     listed = orjson.loads(out.getvalue())
     assert sorted(item["data_ops_service_id"] for item in listed) == sorted(mine)
     assert len(mine) < len(emu.service_ids())
+
+
+async def test_a_fleet_report_shows_the_reasons_of_a_400() -> None:
+    """A fleet update refused with a 400 whose detail is a (stringified) list shows the reason in the report."""
+    from aiodataops.fleet import Outcome, parse_plan  # noqa: PLC0415 -- only this test runs a fleet
+
+    clock = VirtualClock()
+    async with (
+        Emulator(seed=5, clock=clock, quirks={"detail_as_string"}) as emu,
+        DataOpsClient(emu.base_url, emu.credentials, clock=clock, poll=POLL) as client,
+    ):
+        plan = parse_plan(
+            {"update": {"service_workload": {"worker": {"cpu": "two"}}}, "targets": emu.service_ids()[:2]}
+        )
+        report = await client.fleet.apply(plan)
+    item = report.items[0]
+    assert item.outcome is Outcome.FAILED
+    assert item.error is not None
+    assert (item.error.kind, item.error.status) == ("bad_request", 400)
+    assert "body.service_workload.worker.cpu: must be a positive number" in item.error.message
