@@ -133,7 +133,8 @@ class PermissionDeniedError(APIStatusError):
 
 
 class NotFoundError(APIStatusError):
-    """404: no such resource (or, on some SCP gateways, an unauthenticated request)."""
+    """404: no such resource (the gateway's Spring-style 404 for an unauthenticated request is a
+    ``GatewayRejectedError`` instead; the live API's 400 "not found" is an ``IdNotFoundError``, a subclass)."""
 
 
 class ConflictError(APIStatusError):
