@@ -24,9 +24,10 @@ from aiodataops._data_ops import DataOpsResource
 from aiodataops._errors import ConfigurationError
 from aiodataops._polling import PollPolicy
 from aiodataops._services import Services
-from aiodataops._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport
+from aiodataops._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport, using_api_versions
 
 if TYPE_CHECKING:
+    import contextlib
     import os
     import ssl as ssl_module
     from collections.abc import Callable, Mapping
@@ -49,7 +50,8 @@ class DataOpsClient:
     for a settled state; ``retry_budget`` can be shared between clients; ``clock`` is injectable for tests, and so
     is ``wall_clock``, the epoch milliseconds requests are signed with (default ``aiodataops._signing.now_ms``).
     ``ssl`` takes an ``SSLContext`` or a CA bundle path (verification is always on); plain ``http://`` is for
-    loopback hosts unless ``allow_insecure_http=True``.
+    loopback hosts unless ``allow_insecure_http=True``. ``api_versions`` maps operation names to the API version
+    to send them at instead of the documented one (``aiodataops._signing.API_VERSIONS``).
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class DataOpsClient:
         allow_insecure_http: bool = False,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         wall_clock: Callable[[], int] | None = None,
+        api_versions: Mapping[str, str] | None = None,
     ) -> None:
         settings = resolve_settings(
             endpoint=endpoint,
@@ -95,6 +98,7 @@ class DataOpsClient:
             allow_insecure_http=allow_insecure_http,
             max_response_size=max_response_size,
             wall_clock=wall_clock,
+            api_versions=api_versions,
         )
         self.services = Services(self)
         self.data_ops = DataOpsResource(self)
@@ -196,6 +200,15 @@ class DataOpsClient:
     def concurrency(self) -> int:
         """The size of the connection pool."""
         return self._transport.concurrency
+
+    @staticmethod
+    def api_versions(**versions: str) -> contextlib.AbstractContextManager[None]:
+        """Send the named operations at these API versions for the calls made inside the block (in this task).
+
+        ``with client.api_versions(create_service="1.3"): await client.services.create(...)``: for when SCP moves
+        an operation on; ``DataOpsClient(api_versions={...})`` does it for every call of a client.
+        """
+        return using_api_versions(**versions)
 
     @functools.cached_property
     def fleet(self) -> Fleet:

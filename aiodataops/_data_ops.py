@@ -29,7 +29,9 @@ __all__ = ["DataOpsResource"]
 class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
     """Data ops (Airflow installations): list, read, create, update, delete, name check, images, ingress.
 
-    Filters are keyword arguments named as the list's fields; other keywords are sent as query parameters as is.
+    Filters are the documented query parameters of ``GET /v1/data-ops``: ``data_ops_name``, ``cluster_name``,
+    ``cluster_id``, ``state``, ``version``, ``created_by`` and ``region`` (and ``sort``); other keywords are sent as
+    query parameters as is.
     """
 
     collection: ClassVar[str] = "data-ops"
@@ -44,9 +46,11 @@ class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
         *,
         data_ops_name: str | None = None,
         cluster_name: str | None = None,
+        cluster_id: str | None = None,
         state: str | None = None,
         version: str | None = None,
         created_by: str | None = None,
+        region: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         sort: str | None = None,
         **filters: Any,
@@ -56,9 +60,11 @@ class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
             {
                 "data_ops_name": data_ops_name,
                 "cluster_name": cluster_name,
+                "cluster_id": cluster_id,
                 "state": state,
                 "version": version,
                 "created_by": created_by,
+                "region": region,
             },
             filters,
         )
@@ -71,9 +77,11 @@ class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
         *,
         data_ops_name: str | None = None,
         cluster_name: str | None = None,
+        cluster_id: str | None = None,
         state: str | None = None,
         version: str | None = None,
         created_by: str | None = None,
+        region: str | None = None,
         sort: str | None = None,
         **filters: Any,
     ) -> Page[DataOpsSummary]:
@@ -82,9 +90,11 @@ class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
             {
                 "data_ops_name": data_ops_name,
                 "cluster_name": cluster_name,
+                "cluster_id": cluster_id,
                 "state": state,
                 "version": version,
                 "created_by": created_by,
+                "region": region,
             },
             filters,
         )

@@ -8,13 +8,18 @@ DataOpsError                      base of everything raised on purpose
 │   ├── AuthenticationError       401, 412 (legacy bad signature): key, signature, token or clock
 │   ├── PermissionDeniedError     403
 │   ├── NotFoundError             404
+│   │   └── IdNotFoundError       400 whose body says the id is unknown: the live API's not-found
+│   ├── GatewayRejectedError      404 in Spring's shape: the gateway refused the request (likely credentials)
+│   ├── UnsupportedVersionError   406 NoSuchVersion: the operation is not offered at the API version sent
 │   ├── ConflictError             409
 │   ├── ThrottledError            429 (carries retry_after)
+│   │   └── RequestRejectedError  417 "Request Rejected" page of the platform's edge: throttling, retried
 │   └── ServerError               5xx, and 408
 ├── TransportError                no usable HTTP answer
 │   ├── ConnectError              could not connect, or the connection dropped
 │   └── RequestTimeoutError       connecting or reading took too long (not the builtin: see below)
 ├── ResponseShapeError            an answer that does not fit the model (names the field path)
+│   └── ListingError              a listing that would never end (a page repeats, past total_count or the cap)
 └── WaitError                     a wait for a settled state ended without success
     ├── WaitFailedError           the service reached a failure state (ERROR, FAILED)
     ├── WaitTimeoutError          the deadline passed
@@ -43,14 +48,18 @@ __all__ = [
     "ConflictError",
     "ConnectError",
     "DataOpsError",
+    "GatewayRejectedError",
+    "IdNotFoundError",
     "NotFoundError",
     "PermissionDeniedError",
+    "RequestRejectedError",
     "RequestTimeoutError",
     "ResponseShapeError",
     "ServerError",
     "ThrottledError",
     "TimeoutError_",
     "TransportError",
+    "UnsupportedVersionError",
     "WaitError",
     "WaitFailedError",
     "WaitTimeoutError",
@@ -127,7 +136,8 @@ class PermissionDeniedError(APIStatusError):
 
 
 class NotFoundError(APIStatusError):
-    """404: no such resource (or, on some SCP gateways, an unauthenticated request)."""
+    """404: no such resource (the gateway's Spring-style 404 for an unauthenticated request is a
+    ``GatewayRejectedError`` instead; the live API's 400 "not found" is an ``IdNotFoundError``, a subclass)."""
 
 
 class ConflictError(APIStatusError):
@@ -136,6 +146,42 @@ class ConflictError(APIStatusError):
 
 class ThrottledError(APIStatusError):
     """429: too many requests; ``retry_after`` holds the server's hint in seconds, if it gave one."""
+
+
+class IdNotFoundError(NotFoundError):
+    """400 whose body says the id is unknown: how the live API answers an unknown or malformed id on its GETs.
+
+    A ``NotFoundError`` by meaning (``status`` stays 400), so code waiting for a resource to be gone treats it as
+    the API's not-found, and nobody is told to fix a request that was well formed.
+    """
+
+
+class GatewayRejectedError(APIStatusError):
+    """404 in Spring's shape (``{timestamp, path, status, error, requestId}``): SCP's gateway refused the request.
+
+    The gateway answers an unauthenticated request this way on every SCP service, so it almost always means the
+    credentials (or the endpoint) are wrong. It is NOT a ``NotFoundError``: the resource may well exist.
+    """
+
+
+class UnsupportedVersionError(APIStatusError):
+    """406 ``NoSuchVersion``: the server does not offer this operation at the ``Scp-Api-Version`` sent.
+
+    ``operation`` and ``api_version`` say what was sent; choose another version with
+    ``DataOpsClient(api_versions={operation: "X.Y"})`` or ``with client.api_versions(operation="X.Y"):``.
+    """
+
+    def __init__(self, message: str, *, operation: str = "", api_version: str = "", **kwargs: Any) -> None:
+        self.operation = operation
+        self.api_version = api_version
+        super().__init__(message, **kwargs)
+
+
+class RequestRejectedError(ThrottledError):
+    """417 with the platform edge's HTML "Request Rejected" page: a burst was blocked before reaching the API.
+
+    Throttling: retried like a 429, and never taken for a change that may have landed.
+    """
 
 
 class ServerError(APIStatusError):

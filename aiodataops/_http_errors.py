@@ -1,13 +1,23 @@
 """Turn an HTTP error answer into the typed error of ``_errors.py``, whatever envelope the server chose.
 
-SCP services answer errors in several shapes (API.md, "Errors"); each is recognised here:
+SCP services answer errors in several shapes (``../shared/reference/dataops-documented.md``, "[LIVE / PLATFORM]";
+API.md, "Errors"); each is recognised here, and the message always carries the reasons the body gives:
 
-- ``{"errors": [{"status", "code", "detail", "title", ...}]}``
-- a JSON array of ``{"loc", "msg", "type", "ctx"}`` (a 400), also found under ``{"detail": [...]}``
-- ``{"code", "status", "object_type", "message"?}``
-- the legacy ``{"service", "timestamp", "message", "status", "code", "path", "requestId"}``
-- Spring's ``{"timestamp", "status", "error", "path", "message"?}`` (an unauthenticated request may get a 404)
-- anything else, JSON or not: an edge proxy's ``upstream connect error`` text still becomes a useful message.
+- ``{"errors": [{"status", "code", "detail", "title", ...}]}``, where ``detail`` is a string, a list of strings (the
+  live API's usual answer: ``["Field required", ...]``), a stringified Python list (``"['Field required']"``) or a
+  list of ``{loc, msg, type}``;
+- a JSON array of ``{"loc", "msg", "type", "ctx"}`` (a 400), also found under ``{"detail": [...]}``;
+- ``{"code", "status", "object_type", "message"?}``;
+- the legacy ``{"service", "timestamp", "message", "status", "code", "path", "requestId"}``;
+- the gateway's ``{"status": "UNAUTHORIZED", "name": "Request was rejected by gateway", "message"}``;
+- Spring's ``{"timestamp", "status", "error", "path", "requestId"?}``: as a 404 it is what SCP's gateway answers an
+  unauthenticated request, so it becomes ``GatewayRejectedError``, never a ``NotFoundError``;
+- anything else, JSON or not: an edge proxy's ``upstream connect error`` text still becomes a useful message, and
+  the edge's 417 HTML "Request Rejected" page (throttling) becomes ``RequestRejectedError`` with its Support ID.
+
+Two 4xx answers are told apart by their body: a 400 saying that an id is unknown (how the live API answers an
+unknown or malformed id) is an ``IdNotFoundError``, and a 406 ``NoSuchVersion`` an ``UnsupportedVersionError``
+naming the operation and the version sent.
 
 The raw body is always kept (masked by ``redact_body``) with the status; a request id comes from a response header
 or the body, wherever present.
@@ -15,7 +25,9 @@ or the body, wherever present.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -25,10 +37,14 @@ from aiodataops._errors import (
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    GatewayRejectedError,
+    IdNotFoundError,
     NotFoundError,
     PermissionDeniedError,
+    RequestRejectedError,
     ServerError,
     ThrottledError,
+    UnsupportedVersionError,
 )
 
 if TYPE_CHECKING:
@@ -52,11 +68,19 @@ _BY_STATUS: Final[Mapping[int, type[APIStatusError]]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     408: ServerError,
+    406: UnsupportedVersionError,
     409: ConflictError,
     412: AuthenticationError,
+    417: RequestRejectedError,
     422: BadRequestError,
     429: ThrottledError,
 }
+#: Words of a 400 that mean "no such id" (the live API answers unknown and malformed ids with a 400).
+_NOT_FOUND_WORDS: Final = re.compile(r"not found|does not exist|no such|notfound|not_found", re.IGNORECASE)
+_ID_METHODS: Final = frozenset({"GET", "PUT", "DELETE"})
+_SPRING_KEYS: Final = frozenset({"timestamp", "status", "error", "path"})
+_SUPPORT_ID: Final = re.compile(r"Support ID(?:\s+is)?[^0-9A-Za-z]*([0-9A-Za-z-]+)", re.IGNORECASE)
+_REJECTED_WORDS: Final = ("request rejected", "request was blocked", "support id")
 
 
 def error_class_for(status: int) -> type[APIStatusError]:
@@ -79,6 +103,42 @@ def _str(value: Any) -> str | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def _reasons(detail: Any) -> list[str]:
+    """The reasons an ``errors[].detail`` gives, whatever its shape: a string, a list, or a stringified list."""
+    if isinstance(detail, str):
+        text = detail.strip()
+        if text.startswith("[") and text.endswith("]"):
+            # Some SCP services send str(list) from Python: "['Field required', 'Field required']".
+            try:
+                parsed = ast.literal_eval(text)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                parsed = None
+            if isinstance(parsed, list):
+                return _reasons(parsed)
+        return [text] if text else []
+    if isinstance(detail, list):
+        found = _validation_items(detail)
+        if found:
+            return [found[0]]
+        reasons: list[str] = []
+        for item in detail:
+            if isinstance(item, str | list):
+                reasons.extend(_reasons(item))
+            elif (scalar := _str(item)) is not None:
+                reasons.append(scalar)
+        return reasons
+    scalar = _str(detail)
+    return [scalar] if scalar else []
+
+
+def _summarise(reasons: list[str]) -> str:
+    """Join reasons, counting repeats: seven bare "Field required" read "Field required (x7)"."""
+    counts: dict[str, int] = {}
+    for reason in reasons:
+        counts[reason] = counts.get(reason, 0) + 1
+    return "; ".join(f"{r} (x{n})" if n > 1 else r for r, n in counts.items())
 
 
 def _validation_items(items: list[Any]) -> tuple[str, str | None] | None:
@@ -112,7 +172,8 @@ def parse_error_body(data: Any) -> tuple[str | None, str | None, str | None]:  #
         code: str | None = None
         for item in errors:
             if isinstance(item, dict):
-                text = _str(item.get("detail")) or _str(item.get("message")) or _str(item.get("title"))
+                reasons = _reasons(item.get("detail"))
+                text = _summarise(reasons) if reasons else _str(item.get("message")) or _str(item.get("title"))
                 if text:
                     messages.append(text)
                 code = code or _str(item.get("code"))
@@ -126,7 +187,12 @@ def parse_error_body(data: Any) -> tuple[str | None, str | None, str | None]:  #
         if found:
             return found[0], found[1], request_id
     code = _str(data.get("code"))
-    message = _str(data.get("message")) or _str(detail) or _str(data.get("error_description"))
+    reasons = _reasons(detail)
+    message = _str(data.get("message")) or (_summarise(reasons) if reasons else None)
+    message = message or _str(data.get("error_description"))
+    name = _str(data.get("name"))  # the gateway's {"status", "name": "Request was rejected by gateway", "message"}
+    if name and (not message or name not in message):
+        message = f"{name}: {message}" if message else name
     error = _str(data.get("error"))
     if message and error and error not in message:
         message = f"{error}: {message}"
@@ -153,8 +219,13 @@ def error_from_response(
     headers: Mapping[str, str],
     body: bytes,
     retry_after: float | None = None,
+    operation: str = "",
+    api_version: str = "",
 ) -> APIStatusError:
-    """Build the typed error for one HTTP error answer; never raises, whatever the body holds."""
+    """Build the typed error for one HTTP error answer; never raises, whatever the body holds.
+
+    ``operation`` and ``api_version`` (what the request was sent as) name the way out of a 406 ``NoSuchVersion``.
+    """
     text = body.decode("utf-8", "replace")
     message: str | None = None
     code: str | None = None
@@ -176,6 +247,27 @@ def error_from_response(
         message += _auth_hint(status, message, code)
     request_id = _request_id_from_headers(headers) or body_request_id
     cls = error_class_for(status)
+    extra: dict[str, Any] = {}
+    if status == 404 and _is_spring(details):  # noqa: PLR2004 -- the gateway's answer to unauthenticated calls
+        cls = GatewayRejectedError
+        message = (
+            f"the SCP gateway refused the request ({message}, answered in Spring's shape rather than by the Data "
+            "Ops API): SCP answers an unauthenticated request this way, so check the access key, the secret key, "
+            "the auth token of temporary credentials and the endpoint"
+        )
+    elif status == 400 and method.upper() in _ID_METHODS and _NOT_FOUND_WORDS.search(f"{code} {message}"):  # noqa: PLR2004
+        cls = IdNotFoundError
+    elif status == 406:  # noqa: PLR2004 -- NoSuchVersion
+        sent = f"Scp-Api-Version 'data-ops {api_version}'" if api_version else "the Scp-Api-Version sent"
+        what = operation or "this operation"
+        message = (
+            f"{what} is not offered at {sent} ({message}); choose another version with "
+            f"DataOpsClient(api_versions={{{what!r}: 'X.Y'}}) or, for some calls, "
+            f"`with client.api_versions({what}='X.Y'):`"
+        )
+        extra = {"operation": operation, "api_version": api_version}
+    elif status == 417:  # noqa: PLR2004 -- the edge's "Request Rejected" page
+        message = _edge_rejection(text, message)
     return cls(
         message,
         status=status,
@@ -186,7 +278,28 @@ def error_from_response(
         body=text,
         details=details,
         retry_after=retry_after,
+        **extra,
     )
+
+
+def _is_spring(details: Any) -> bool:
+    """Whether a body is Spring's ``{timestamp, status, error, path}`` error, with no API error inside."""
+    return (
+        isinstance(details, dict)
+        and details.keys() >= _SPRING_KEYS
+        and "errors" not in details
+        and "code" not in details
+    )
+
+
+def _edge_rejection(text: str, message: str) -> str:
+    """Say what the edge's 417 page means, with its Support ID when it shows one."""
+    lowered = text.lower()
+    if not any(word in lowered for word in _REJECTED_WORDS):
+        return f"{message} (HTTP 417 from the platform's edge: treated as throttling)"
+    found = _SUPPORT_ID.search(text)
+    support = f", Support ID {found.group(1)}" if found else ""
+    return f"the platform's edge rejected the request (Request Rejected{support}): throttling, retried with backoff"
 
 
 def _auth_hint(status: int, message: str, code: str | None) -> str:

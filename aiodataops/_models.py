@@ -1,4 +1,8 @@
-"""attrs models of every Data Ops request and response (API.md, "Models").
+"""attrs models of every Data Ops request and response, as the reference documents them.
+
+The reference is ``../shared/reference/dataops-documented.md`` (and ``.json``): the 17 operations and 28 schemas
+SCP documents, with what was observed live. Section names in comments below are that file's ("Schemas", "[LIVE]
+Observations"). Where the documentation and live observations disagree, the models follow live, and say so.
 
 Conventions, all enforced by the one converter in ``_wire.py``:
 
@@ -9,6 +13,8 @@ Conventions, all enforced by the one converter in ``_wire.py``:
 - Request models have no ``extra``: an unknown key anywhere in a request body, nested parts included, is an error
   (the emulator answers 400).
 - Collections are tuples so models stay hashable and immutable.
+- Responses are read tolerantly: the documented examples write ``""`` for unset booleans, numbers and datetimes,
+  so ``""`` there reads as ``None``; counts may be strings of digits; a datetime without a zone is UTC.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ __all__ = [
     "ServiceSummary",
     "ServiceUpdate",
     "ServiceWorkload",
+    "SubVersionSet",
     "SubVersions",
     "Tag",
     "Workload",
@@ -63,11 +70,13 @@ class Workload:
 
 @attrs.frozen
 class ServiceWorkload:
-    """The three workload roles of an Airflow deployment."""
+    """The workload roles of an Airflow deployment; ``dag_processor`` (Airflow's DAG processor) is in the 1.2 create
+    model (reference, createdataopsservice request example)."""
 
     scheduler: Workload | None = None
     web_server: Workload | None = None
     worker: Workload | None = None
+    dag_processor: Workload | None = None
     extra: dict[str, Any] = _EXTRA
 
 
@@ -109,7 +118,7 @@ class Account:
 
 @attrs.frozen
 class Tag:
-    """A resource tag."""
+    """A resource tag, ``{tag_key, tag_value}`` as the 1.2 create examples write it (model TagV1Dot2)."""
 
     tag_key: str
     tag_value: str = ""
@@ -133,7 +142,12 @@ class ServiceUpdate:
 
 @attrs.frozen
 class ServiceCreate:
-    """DataOpsServiceCreateRequest."""
+    """DataOpsServiceCreateRequestV1Dot2, sent at API version 1.2 (reference, createdataopsservice).
+
+    Required as documented (reference, "Schemas": the 1.1 and 1.2 models agree, and the live 400 for an empty
+    body names 7 missing fields, these 7): ``data_ops_id``, ``data_ops_service_name``, ``domain``, ``host_alias``,
+    ``service_workload``, ``storage_class_name`` and ``worker_type``.
+    """
 
     data_ops_id: str
     data_ops_service_name: str
@@ -141,11 +155,11 @@ class ServiceCreate:
     host_alias: HostAlias
     service_workload: ServiceWorkload
     storage_class_name: str
+    worker_type: str
     account: Account | None = None
     description: str | None = None
     node_selector: str | None = None
     tags: tuple[Tag, ...] | None = None
-    worker_type: str | None = None
 
 
 @attrs.frozen
@@ -155,6 +169,7 @@ class Service:
     data_ops_service_id: str
     state: str | None = None
     account: Account | None = None
+    account_id: str | None = None
     cluster_id: str | None = None
     cluster_name: str | None = None
     # hash=False: a dict cannot be hashed, and a Service should be (it is frozen); eq still compares it.
@@ -174,6 +189,7 @@ class Service:
     image_id: str | None = None
     ingress_class_name: str | None = None
     instance_id: str | None = None
+    is_active_image: bool | None = None
     namespace_name: str | None = None
     node_selector: str | None = None
     service_workload: ServiceWorkload | None = None
@@ -191,12 +207,15 @@ class Service:
 
 @attrs.frozen
 class ServiceSummary:
-    """One item of ``GET /v1/data-ops-services``."""
+    """One item of ``GET /v1/data-ops-services`` (DataOpsServicesConsoleResponseV1Dot1)."""
 
     data_ops_service_id: str
     state: str | None = None
+    account_id: str | None = None
     cluster_id: str | None = None
     cluster_name: str | None = None
+    cluster_permission: dict[str, Any] | None = attrs.field(default=None, hash=False)
+    cluster_request_failed: bool | None = None
     created_by: str | None = None
     created_dt: dt.datetime | None = None
     data_ops_id: str | None = None
@@ -219,18 +238,24 @@ class ServiceSummary:
 
 @attrs.frozen
 class DataOpsCreate:
-    """DataOpsCreateRequest."""
+    """DataOpsCreateRequestV1Dot2, sent at API version 1.2 (reference, createdataops).
+
+    ``dsc_domain`` is optional, as documented. ``ingress_controller_name`` stays required although the 1.2 model
+    makes it optional: live, an empty create body was refused naming 7 missing fields, the required set of the 1.1
+    model with ``ingress_controller_name`` (reference, "[LIVE] Observations"); follow live until a 1.2 create is
+    seen to pass without it.
+    """
 
     cluster_id: str
     data_ops_name: str
     domain: str
-    dsc_domain: str
     host_alias_list: tuple[HostAliasGroup, ...]
     image_id: str
     ingress_controller_name: str
     storage_class_name: str
     account: Account | None = None
     description: str | None = None
+    dsc_domain: str | None = None
     instance_id: str | None = None
     node_selector: str | None = None
     tags: tuple[Tag, ...] | None = None
@@ -238,25 +263,32 @@ class DataOpsCreate:
 
 @attrs.frozen
 class DataOpsUpdate:
-    """The body of ``PUT /v1/data-ops/{id}``; its fields are a guess (the mutable fields of create)."""
+    """DataOpsUpdateRequest, the body of ``PUT /v1/data-ops/{id}``: every field optional, only those set are sent.
 
+    The platform refuses any other field ("Extra inputs not permitted"): ``dsc_domain`` and ``image_id``, guessed
+    here before the reference, are gone.
+    """
+
+    account: Account | None = None
     description: str | None = None
     domain: str | None = None
-    dsc_domain: str | None = None
     host_alias_list: tuple[HostAliasGroup, ...] | None = None
-    image_id: str | None = None
     node_selector: str | None = None
 
 
 @attrs.frozen
 class DataOps:
-    """A data ops (an Airflow installation on a cluster) as ``GET /v1/data-ops/{id}`` answers it."""
+    """A data ops (an Airflow installation on a cluster) as ``GET /v1/data-ops/{id}`` answers it
+    (DataOpsDetailResponseV1Dot1; ``dsc_domain`` and ``region`` are older guesses, kept while they may appear)."""
 
     data_ops_id: str
     state: str | None = None
     account: Account | None = None
+    account_id: str | None = None
     cluster_id: str | None = None
     cluster_name: str | None = None
+    cluster_permission: dict[str, Any] | None = attrs.field(default=None, hash=False)
+    cluster_request_failed: bool | None = None
     created_dt: dt.datetime | None = None
     modified_dt: dt.datetime | None = None
     data_ops_name: str | None = None
@@ -265,9 +297,14 @@ class DataOps:
     dsc_domain: str | None = None
     host_alias_list: tuple[HostAliasGroup, ...] | None = None
     hosts_file: str | None = None
+    http_port: str | None = None
+    https_port: str | None = None
     image_id: str | None = None
+    ingress_class_name: str | None = None
     instance_id: str | None = None
+    #: Documented as a boolean, written ``""`` in the examples; read from a bool, ``"Y"``/``"N"`` or ``"true"``.
     is_active_image: bool | None = None
+    namespace_name: str | None = None
     node_selector: str | None = None
     region: str | None = None
     storage_class_name: str | None = None
@@ -283,18 +320,25 @@ class DataOps:
 
 @attrs.frozen
 class DataOpsSummary:
-    """One item of ``GET /v1/data-ops`` (its fields are a guess: those the detail shares with a list)."""
+    """One item of ``GET /v1/data-ops`` (DataOpsConsoleResponseV1Dot1)."""
 
     data_ops_id: str
     state: str | None = None
+    account_id: str | None = None
     cluster_id: str | None = None
     cluster_name: str | None = None
+    cluster_permission: dict[str, Any] | None = attrs.field(default=None, hash=False)
+    cluster_request_failed: bool | None = None
     created_by: str | None = None
     created_dt: dt.datetime | None = None
     data_ops_name: str | None = None
     description: str | None = None
+    image_id: str | None = None
+    instance_id: str | None = None
+    is_active_image: bool | None = None
     modified_by: str | None = None
     modified_dt: dt.datetime | None = None
+    namespace_name: str | None = None
     version: str | None = None
     extra: dict[str, Any] = _EXTRA
 
@@ -309,10 +353,10 @@ class DataOpsSummary:
 
 @attrs.frozen
 class Page(Generic[T]):
-    """One page of a list operation."""
+    """One page of a list operation; ``total_count`` is ``None`` when the server leaves it unset (``""``)."""
 
-    contents: tuple[T, ...]
-    total_count: int
+    contents: tuple[T, ...] = ()
+    total_count: int | None = None
     extra: dict[str, Any] = _EXTRA
 
 
@@ -326,36 +370,56 @@ class DuplicationCheck:
 
 @attrs.frozen
 class ImageVersion:
-    """One Airflow image a data ops can be created from."""
+    """One Airflow image a data ops can be created from (ImageAttr).
+
+    ``image_attr`` (``{"k8s.version", "os.type"}``) is documented as required but was absent live (reference,
+    "[LIVE] Observations"), so it is optional.
+    """
 
     image_id: str
     image_name: str | None = None
     version: str | None = None
+    image_attr: dict[str, Any] | None = attrs.field(default=None, hash=False)
+    extra: dict[str, Any] = _EXTRA
+
+
+@attrs.frozen
+class SubVersionSet:
+    """The version of each Airflow component a data ops offers (DataOpsServiceSubVersionResponse)."""
+
+    scheduler: str | None = None
+    webserver: str | None = None
+    worker: str | None = None
     extra: dict[str, Any] = _EXTRA
 
 
 @attrs.frozen
 class SubVersions:
-    """The service versions a data ops offers, and how many services it has."""
+    """The component versions a data ops offers its services, and how many services it has
+    (DataOpsServiceImageResponse: ``versions`` is an object keyed ``scheduler``, ``webserver``, ``worker``)."""
 
-    data_ops_service_count: int
-    versions: tuple[str, ...]
+    data_ops_service_count: int | None = None
+    versions: SubVersionSet | None = None
     extra: dict[str, Any] = _EXTRA
 
 
 @attrs.frozen
 class ResourceCheckRequest:
-    """The body of a ``validate-resources`` operation (a guess: the workload and worker type to check)."""
+    """DataOpsServiceValidateResourceRequest, the body of a ``validate-resources`` operation: the workload only."""
 
     service_workload: ServiceWorkload
-    worker_type: str | None = None
-    node_selector: str | None = None
 
 
 @attrs.frozen
 class ResourceCheck:
-    """The answer of a ``validate-resources`` operation: ``result`` true when the cluster has room."""
+    """ClusterResourceCheckResponse: ``result`` true when the cluster has room, ``err_code`` why not.
 
-    result: bool
+    ``cpu`` and ``memory`` are documented as objects while the examples write strings (``"CPU"``); they are kept
+    as sent. ``result`` is ``None`` when the server leaves it unset (``""``).
+    """
+
+    result: bool | None = None
     err_code: str | None = None
+    cpu: Any = attrs.field(default=None, hash=False)
+    memory: Any = attrs.field(default=None, hash=False)
     extra: dict[str, Any] = _EXTRA

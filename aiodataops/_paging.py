@@ -107,7 +107,8 @@ class PageIterator(Generic[T]):
             self.total_count = result.total_count
             self._items = result.contents
             self._index = 0
-            if not result.contents or (self._page + 1) * self._size >= result.total_count:
+            total = result.total_count  # None: the server left it unset; page until a page comes back empty
+            if not result.contents or (total is not None and (self._page + 1) * self._size >= total):
                 self._done = True
             self._page += 1
         item = self._items[self._index]
@@ -126,7 +127,8 @@ class PageIterator(Generic[T]):
                 page=page,
                 items=self._received,
             )
-        if self._received and self._offset + received > result.total_count:
+        total = result.total_count
+        if self._received and total is not None and self._offset + received > total:
             self._stop()
             raise ListingError(
                 f"the listing ran past its end: {received} items by page {page}, but the server counts "

@@ -37,7 +37,9 @@ __all__ = [
     "parse_retry_after",
 ]
 
-DEFAULT_RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+#: 417 is the platform edge's "Request Rejected" HTML page for bursts (seen live on another SCP service): throttling,
+#: retried like a 429.
+DEFAULT_RETRYABLE_STATUSES: Final = frozenset({408, 417, 429, 500, 502, 503, 504})
 
 
 def _at_least(minimum: float) -> Callable[[object, attrs.Attribute[Any], Any], None]:

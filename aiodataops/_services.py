@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from aiodataops._models import (
     Page,
@@ -27,12 +28,30 @@ if TYPE_CHECKING:
 
 __all__ = ["Services"]
 
+#: Filters this SDK named before the reference; the documented list operation has none of them.
+_UNDOCUMENTED_FILTERS: Final = frozenset({"data_ops_id", "cluster_name", "version"})
+
+
+def _undocumented(filters: dict[str, Any]) -> dict[str, Any]:
+    """Warn about filters the documented list operation does not take (the server may ignore them)."""
+    for key in sorted(_UNDOCUMENTED_FILTERS & filters.keys()):
+        warnings.warn(
+            f"services.list({key}=...): not a documented filter of GET /v1/data-ops-services; the server may "
+            "ignore it and answer every service. Filter on the client (e.g. by data_ops_name) instead.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    return filters
+
 
 class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
     """Data ops services (Airflow deployments): list, read, create, update, delete, checks, and waiting.
 
-    Filters are keyword arguments named as the list's fields (their server-side names are a guess in API.md);
-    any other keyword is sent as a query parameter as is, for filters this SDK does not know yet.
+    Filters are the documented query parameters of ``GET /v1/data-ops-services``: ``data_ops_name``,
+    ``data_ops_service_name``, ``state`` and ``created_by`` (and ``sort``); any other keyword is sent as a query
+    parameter as is, for filters this SDK does not know yet. ``data_ops_id``, ``cluster_name`` and ``version``,
+    named here before the reference, are not documented: the server may ignore them and answer every service, so
+    they warn (``DeprecationWarning``) and are sent as is for one more release.
     """
 
     collection: ClassVar[str] = "data-ops-services"
@@ -45,12 +64,9 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
     def list(
         self,
         *,
-        data_ops_id: str | None = None,
         data_ops_name: str | None = None,
         data_ops_service_name: str | None = None,
-        cluster_name: str | None = None,
         state: str | None = None,
-        version: str | None = None,
         created_by: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         sort: str | None = None,
@@ -62,15 +78,12 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
         """
         chosen = merge_filters(
             {
-                "data_ops_id": data_ops_id,
                 "data_ops_name": data_ops_name,
                 "data_ops_service_name": data_ops_service_name,
-                "cluster_name": cluster_name,
                 "state": state,
-                "version": version,
                 "created_by": created_by,
             },
-            filters,
+            _undocumented(filters),
         )
         return self._iterate(page_size, sort, chosen)
 
@@ -79,12 +92,9 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
         page: int = 0,
         size: int = DEFAULT_PAGE_SIZE,
         *,
-        data_ops_id: str | None = None,
         data_ops_name: str | None = None,
         data_ops_service_name: str | None = None,
-        cluster_name: str | None = None,
         state: str | None = None,
-        version: str | None = None,
         created_by: str | None = None,
         sort: str | None = None,
         **filters: Any,
@@ -92,15 +102,12 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
         """Fetch one page (``page`` counts from 0) with its ``total_count``."""
         chosen = merge_filters(
             {
-                "data_ops_id": data_ops_id,
                 "data_ops_name": data_ops_name,
                 "data_ops_service_name": data_ops_service_name,
-                "cluster_name": cluster_name,
                 "state": state,
-                "version": version,
                 "created_by": created_by,
             },
-            filters,
+            _undocumented(filters),
         )
         return await self._list_page(page, size, sort, chosen)
 
@@ -109,7 +116,7 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
         return await self._create(
             request,
             request.data_ops_service_name,
-            lambda name: self.list(data_ops_id=request.data_ops_id, data_ops_service_name=name),
+            lambda name: self.list(data_ops_service_name=name),
         )
 
     async def update(self, service_id: str, update: ServiceUpdate, *, retry_sent: bool = True) -> Service:

@@ -4,6 +4,8 @@ How one request travels:
 
 1. ``request()`` builds the URL once, already percent-encoded (query keys sorted, values form-encoded as SCP's Go
    SDK does), and hands aiohttp a ``yarl.URL(..., encoded=True)`` so nothing re-encodes it on the way.
+   It carries the ``Scp-Api-Version`` of its operation: the documented one (``_signing.API_VERSIONS``), unless the
+   client's ``api_versions`` or a ``using_api_versions`` block names another; a 406 says which one was refused.
 2. The signing middleware runs for every attempt *and* every redirect hop: it signs ``str(request.url)``, the URL
    aiohttp is about to put on the wire, with a fresh timestamp.
 3. Redirects are followed only within the endpoint's origin (scheme, host, port). A hop to any other origin is
@@ -12,7 +14,7 @@ How one request travels:
    downgrade counts as another origin.
 4. The answer is read with a size limit (``ResponseShapeError`` "too large" without reading the rest); 2xx is
    returned, anything else becomes the typed error of ``_http_errors``.
-5. Retries: 408/429/500/502/503/504, dropped connections and timeouts are retried for idempotent requests
+5. Retries: 408/417/429/500/502/503/504, dropped connections and timeouts are retried for idempotent requests
    (GET, PUT, DELETE, and POSTs the caller marks idempotent); any request, POST included, is retried when it
    provably never left (the connection could not be made, or no pooled connection was free in time). Waits are
    full-jitter exponential or the server's ``Retry-After`` (capped), slept through the injected ``Clock``, and
@@ -25,9 +27,11 @@ key, the token and bodies never reach a log line. Nothing is formatted unless DE
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import platform
 import time
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
 from urllib.parse import quote, quote_plus
 
@@ -46,7 +50,15 @@ from aiodataops._errors import (
 )
 from aiodataops._http_errors import error_from_response
 from aiodataops._retry import RetryBudget, RetryPolicy, parse_retry_after
-from aiodataops._signing import API_VERSION, CLIENT_TYPE, Credentials, now_ms, sign
+from aiodataops._signing import (
+    CLIENT_TYPE,
+    Credentials,
+    api_version_for,
+    api_version_header,
+    check_api_versions,
+    now_ms,
+    sign,
+)
 from aiodataops._timeouts import Timeouts
 from aiodataops._wire import loads
 
@@ -54,7 +66,7 @@ if TYPE_CHECKING:
     import os
     import random
     import ssl
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from types import TracebackType
 
     from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
@@ -66,6 +78,7 @@ __all__ = [
     "Transport",
     "encode_path",
     "encode_query",
+    "using_api_versions",
 ]
 
 logger: Final = logging.getLogger("aiodataops.transport")
@@ -96,9 +109,27 @@ LOGGED_HEADERS: Final = frozenset(
 )
 
 _BAD_SEGMENTS: Final = frozenset({"", ".", ".."})
+_THROTTLE_STATUSES: Final = frozenset({417, 429})
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _JSON_HEADERS: Final = CIMultiDict({"Content-Type": "application/json"})
 _USER_AGENT: Final = f"aiodataops/0.1 aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
+#: Per-operation API versions for the calls made inside ``using_api_versions`` (in this task and its children).
+_CALL_VERSIONS: Final[ContextVar[Mapping[str, str] | None]] = ContextVar("aiodataops_api_versions", default=None)
+
+
+@contextlib.contextmanager
+def using_api_versions(**versions: str) -> Iterator[None]:
+    """Send the named operations at these API versions for the calls made inside the block.
+
+    ``with using_api_versions(create_service="1.3"): await client.services.create(...)``; it takes precedence over
+    the client's ``api_versions`` and the documented table (``aiodataops._signing.API_VERSIONS``).
+    """
+    checked = check_api_versions(versions, where="api_versions")
+    token = _CALL_VERSIONS.set({**(_CALL_VERSIONS.get() or {}), **checked})
+    try:
+        yield
+    finally:
+        _CALL_VERSIONS.reset(token)
 
 
 class Answer(NamedTuple):
@@ -171,6 +202,7 @@ class Transport:
         max_redirects: int = 5,
         rng: random.Random | None = None,
         wall_clock: Callable[[], int] | None = None,
+        api_versions: Mapping[str, str] | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError(f"concurrency: must be at least 1, got {concurrency!r}")
@@ -194,6 +226,11 @@ class Transport:
         self.max_response_size = max_response_size
         self._max_redirects = max_redirects
         self._rng = rng
+        try:
+            #: Per-operation API versions that replace the documented ones for every call of this transport.
+            self.api_versions: Mapping[str, str] = check_api_versions(api_versions or {}, where="api_versions")
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop that opened the session, the only one it serves
 
@@ -221,7 +258,6 @@ class Transport:
             "Accept-Language": self._accept_language,
             "Scp-Accesskey": self._credentials.access_key,
             "Scp-ClientType": CLIENT_TYPE,
-            "Scp-Api-Version": API_VERSION,
             "User-Agent": _USER_AGENT,
         }
         self._session = aiohttp.ClientSession(
@@ -304,13 +340,26 @@ class Transport:
         url_text = self.url_for(path, params)
         url = URL(url_text, encoded=True)
         method = method.upper()
+        # Each operation is sent at its own API version (the creates are documented at 1.2 only).
+        version = api_version_for(operation, _CALL_VERSIONS.get(), self.api_versions)
+        headers = CIMultiDict({"Scp-Api-Version": api_version_header(version)})
+        if body is not None:
+            headers.update(_JSON_HEADERS)
         retry_sent = (method in _IDEMPOTENT_METHODS) if idempotent is None else idempotent
         policy = self.retry
         spent = 0
         attempt = 0
         while True:
             outcome = await self._attempt(
-                session, method, url, url_text=url_text, body=body, operation=operation, attempt=attempt
+                session,
+                method,
+                url,
+                url_text=url_text,
+                body=body,
+                headers=headers,
+                operation=operation,
+                api_version=version,
+                attempt=attempt,
             )
             if isinstance(outcome, Answer):
                 self.retry_budget.refund(spent)
@@ -339,7 +388,9 @@ class Transport:
         *,
         url_text: str,
         body: bytes | None,
+        headers: CIMultiDict[str],
         operation: str,
+        api_version: str,
         attempt: int,
     ) -> Answer | _Failure:
         """Make one attempt; return the 2xx answer, or the failure with what the retry decision needs."""
@@ -350,7 +401,7 @@ class Transport:
                 method,
                 url,
                 data=body,
-                headers=_JSON_HEADERS if body is not None else None,
+                headers=headers,
                 allow_redirects=True,
                 max_redirects=self._max_redirects,
             ) as response:
@@ -370,7 +421,8 @@ class Transport:
                 if 200 <= status < 300:  # noqa: PLR2004 -- the success family
                     return Answer(status, response.headers, data)
                 retryable = status in self.retry.retryable_statuses
-                retry_after = _retry_after(response.headers) if retryable or status == 429 else None  # noqa: PLR2004 -- a 429 carries its hint even when not retried
+                # A 429 (or the edge's 417 "Request Rejected", throttling too) carries its hint even when not retried.
+                retry_after = _retry_after(response.headers) if retryable or status in _THROTTLE_STATUSES else None
                 error = error_from_response(
                     status=status,
                     reason=response.reason,
@@ -379,6 +431,8 @@ class Transport:
                     headers=response.headers,
                     body=data,
                     retry_after=retry_after,
+                    operation=operation,
+                    api_version=api_version,
                 )
                 return _Failure(error, never_sent=False, timeout=False, retryable=retryable, retry_after=retry_after)
         except aiohttp.ClientError as exc:

@@ -1,12 +1,16 @@
 """The one cattrs converter between the models and the wire JSON; every quirk of the API lives here.
 
-Quirks handled (API.md, "Models"):
+Quirks handled (``../shared/reference/dataops-documented.md``; API.md, "Models"):
 
 - ``host_alias.enabled`` is a bool in Python, sent as ``"true"``/``"false"``, read from a JSON bool or either
   string (any casing); any other value is an error, so ``"false"`` can never become ``True``.
 - ``service_workload`` in a service is read from an object, from ``""`` (meaning none) or from a string holding JSON.
-- Datetimes are ISO 8601; they are written with milliseconds and ``Z``, and a datetime without a zone is an error.
+- Datetimes are ISO 8601; they are written with milliseconds and ``Z``; one read without a zone is UTC (as SCP's
+  Go SDK reads it).
 - ``http_port``/``https_port`` are read from strings or integers (their type is not known); both become strings.
+- Responses are read tolerantly, as the reference's examples write them: ``""`` for an optional boolean, number or
+  datetime means "not set" (``None``); a count may be a string of digits (``"3"``); a boolean may also be ``"Y"`` or
+  ``"N"`` (``is_active_image``). Requests stay strict: none of this is accepted in a request body.
 - Unknown fields of a response, nested parts included, go to the model's ``extra``; they are never sent back. A
   request model has no ``extra``, and an unknown key anywhere in a request body is an error.
 - ``account_password`` is a secret: an error about it names its path and type, never its value.
@@ -22,7 +26,7 @@ import datetime as dt
 import reprlib
 import types
 import typing
-from collections.abc import Callable  # noqa: TC003 -- cattrs inspects hook signatures at run time
+from collections.abc import Callable, Iterator  # noqa: TC003 -- cattrs inspects hook signatures at run time
 from typing import Any, Final, TypeVar, get_args, get_origin
 
 import attrs
@@ -32,15 +36,20 @@ from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from aiodataops._errors import ResponseShapeError
-from aiodataops._models import Account, HostAlias, Service, ServiceWorkload
+from aiodataops._models import Account, DataOps, HostAlias, Service, ServiceWorkload
 
 __all__ = [
+    "Step",
+    "WireValueError",
     "converter",
     "describe",
     "dumps",
     "format_datetime",
+    "format_path",
+    "iter_problems",
     "loads",
     "parse_datetime",
+    "problem_text",
     "structure",
     "unstructure",
 ]
@@ -61,28 +70,51 @@ def _short_repr() -> reprlib.Repr:
 _SHORT_REPR = _short_repr()
 _TRUE: Final = frozenset({"true"})
 _FALSE: Final = frozenset({"false"})
+#: What a response may also write for a boolean (``is_active_image``: "Y"/"N").
+_TRUE_READ: Final = frozenset({"true", "y"})
+_FALSE_READ: Final = frozenset({"false", "n"})
+#: Types whose "not set" a response example writes as ``""``.
+_BLANK_IS_NONE: Final = frozenset({bool, int, float, dt.datetime})
 
 
-class _WireValueError(ValueError):
-    """A value of the wrong type or form; its message is the problem, cattrs adds the path."""
+class WireValueError(ValueError):
+    """A value of the wrong type or form; its message is the problem, cattrs adds the path.
+
+    ``expected`` names what was expected (``"string"``, ``"integer"``...) and ``got`` the type found, so that a
+    caller can add a hint without matching the message's words (the value itself is not kept: it may be a secret).
+    """
+
+    def __init__(self, message: str, *, expected: str | None = None, got: type | None = None) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.got = got
 
 
 def _strict_str(value: Any, _: type) -> str:
     if type(value) is str:
         return value
-    raise _WireValueError(f"expected a string, got {describe(value)}")
+    raise WireValueError(f"expected a string, got {describe(value)}", expected="string", got=type(value))
 
 
 def _strict_int(value: Any, _: type) -> int:
     if type(value) is int:  # bool is an int subclass and must not pass as one
         return value
-    raise _WireValueError(f"expected an integer, got {describe(value)}")
+    raise WireValueError(f"expected an integer, got {describe(value)}")
+
+
+def _count(value: Any, _: type) -> int:
+    """Read an integer from a response: a JSON integer, or a string of digits (``total_count: "3"``)."""
+    if type(value) is int:
+        return value
+    if type(value) is str and value.strip().isdigit():
+        return int(value.strip())
+    raise WireValueError(f"expected an integer or a string of digits, got {describe(value)}", expected="integer")
 
 
 def _strict_float(value: Any, _: type) -> float:
     if type(value) in (int, float):
         return float(value)
-    raise _WireValueError(f"expected a number, got {describe(value)}")
+    raise WireValueError(f"expected a number, got {describe(value)}")
 
 
 def _lenient_bool(value: Any, _: type) -> bool:
@@ -95,33 +127,49 @@ def _lenient_bool(value: Any, _: type) -> bool:
             return True
         if lowered in _FALSE:
             return False
-    raise _WireValueError(f'expected a boolean or "true"/"false", got {describe(value)}')
+    raise WireValueError(f'expected a boolean or "true"/"false", got {describe(value)}', expected="boolean")
+
+
+def _read_bool(value: Any, _: type) -> bool:
+    """A response's boolean: a JSON bool, ``"true"``/``"false"`` or ``"Y"``/``"N"`` (any casing); nothing else."""
+    if type(value) is bool:
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE_READ:
+            return True
+        if lowered in _FALSE_READ:
+            return False
+    raise WireValueError(f'expected a boolean, "true"/"false" or "Y"/"N", got {describe(value)}', expected="boolean")
 
 
 def _secret_str(value: Any, _: type) -> str | None:
     if value is None or type(value) is str:
         return value
-    raise _WireValueError(f"expected a string, got {type(value).__name__} (value not shown: it is a secret)")
+    raise WireValueError(f"expected a string, got {type(value).__name__} (value not shown: it is a secret)")
 
 
 def _port(value: Any, _: type) -> str | None:
-    if value is None or type(value) is str:
+    if value is None or value == "":
+        return None
+    if type(value) is str:
         return value
     if type(value) is int:
         return str(value)
-    raise _WireValueError(f"expected a port as a string or integer, got {describe(value)}")
+    raise WireValueError(f"expected a port as a string or integer, got {describe(value)}")
 
 
 def parse_datetime(value: Any) -> dt.datetime:
-    """Read an ISO 8601 datetime that carries a zone (``Z`` or an offset)."""
+    """Read an ISO 8601 datetime; one without a zone (``Z`` or an offset) is UTC."""
     if not isinstance(value, str):
-        raise _WireValueError(f"expected an ISO 8601 datetime string, got {describe(value)}")
+        raise WireValueError(f"expected an ISO 8601 datetime string, got {describe(value)}")
     try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise _WireValueError(f"expected an ISO 8601 datetime, got {value!r}") from None
+        raise WireValueError(f"expected an ISO 8601 datetime, got {value!r}") from None
     if parsed.tzinfo is None:
-        raise _WireValueError(f"datetime {value!r} has no time zone (expected 'Z' or an offset)")
+        # Without a zone the time is UTC, as SCP's Go SDK reads it.
+        return parsed.replace(tzinfo=dt.UTC)
     return parsed
 
 
@@ -155,7 +203,7 @@ def _tuple_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
 
     def structure_tuple(value: Any, cls: Any) -> Any:
         if not isinstance(value, list | tuple):
-            raise _WireValueError(f"expected a list, got {describe(value)}")
+            raise WireValueError(f"expected a list, got {describe(value)}")
         return base(value, cls)
 
     return structure_tuple
@@ -163,7 +211,7 @@ def _tuple_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
 
 def _dict_hook(value: Any, _: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise _WireValueError(f"expected an object, got {describe(value)}")
+        raise WireValueError(f"expected an object, got {describe(value)}")
     # A copy: the model is frozen, and must not change when the caller reuses the parsed JSON.
     return dict(value)
 
@@ -176,12 +224,12 @@ def _service_workload(value: Any, _: Any) -> ServiceWorkload | None:
         try:
             decoded = orjson.loads(value)
         except orjson.JSONDecodeError:
-            raise _WireValueError(f"expected an object or a JSON string of one, got {describe(value)}") from None
+            raise WireValueError(f"expected an object or a JSON string of one, got {describe(value)}") from None
         if not isinstance(decoded, dict):
-            raise _WireValueError(f"expected a JSON object in the string, got {describe(decoded)}")
+            raise WireValueError(f"expected a JSON object in the string, got {describe(decoded)}")
         value = decoded
     if not isinstance(value, dict):
-        raise _WireValueError(f"expected an object, got {describe(value)}")
+        raise WireValueError(f"expected an object, got {describe(value)}")
     return converter.structure(value, ServiceWorkload)
 
 
@@ -190,16 +238,28 @@ def _is_optional(t: Any) -> bool:
     return get_origin(t) in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args  # noqa: PLR2004 -- X | None
 
 
-def _optional_factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+def _optional_factory(*, blank_is_none: bool) -> Callable[[Any, cattrs.Converter], Callable[[Any, Any], Any]]:
     """``X | None`` with X's hook looked up once: cattrs' own optional hook dispatches on every value, which was
-    the largest single cost of reading a service (most of its fields are optional)."""
-    inner = next(a for a in get_args(t) if a is not type(None))
-    hook = conv.get_structure_hook(inner)
+    the largest single cost of reading a service (most of its fields are optional). With ``blank_is_none`` (the
+    response converter), ``""`` for an optional boolean, number or datetime is ``None``, as the examples write it.
+    """
 
-    def structure_optional(value: Any, _: Any) -> Any:
-        return None if value is None else hook(value, inner)
+    def factory(t: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+        inner = next(a for a in get_args(t) if a is not type(None))
+        hook = conv.get_structure_hook(inner)
+        if blank_is_none and inner in _BLANK_IS_NONE:
 
-    return structure_optional
+            def structure_blankable(value: Any, _: Any) -> Any:
+                return None if value is None or value == "" else hook(value, inner)
+
+            return structure_blankable
+
+        def structure_optional(value: Any, _: Any) -> Any:
+            return None if value is None else hook(value, inner)
+
+        return structure_optional
+
+    return factory
 
 
 def _is_attrs(t: Any) -> bool:
@@ -208,6 +268,21 @@ def _is_attrs(t: Any) -> bool:
 
 def _has_extra(cls: Any) -> bool:
     return attrs.has(cls) and "extra" in attrs.fields_dict(cls)
+
+
+def _field_overrides(origin: Any) -> dict[str, Any]:
+    """The fields of a model read by a hook of their own (secrets, ``service_workload``, ports)."""
+    overrides: dict[str, Any] = {}
+    if origin is Account:
+        overrides["account_password"] = override(struct_hook=_secret_str)
+    if origin is Service:
+        overrides["service_workload"] = override(struct_hook=_service_workload)
+    if origin in (Service, DataOps):
+        overrides["http_port"] = override(struct_hook=_port)
+        overrides["https_port"] = override(struct_hook=_port)
+    if _has_extra(origin):
+        overrides["extra"] = override(omit=True)
+    return overrides
 
 
 def _attrs_structure_factory(*, keep_unknown: bool) -> Callable[[Any, cattrs.Converter], Callable[[Any, Any], Any]]:
@@ -221,21 +296,13 @@ def _attrs_structure_factory(*, keep_unknown: bool) -> Callable[[Any, cattrs.Con
             # but a request must refuse them at any depth: the request converter's hooks do, raising cattrs' own
             # ForbiddenExtraKeysError at the right path, which callers walking the error tree rely on.
             return _request_converter.get_structure_hook(cls)
-        overrides: dict[str, Any] = {}
-        if origin is Account:
-            overrides["account_password"] = override(struct_hook=_secret_str)
-        if origin is Service:
-            overrides["service_workload"] = override(struct_hook=_service_workload)
-            overrides["http_port"] = override(struct_hook=_port)
-            overrides["https_port"] = override(struct_hook=_port)
-        if _has_extra(origin):
-            overrides["extra"] = override(omit=True)
+        overrides = _field_overrides(origin)
         base = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=not keeps_extra, **overrides)
         known = frozenset(a.name for a in attrs.fields(origin) if a.name != "extra")
 
         def structure_object(value: Any, target: Any) -> Any:
             if not isinstance(value, dict):
-                raise _WireValueError(f"expected an object, got {describe(value)}")
+                raise WireValueError(f"expected an object, got {describe(value)}")
             obj = base(value, target)
             if keeps_extra:
                 unknown = value.keys() - known
@@ -267,14 +334,15 @@ def _attrs_unstructure_factory(cls: Any, conv: cattrs.Converter) -> Callable[[An
 def _make_converter(*, keep_unknown: bool) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=True)
     conv.register_structure_hook(str, _strict_str)
-    conv.register_structure_hook(int, _strict_int)
+    # A response is read tolerantly (counts as digit strings, "Y"/"N" booleans); a request strictly.
+    conv.register_structure_hook(int, _count if keep_unknown else _strict_int)
     conv.register_structure_hook(float, _strict_float)
-    conv.register_structure_hook(bool, _lenient_bool)
+    conv.register_structure_hook(bool, _read_bool if keep_unknown else _lenient_bool)
     conv.register_structure_hook(dt.datetime, lambda v, _: parse_datetime(v))
     conv.register_unstructure_hook(dt.datetime, format_datetime)
     conv.register_structure_hook_func(_is_dict, _dict_hook)
     conv.register_structure_hook_factory(_is_tuple_seq, _tuple_factory)
-    conv.register_structure_hook_factory(_is_optional, _optional_factory)
+    conv.register_structure_hook_factory(_is_optional, _optional_factory(blank_is_none=keep_unknown))
     conv.register_structure_hook_factory(_is_attrs, _attrs_structure_factory(keep_unknown=keep_unknown))
     conv.register_unstructure_hook_factory(_is_attrs, _attrs_unstructure_factory)
     return conv
@@ -309,30 +377,58 @@ def structure(data: Any, cls: type[T] | Any, *, raw: bytes | str = b"") -> T:
     """Build ``cls`` from wire JSON data; any misfit raises ``ResponseShapeError`` naming the field path."""
     try:
         return typing.cast("T", converter.structure(data, cls))
-    except (cattrs.BaseValidationError, _WireValueError, KeyError, TypeError, ValueError) as exc:
+    except (cattrs.BaseValidationError, WireValueError, KeyError, TypeError, ValueError) as exc:
         path, problem = _first_problem(exc)
         raise ResponseShapeError(problem, path=path, body=_text(raw)) from None
 
 
-def _first_problem(exc: BaseException) -> tuple[str, str]:
-    if isinstance(exc, cattrs.BaseValidationError):
-        messages = cattrs.transform_error(exc, format_exception=_format_exception)
-        if messages:
-            first = messages[0]
-            problem, _, path = first.rpartition(" @ ")
-            more = f" (and {len(messages) - 1} more)" if len(messages) > 1 else ""
-            return path or "$", (problem or first) + more
-    return "$", _format_exception(exc, None)
+# -- the one walker of cattrs' validation errors (the plan checker and the emulator use it too) ------------------
+
+#: One step of a path into a body: a field name, or a list index.
+Step = str | int
 
 
-def _format_exception(exc: BaseException, _type: type | None) -> str:
-    if isinstance(exc, _WireValueError):
+def iter_problems(exc: BaseException, steps: tuple[Step, ...] = ()) -> Iterator[tuple[tuple[Step, ...], BaseException]]:
+    """Walk cattrs' nested validation errors: yield each leaf error with the steps that lead to it.
+
+    A leaf is a ``WireValueError`` (a value of the wrong type or form), a ``KeyError`` (a required field is
+    missing), a ``cattrs.ForbiddenExtraKeysError`` (unknown keys of a request) or any other exception a hook
+    raised. Anything that is not a cattrs error is one leaf at ``steps``.
+    """
+    if isinstance(exc, cattrs.IterableValidationError | cattrs.ClassValidationError):
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            step: Step = note.index if isinstance(note, cattrs.IterableValidationNote) else note.name
+            yield from iter_problems(sub, (*steps, step))
+        for sub in without:
+            yield from iter_problems(sub, steps)
+    else:
+        yield steps, exc
+
+
+def format_path(steps: tuple[Step, ...], root: str = "$") -> str:
+    """Write steps as a path: ``$.contents[3].state`` (an index is bracketed, a name follows a dot)."""
+    return root + "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in steps)
+
+
+def problem_text(exc: BaseException) -> str:
+    """Say what is wrong at a leaf of ``iter_problems``, in words (never a secret value)."""
+    if isinstance(exc, WireValueError):
         return str(exc)
     if isinstance(exc, KeyError):
         return "required field is missing"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         return f"unknown field(s): {', '.join(sorted(exc.extra_fields))}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _first_problem(exc: BaseException) -> tuple[str, str]:
+    leaves = list(iter_problems(exc))
+    if not leaves:  # a validation error with no sub-errors: nothing better to say than its own message
+        return "$", problem_text(exc)
+    steps, leaf = leaves[0]
+    more = f" (and {len(leaves) - 1} more)" if len(leaves) > 1 else ""
+    return format_path(steps), problem_text(leaf) + more
 
 
 def _text(raw: bytes | str) -> str:

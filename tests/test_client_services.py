@@ -17,8 +17,8 @@ from aiodataops._client import DataOpsClient
 from aiodataops._clock import VirtualClock
 from aiodataops._errors import (
     AuthenticationError,
-    BadRequestError,
     ConflictError,
+    IdNotFoundError,
     NotFoundError,
     ServerError,
     WaitFailedError,
@@ -32,6 +32,7 @@ from aiodataops._models import (
     ServiceCreate,
     ServiceUpdate,
     ServiceWorkload,
+    SubVersionSet,
     Workload,
 )
 from aiodataops._polling import PollPolicy
@@ -105,6 +106,7 @@ def new_service(data_ops_id: str, name: str = "new-svc-01") -> ServiceCreate:
         host_alias=HostAlias(enabled=True, host_alias_list=(HostAliasEntry("db.internal", "10.0.0.7"),)),
         service_workload=full_workload(),
         storage_class_name="standard",
+        worker_type="CeleryExecutor",
         account=Account(account_id="admin", account_password="create-pw-secret"),
     )
 
@@ -168,10 +170,18 @@ async def test_get_returns_the_service_and_hides_the_password(env: Env) -> None:
 
 
 async def test_get_unknown_service_is_not_found(env: Env) -> None:
-    """A service that does not exist raises NotFoundError, once (not retried)."""
+    """A service that does not exist raises NotFoundError, once (not retried); answered 400 "not found", as live
+    (`unknown_ids_400`), it is an IdNotFoundError, a NotFoundError too."""
+    missing = "DOPS_SERVICE-00000000-0000-0000-0000-000000000000"
     with pytest.raises(NotFoundError):
-        await env.client.services.get("DOPS_SERVICE-00000000-0000-0000-0000-000000000000")
+        await env.client.services.get(missing)
     assert env.emu.counters.requests["get_service", 404] == 1
+    env.emu.reconfigure(quirks={"unknown_ids_400"})
+    with pytest.raises(IdNotFoundError) as caught:
+        await env.client.services.get(missing)
+    assert caught.value.status == 400
+    assert "not found" in caught.value.message
+    assert env.emu.counters.requests["get_service", 400] == 1
 
 
 async def test_check_name(env: Env) -> None:
@@ -183,13 +193,16 @@ async def test_check_name(env: Env) -> None:
 
 
 async def test_sub_versions(env: Env) -> None:
-    """sub_versions lists the versions a data ops offers and counts its services; an unknown id is a 400."""
+    """sub_versions reads the documented object of component versions and counts the services; an unknown id
+    answers 400 "not found" (as live), an IdNotFoundError."""
     data_ops_id = env.emu.data_ops_ids()[0]
     found = await env.client.services.sub_versions(data_ops_id)
+    version = env.emu.data_ops_body(data_ops_id)["version"]
     assert found.data_ops_service_count == 12
-    assert found.versions
-    with pytest.raises(BadRequestError):
+    assert found.versions == SubVersionSet(scheduler=version, webserver=version, worker=version)
+    with pytest.raises(IdNotFoundError) as caught:
         await env.client.services.sub_versions("DOPS-00000000-0000-0000-0000-000000000000")
+    assert caught.value.status == 400
 
 
 async def test_validate_resources_create(env: Env) -> None:
@@ -232,7 +245,8 @@ async def test_validation_check_is_retried_as_idempotent(small_env: Env) -> None
 
 
 async def test_update_returns_the_accepted_body(env: Env) -> None:
-    """update answers the 202 body: UPDATING, a newer modified_dt, the new workload, untouched fields kept."""
+    """update answers the 202 body: UPDATING, a newer modified_dt, untouched fields kept; no workload, as the
+    documented 202 writes `service_workload: ""`."""
     service_id = env.emu.service_ids()[1]
     before = await env.client.services.get(service_id)
     accepted = await env.client.services.update(service_id, ServiceUpdate(service_workload=workload("3", "2")))
@@ -240,9 +254,9 @@ async def test_update_returns_the_accepted_body(env: Env) -> None:
     assert accepted.modified_dt is not None
     assert before.modified_dt is not None
     assert accepted.modified_dt > before.modified_dt
-    assert accepted.service_workload is not None
-    assert accepted.service_workload.worker is not None
-    assert (accepted.service_workload.worker.cpu, accepted.service_workload.worker.replica) == ("3", "2")
+    assert accepted.service_workload is None
+    settled = env.emu.service_body(service_id)["service_workload"]["worker"]
+    assert (settled["cpu"], settled["replica"]) == ("3", "2")
     assert accepted.description == before.description
     assert env.emu.counters.accepted_puts_per_service[service_id] == 1
 

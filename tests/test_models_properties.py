@@ -38,6 +38,7 @@ from aiodataops._models import (
     ServiceUpdate,
     ServiceWorkload,
     SubVersions,
+    SubVersionSet,
     Tag,
     Workload,
 )
@@ -85,7 +86,15 @@ json_values = st.recursive(
 json_objects = st.dictionaries(text, json_values, max_size=4)
 
 workloads = model(Workload, cpu=opt(text), memory=opt(text), replica=opt(text), version=opt(text))
-service_workloads = model(ServiceWorkload, scheduler=opt(workloads), web_server=opt(workloads), worker=opt(workloads))
+service_workloads = model(
+    ServiceWorkload,
+    scheduler=opt(workloads),
+    web_server=opt(workloads),
+    worker=opt(workloads),
+    dag_processor=opt(workloads),
+)
+#: A port as a response may carry it; "" is read as "not set", so it cannot round-trip.
+ports = opt(text.filter(bool))
 host_alias_entries = model(HostAliasEntry, hostname=text, ip=text)
 host_aliases = model(HostAlias, enabled=st.booleans(), host_alias_list=tuples(host_alias_entries))
 host_alias_groups = model(HostAliasGroup, hostnames=tuples(text), ip=text)
@@ -109,17 +118,18 @@ service_creates = model(
     host_alias=host_aliases,
     service_workload=service_workloads,
     storage_class_name=text,
+    worker_type=text,
     account=opt(accounts),
     description=opt(text),
     node_selector=opt(text),
     tags=opt(tuples(tags)),
-    worker_type=opt(text),
 )
 services = model(
     Service,
     data_ops_service_id=text,
     state=opt(text),
     account=opt(accounts),
+    account_id=opt(text),
     cluster_id=opt(text),
     cluster_name=opt(text),
     cluster_permission=opt(json_objects),
@@ -133,11 +143,12 @@ services = model(
     domain=opt(text),
     host_alias=opt(host_aliases),
     hosts_file=opt(text),
-    http_port=opt(text),
-    https_port=opt(text),
+    http_port=ports,
+    https_port=ports,
     image_id=opt(text),
     ingress_class_name=opt(text),
     instance_id=opt(text),
+    is_active_image=opt(st.booleans()),
     namespace_name=opt(text),
     node_selector=opt(text),
     service_workload=opt(service_workloads),
@@ -150,8 +161,11 @@ service_summaries = model(
     ServiceSummary,
     data_ops_service_id=text,
     state=opt(text),
+    account_id=opt(text),
     cluster_id=opt(text),
     cluster_name=opt(text),
+    cluster_permission=opt(json_objects),
+    cluster_request_failed=opt(st.booleans()),
     created_by=opt(text),
     created_dt=opt(utc_ms_datetimes),
     data_ops_id=opt(text),
@@ -167,24 +181,23 @@ data_ops_creates = model(
     cluster_id=text,
     data_ops_name=text,
     domain=text,
-    dsc_domain=text,
     host_alias_list=tuples(host_alias_groups),
     image_id=text,
     ingress_controller_name=text,
     storage_class_name=text,
     account=opt(accounts),
     description=opt(text),
+    dsc_domain=opt(text),
     instance_id=opt(text),
     node_selector=opt(text),
     tags=opt(tuples(tags)),
 )
 data_ops_updates = model(
     DataOpsUpdate,
+    account=opt(accounts),
     description=opt(text),
     domain=opt(text),
-    dsc_domain=opt(text),
     host_alias_list=opt(tuples(host_alias_groups)),
-    image_id=opt(text),
     node_selector=opt(text),
 )
 data_ops = model(
@@ -192,8 +205,11 @@ data_ops = model(
     data_ops_id=text,
     state=opt(text),
     account=opt(accounts),
+    account_id=opt(text),
     cluster_id=opt(text),
     cluster_name=opt(text),
+    cluster_permission=opt(json_objects),
+    cluster_request_failed=opt(st.booleans()),
     created_dt=opt(utc_ms_datetimes),
     modified_dt=opt(utc_ms_datetimes),
     data_ops_name=opt(text),
@@ -202,9 +218,13 @@ data_ops = model(
     dsc_domain=opt(text),
     host_alias_list=opt(tuples(host_alias_groups)),
     hosts_file=opt(text),
+    http_port=ports,
+    https_port=ports,
     image_id=opt(text),
+    ingress_class_name=opt(text),
     instance_id=opt(text),
     is_active_image=opt(st.booleans()),
+    namespace_name=opt(text),
     node_selector=opt(text),
     region=opt(text),
     storage_class_name=opt(text),
@@ -215,21 +235,31 @@ data_ops_summaries = model(
     DataOpsSummary,
     data_ops_id=text,
     state=opt(text),
+    account_id=opt(text),
     cluster_id=opt(text),
     cluster_name=opt(text),
+    cluster_permission=opt(json_objects),
+    cluster_request_failed=opt(st.booleans()),
     created_by=opt(text),
     created_dt=opt(utc_ms_datetimes),
     data_ops_name=opt(text),
     description=opt(text),
+    image_id=opt(text),
+    instance_id=opt(text),
+    is_active_image=opt(st.booleans()),
     modified_by=opt(text),
     modified_dt=opt(utc_ms_datetimes),
+    namespace_name=opt(text),
     version=opt(text),
 )
-image_versions = model(ImageVersion, image_id=text, image_name=opt(text), version=opt(text))
+image_versions = model(
+    ImageVersion, image_id=text, image_name=opt(text), version=opt(text), image_attr=opt(json_objects)
+)
+sub_version_sets = model(SubVersionSet, scheduler=opt(text), webserver=opt(text), worker=opt(text))
 
 
 def pages(items: st.SearchStrategy[Any]) -> st.SearchStrategy[Page[Any]]:
-    return model(Page, contents=tuples(items), total_count=int64)
+    return model(Page, contents=tuples(items), total_count=opt(int64))
 
 
 #: (type to structure into, strategy for instances): one entry at least for every model of ``_models``.
@@ -254,12 +284,19 @@ CASES: list[tuple[Any, st.SearchStrategy[Any]]] = [
     (Page[ImageVersion], pages(image_versions)),
     (DuplicationCheck, model(DuplicationCheck, result=st.booleans())),
     (ImageVersion, image_versions),
-    (SubVersions, model(SubVersions, data_ops_service_count=int64, versions=tuples(text))),
+    (SubVersionSet, sub_version_sets),
+    (SubVersions, model(SubVersions, data_ops_service_count=opt(int64), versions=opt(sub_version_sets))),
+    (ResourceCheckRequest, model(ResourceCheckRequest, service_workload=service_workloads)),
     (
-        ResourceCheckRequest,
-        model(ResourceCheckRequest, service_workload=service_workloads, worker_type=opt(text), node_selector=opt(text)),
+        ResourceCheck,
+        model(
+            ResourceCheck,
+            result=opt(st.booleans()),
+            err_code=opt(text),
+            cpu=opt(json_values),
+            memory=opt(json_values),
+        ),
     ),
-    (ResourceCheck, model(ResourceCheck, result=st.booleans(), err_code=opt(text))),
 ]
 
 
@@ -434,17 +471,16 @@ def test_datetime_with_any_offset_round_trips_to_the_same_instant(moment: dt.dat
 
 @PROPERTY
 @given(naive=st.datetimes())
-def test_naive_datetimes_are_always_refused(naive: dt.datetime) -> None:
-    """A datetime string without a zone is refused on read, whatever its value."""
-    with pytest.raises(ResponseShapeError) as info:
-        structure({"data_ops_service_id": "S", "created_dt": naive.isoformat()}, Service)
-    assert info.value.path == "$.created_dt"
+def test_naive_datetimes_are_read_as_utc(naive: dt.datetime) -> None:
+    """A datetime string without a zone is read as that time in UTC, whatever its value (as SCP's Go SDK does)."""
+    read = structure({"data_ops_service_id": "S", "created_dt": naive.isoformat()}, Service)
+    assert read.created_dt == naive.replace(tzinfo=dt.UTC)
 
 
 @PROPERTY
-@given(port=st.integers(min_value=0, max_value=65535) | st.text(alphabet=string.digits, max_size=5))
+@given(port=st.integers(min_value=0, max_value=65535) | st.text(alphabet=string.digits, min_size=1, max_size=5))
 def test_ports_read_from_int_or_string_are_strings(port: int | str) -> None:
-    """`http_port` read from an integer or a string is always the string form."""
+    """`http_port` read from an integer or a non-empty string is always the string form (`""` is "not set")."""
     assert structure({"data_ops_service_id": "S", "http_port": port}, Service).http_port == str(port)
 
 

@@ -16,8 +16,8 @@ from aiodataops._retry import DEFAULT_RETRYABLE_STATUSES, RetryBudget, RetryPoli
 
 
 def test_default_retryable_statuses() -> None:
-    """408, 429, 500, 502, 503 and 504 are retried by default, and nothing that means "your request is wrong"."""
-    assert frozenset({408, 429, 500, 502, 503, 504}) == DEFAULT_RETRYABLE_STATUSES
+    """408, 417 (the edge's "Request Rejected" throttling), 429, 500, 502, 503 and 504 are retried by default."""
+    assert frozenset({408, 417, 429, 500, 502, 503, 504}) == DEFAULT_RETRYABLE_STATUSES
     assert RetryPolicy().retryable_statuses == DEFAULT_RETRYABLE_STATUSES
 
 

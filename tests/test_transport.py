@@ -23,6 +23,7 @@ from aiodataops._errors import (
     ConfigurationError,
     ConflictError,
     ConnectError,
+    GatewayRejectedError,
     NotFoundError,
     PermissionDeniedError,
     ResponseShapeError,
@@ -379,8 +380,10 @@ ENVELOPES = [
         404,
         {"timestamp": "2025-01-01T00:00:00.000+00:00", "status": 404, "error": "Not Found", "path": "/v1/x"},
         {"X-Request-Id": "hdr-42"},
-        NotFoundError,
-        "Not Found",
+        GatewayRejectedError,  # the gateway's answer to an unauthenticated request: never a NotFoundError (issue 11)
+        "the SCP gateway refused the request (Not Found, answered in Spring's shape rather than by the Data Ops "
+        "API): SCP answers an unauthenticated request this way, so check the access key, the secret key, the auth "
+        "token of temporary credentials and the endpoint",
         None,
         "hdr-42",
         id="spring-404",

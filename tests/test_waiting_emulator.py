@@ -316,6 +316,7 @@ async def test_create_and_wait_rides_out_the_404s_of_a_new_service() -> None:
                 host_alias=model.host_alias,
                 service_workload=model.service_workload,
                 storage_class_name=model.storage_class_name,
+                worker_type=model.worker_type or "CeleryExecutor",
             )
             result = await client.services.create_and_wait(request)
         assert result.state == "RUNNING"

@@ -114,7 +114,7 @@ def test_seed_202_body_parses_into_service() -> None:
     assert service.created_dt == dt.datetime(2026, 2, 11, 6, 41, 30, 347000, tzinfo=dt.UTC)
     assert service.modified_dt == dt.datetime(2026, 2, 11, 6, 41, 30, 395000, tzinfo=dt.UTC)
     assert service.account == Account(account_id="", account_password="")
-    assert service.http_port == ""
+    assert service.http_port is None  # "" for a number means "not set"
     assert service.extra == {}
 
 
@@ -123,6 +123,7 @@ def test_seed_202_body_written_back_keeps_the_wire_forms() -> None:
     data = unstructure(structure(loads(SEED_202_BODY), Service))
     expected = loads(SEED_202_BODY)
     del expected["service_workload"]  # "" was read as "no workload", and None is never sent
+    del expected["http_port"], expected["https_port"]  # "" for a number is "not set" too
     assert data == expected
 
 
@@ -305,14 +306,18 @@ def test_datetime_round_trips_as_text() -> None:
     assert unstructure(service)["modified_dt"] == wire
 
 
-def test_naive_datetime_is_refused_on_read() -> None:
-    """A datetime without `Z` or an offset is an error naming its field and the missing zone."""
-    error = _shape_error(_service(created_dt="2026-02-11T06:41:30.347"), Service)
-    assert error.path == "$.created_dt"
-    assert "time zone" in error.problem
+def test_naive_datetime_is_read_as_utc() -> None:
+    """A datetime without `Z` or an offset is UTC, as SCP's Go SDK reads it."""
+    service = structure(_service(created_dt="2026-02-11T06:41:30.347"), Service)
+    assert service.created_dt == dt.datetime(2026, 2, 11, 6, 41, 30, 347000, tzinfo=dt.UTC)
 
 
-@pytest.mark.parametrize("wire", ["yesterday", "", "2026-13-01T00:00:00Z", 1770792090347, True])
+def test_blank_datetime_is_not_set() -> None:
+    """`""` for a datetime, as the documented examples write placeholders, reads as "not set"."""
+    assert structure(_service(created_dt="", modified_dt=""), Service).created_dt is None
+
+
+@pytest.mark.parametrize("wire", ["yesterday", "2026-13-01T00:00:00Z", 1770792090347, True])
 def test_non_datetime_is_refused_on_read(wire: Any) -> None:
     """Something that is not an ISO 8601 string (an epoch number, a word, a bad month) is an error at its path."""
     error = _shape_error({"data_ops_service_id": SID, "modified_dt": wire}, ServiceSummary)
@@ -330,7 +335,7 @@ RESPONSE_MINIMA: list[tuple[Any, dict[str, Any]]] = [
     (Page[ServiceSummary], {"contents": [], "total_count": 0}),
     (DuplicationCheck, {"result": False}),
     (ImageVersion, {"image_id": "img-1"}),
-    (SubVersions, {"data_ops_service_count": 0, "versions": []}),
+    (SubVersions, {"data_ops_service_count": 0, "versions": {"scheduler": "2.9.3"}}),
     (ResourceCheck, {"result": True}),
 ]
 
@@ -395,6 +400,7 @@ REQUEST_MINIMA: list[tuple[Any, dict[str, Any]]] = [
             "host_alias": {"enabled": "false", "host_alias_list": []},
             "service_workload": SERVICE_WORKLOAD,
             "storage_class_name": "nfs",
+            "worker_type": "CeleryExecutor",
         },
     ),
     (
@@ -403,7 +409,6 @@ REQUEST_MINIMA: list[tuple[Any, dict[str, Any]]] = [
             "cluster_id": "0" * 32,
             "data_ops_name": "prod",
             "domain": "d",
-            "dsc_domain": "dsc",
             "host_alias_list": [],
             "image_id": "img",
             "ingress_controller_name": "nginx",
@@ -491,7 +496,6 @@ def test_unstructure_gives_plain_json_data() -> None:
     data = unstructure(page)
     assert data == {"contents": [{"data_ops_service_id": SID}], "total_count": 1}
     assert type(data["contents"]) is list
-    assert type(unstructure(SubVersions(data_ops_service_count=1, versions=("a",)))["versions"]) is list
 
 
 # -- strict scalars and sequences ------------------------------------------------------------------------------
@@ -500,8 +504,6 @@ def test_unstructure_gives_plain_json_data() -> None:
 @pytest.mark.parametrize(
     ("cls", "data", "path"),
     [
-        (SubVersions, {"data_ops_service_count": 1, "versions": "2.7.3"}, "$.versions"),
-        (SubVersions, {"data_ops_service_count": 1, "versions": {"a": 1}}, "$.versions"),
         (
             DataOps,
             {"data_ops_id": "D", "host_alias_list": [{"hostnames": "abc", "ip": "1"}]},
@@ -519,8 +521,9 @@ def test_a_string_is_not_a_tuple(cls: Any, data: dict[str, Any], path: str) -> N
 
 def test_lists_become_tuples() -> None:
     """A JSON list is read into a tuple, keeping its order."""
-    versions = structure({"data_ops_service_count": 2, "versions": ["2.9.1", "2.7.3"]}, SubVersions)
-    assert versions.versions == ("2.9.1", "2.7.3")
+    group = structure({"data_ops_id": "D", "host_alias_list": [{"hostnames": ["b", "a"], "ip": "1"}]}, DataOps)
+    assert group.host_alias_list is not None
+    assert group.host_alias_list[0].hostnames == ("b", "a")
 
 
 @pytest.mark.parametrize("wire", [True, False])
@@ -538,11 +541,18 @@ def test_an_int_is_not_a_bool(wire: Any) -> None:
     assert error.path == "$.result"
 
 
-@pytest.mark.parametrize("wire", [1.7, 2.0, "3", None])
-def test_an_int_field_takes_only_integers(wire: Any) -> None:
-    """A float or a numeric string where an integer belongs is an error, never rounded or parsed."""
-    error = _shape_error({"data_ops_service_count": wire, "versions": []}, SubVersions)
+@pytest.mark.parametrize("wire", [1.7, 2.0, "3.5", "many", [3]])
+def test_an_int_field_takes_only_whole_numbers(wire: Any) -> None:
+    """A float or a non-numeric string where a count belongs is an error, never rounded."""
+    error = _shape_error({"data_ops_service_count": wire}, SubVersions)
     assert error.path == "$.data_ops_service_count"
+
+
+@pytest.mark.parametrize(("wire", "expected"), [(3, 3), ("3", 3), ("", None), (None, None)])
+def test_a_count_is_read_from_a_number_or_a_string_of_digits(wire: Any, expected: int | None) -> None:
+    """Counts are read from an integer or a string of digits; `""` (the examples' placeholder) is "not set"."""
+    assert structure({"data_ops_service_count": wire}, SubVersions).data_ops_service_count == expected
+    assert structure({"contents": [], "total_count": wire}, Page[ServiceSummary]).total_count == expected
 
 
 @pytest.mark.parametrize("wire", [5, 5.0, True, ["RUNNING"], {"name": "RUNNING"}])
@@ -562,7 +572,7 @@ def test_other_booleans_read_either_form(wire: Any) -> None:
 # -- ports ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("wire", "expected"), [(8080, "8080"), ("8080", "8080"), ("", ""), (None, None)])
+@pytest.mark.parametrize(("wire", "expected"), [(8080, "8080"), ("8080", "8080"), ("", None), (None, None)])
 def test_http_port_is_read_from_int_or_string(wire: Any, expected: str | None) -> None:
     """`http_port`/`https_port` are read from an integer or a string (their type is not known) into a string."""
     service = structure(_service(http_port=wire, https_port=wire), Service)
@@ -714,3 +724,22 @@ def test_nested_unknown_request_key_is_a_cattrs_forbidden_keys_error() -> None:
 
     walk(info.value, "$")
     assert [(path, exc.extra_fields) for path, exc in found] == [("$.service_workload.worker", {"gpu"})]
+
+
+# -- the one walker of cattrs errors --------------------------------------------------------------------------
+
+
+def test_iter_problems_yields_every_leaf_with_its_path() -> None:
+    """The walker the plan checker and the emulator share yields each leaf error with the steps leading to it."""
+    from aiodataops._wire import WireValueError, format_path, iter_problems  # noqa: PLC0415 -- the API under test
+
+    bad = {"service_workload": {"worker": {"cpu": 4}}, "host_alias": {"enabled": "yes"}, "nope": 1}
+    with pytest.raises(cattrs.BaseValidationError) as caught:
+        converter.structure(bad, ServiceUpdate)
+    leaves = {format_path(steps): leaf for steps, leaf in iter_problems(caught.value)}
+    cpu = leaves["$.service_workload.worker.cpu"]
+    assert isinstance(cpu, WireValueError)
+    assert (cpu.expected, cpu.got) == ("string", int)
+    assert "$.host_alias.enabled" in leaves
+    assert any(isinstance(leaf, cattrs.ForbiddenExtraKeysError) for leaf in leaves.values())
+    assert format_path(("contents", 3, "state")) == "$.contents[3].state"

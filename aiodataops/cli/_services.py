@@ -187,6 +187,7 @@ async def _list(args: argparse.Namespace, client: Any, out: IO[str]) -> int:
         data_ops_name=args.data_ops_name,
         data_ops_service_name=args.name,
         state=args.state,
+        created_by=args.created_by,
         page_size=args.page_size,
         sort=args.sort,
         **filters,
@@ -303,6 +304,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--data-ops-name", help="only services of this data ops")
     listing.add_argument("--name", help="only the service of this name")
     listing.add_argument("--state", help="only services in this state, e.g. RUNNING")
+    listing.add_argument("--created-by", help="only services created by this user")
     listing.add_argument(
         "--filter", action="append", default=[], metavar="KEY=VALUE", help="any other list filter (repeatable)"
     )

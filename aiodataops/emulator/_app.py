@@ -26,24 +26,18 @@ from aiodataops._models import (
     ServiceUpdate,
 )
 from aiodataops._signing import Credentials
-from aiodataops._wire import converter
+from aiodataops._wire import converter, iter_problems
 from aiodataops.emulator import _errors
-from aiodataops.emulator._auth import SUPPORTED_API_VERSIONS, AuthError, check_request
-from aiodataops.emulator._config import EmulatorConfig
+from aiodataops.emulator._auth import AuthError, check_request, unsupported_version
+from aiodataops.emulator._config import EDGE_417_RUN, QUIRK_SHARES, EmulatorConfig
 from aiodataops.emulator._counters import DROPPED, Counters
+from aiodataops.emulator._data_ops_table import DATA_OPS_FILTERS, DATA_OPS_SUMMARY_KEYS
 from aiodataops.emulator._faults import FaultInjector
 from aiodataops.emulator._operations import UNKNOWN
-from aiodataops.emulator._store import (
-    DATA_OPS_FILTERS,
-    DATA_OPS_SUMMARY_KEYS,
-    SERVICE_FILTERS,
-    SERVICE_SUMMARY_KEYS,
-    BadQueryError,
-    BusyError,
-    InvalidError,
-    MissingError,
-    Store,
-)
+from aiodataops.emulator._random import unit
+from aiodataops.emulator._refusals import BadQueryError, BusyError, InvalidError, MissingError, UnknownIdError
+from aiodataops.emulator._service_table import SERVICE_FILTERS, SERVICE_SUMMARY_KEYS
+from aiodataops.emulator._store import Store
 
 if TYPE_CHECKING:
     from aiodataops.emulator._validate import Problem
@@ -56,8 +50,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_PAGE_SIZE: Final = 1000
 DEFAULT_PAGE_SIZE: Final = 20
 _DIGITS: Final = re.compile(r"^[0-9]+$")
-_PATH_TOKEN: Final = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\['([^']*)'\]")
-_EXTRA_MARK: Final = "\x00extra:"
 
 
 @attrs.define
@@ -71,6 +63,8 @@ class Runtime:
     injector: FaultInjector
     credentials: dict[str, Credentials]
     requests_seen: int = 0
+    #: Requests seen per operation and path, for the seeded bursts of the ``edge_417`` quirk.
+    edge_seen: dict[str, int] = attrs.field(factory=dict)
 
 
 RUNTIME: Final = web.AppKey("aiodataops.emulator.runtime", Runtime)
@@ -93,37 +87,19 @@ def _actor(request: web.Request) -> str:
 # -- request parsing ----------------------------------------------------------------------------------------------
 
 
-def _format_exception(exc: BaseException, _type: Any) -> str:
-    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        return _EXTRA_MARK + ",".join(sorted(exc.extra_fields))
-    if isinstance(exc, KeyError):
-        return "field required"
-    return str(exc) or type(exc).__name__
-
-
-def _loc(path: str) -> tuple[str | int, ...]:
-    loc: list[str | int] = ["body"]
-    for name, index, key in _PATH_TOKEN.findall(path.removeprefix("$")):
-        loc.append(int(index) if index else (name or key))
-    return tuple(loc)
-
-
 def _problems_of(exc: BaseException) -> list[Problem]:
-    if not isinstance(exc, cattrs.BaseValidationError):
-        return [(("body",), _format_exception(exc, None), "type_error")]
+    """Each leaf of a request's validation error (walked by the wire module) as a FastAPI-style problem."""
     problems: list[Problem] = []
-    for message in cattrs.transform_error(exc, format_exception=_format_exception):
-        text, _, path = message.rpartition(" @ ")
-        loc = _loc(path)
-        if text.startswith(_EXTRA_MARK):
+    for steps, leaf in iter_problems(exc):
+        loc = ("body", *steps)
+        if isinstance(leaf, cattrs.ForbiddenExtraKeysError):
             problems.extend(
-                ((*loc, name), "extra fields not permitted", "value_error.extra")
-                for name in text.removeprefix(_EXTRA_MARK).split(",")
+                ((*loc, name), "extra fields not permitted", "value_error.extra") for name in sorted(leaf.extra_fields)
             )
-        elif text == "field required":
-            problems.append((loc, text, "value_error.missing"))
+        elif isinstance(leaf, KeyError):
+            problems.append((loc, "Field required", "value_error.missing"))
         else:
-            problems.append((loc, text, "type_error"))
+            problems.append((loc, str(leaf) or type(leaf).__name__, "type_error"))
     return problems
 
 
@@ -173,14 +149,39 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-def _service_json(rt: Runtime, body: dict[str, Any], status: int = 200) -> web.Response:
-    """Answer a service body, in the wire forms the configured quirks ask for."""
+def _envelope(
+    request: web.Request,
+    status: int,
+    code: str,
+    detail: str | list[str],
+    headers: dict[str, str] | None = None,
+    *,
+    title: str | None = None,
+) -> web.Response:
+    """The live ``{"errors": [...]}`` answer, with the request's id, stringified with the ``detail_as_string`` quirk."""
+    return _errors.errors_envelope(
+        status,
+        code,
+        detail,
+        headers,
+        request_id=request.get(_REQUEST_ID, ""),
+        title=title,
+        stringified="detail_as_string" in _rt(request).config.quirks,
+    )
+
+
+def _service_json(rt: Runtime, body: dict[str, Any], status: int = 200, *, update: bool = False) -> web.Response:
+    """Answer a service body, in the wire forms the configured quirks ask for.
+
+    The 202 of an update carries ``service_workload: ""``, as the documented example does (updatedataopsservice):
+    the accepted answer does not say which workload the service will end with.
+    """
     quirks = rt.config.quirks
-    if not quirks:
+    if not quirks and not update:
         return _json(body, status)
     out = dict(body)
     workload = out.get("service_workload")
-    if status == 202 and "workload_empty_in_202" in quirks:  # noqa: PLR2004 -- the accepted answers
+    if update:
         out["service_workload"] = ""
     elif "workload_as_json_string" in quirks and isinstance(workload, dict):
         out["service_workload"] = orjson.dumps(workload).decode()
@@ -208,31 +209,33 @@ async def list_data_ops(request: web.Request) -> web.Response:
 
 async def get_data_ops(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json(rt.store.get_data_ops(request.match_info["data_ops_id"], rt.clock.now()))
+    return _json(rt.store.data_ops_table.get(request.match_info["data_ops_id"], rt.clock.now()))
 
 
 async def create_data_ops(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, DataOpsCreate)
-    return _json(rt.store.create_data_ops(body, rt.clock.now(), _actor(request)), 202)
+    return _json(rt.store.data_ops_table.create(body, rt.clock.now(), _actor(request)), 202)
 
 
 async def update_data_ops(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, DataOpsUpdate)
     return _json(
-        rt.store.update_data_ops(request.match_info["data_ops_id"], body, rt.clock.now(), _actor(request)), 202
+        rt.store.data_ops_table.update(request.match_info["data_ops_id"], body, rt.clock.now(), _actor(request)), 202
     )
 
 
 async def delete_data_ops(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json(rt.store.delete_data_ops(request.match_info["data_ops_id"], rt.clock.now(), _actor(request)), 202)
+    return _json(
+        rt.store.data_ops_table.delete(request.match_info["data_ops_id"], rt.clock.now(), _actor(request)), 202
+    )
 
 
 async def check_data_ops_name(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json({"result": rt.store.data_ops_name_taken(request.match_info["name"], rt.clock.now())})
+    return _json({"result": rt.store.data_ops_table.name_taken(request.match_info["name"], rt.clock.now())})
 
 
 async def image_versions(request: web.Request) -> web.Response:
@@ -241,7 +244,7 @@ async def image_versions(request: web.Request) -> web.Response:
 
 
 async def ingress_controllers(request: web.Request) -> web.Response:
-    return _json(_rt(request).store.ingress_controllers(request.match_info["cluster_id"]))
+    return _json(_rt(request).store.data_ops_table.ingress_controllers(request.match_info["cluster_id"]))
 
 
 # -- handlers: services -----------------------------------------------------------------------------------------
@@ -256,51 +259,51 @@ async def list_services(request: web.Request) -> web.Response:
 
 async def get_service(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _service_json(rt, rt.store.get_service(request.match_info["service_id"], rt.clock.now()))
+    return _service_json(rt, rt.store.service_table.get(request.match_info["service_id"], rt.clock.now()))
 
 
 async def create_service(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, ServiceCreate)
-    return _service_json(rt, rt.store.create_service(body, rt.clock.now(), _actor(request)), 202)
+    return _service_json(rt, rt.store.service_table.create(body, rt.clock.now(), _actor(request)), 202)
 
 
 async def update_service(request: web.Request) -> web.Response:
     rt = _rt(request)
     service_id = request.match_info["service_id"]
     body = await _body(request, ServiceUpdate)
-    answer = rt.store.update_service(service_id, body, rt.clock.now(), _actor(request))
+    answer = rt.store.service_table.update(service_id, body, rt.clock.now(), _actor(request))
     rt.counters.accepted_puts_per_service[service_id] += 1
-    return _service_json(rt, answer, 202)
+    return _service_json(rt, answer, 202, update=True)
 
 
 async def delete_service(request: web.Request) -> web.Response:
     rt = _rt(request)
     return _service_json(
-        rt, rt.store.delete_service(request.match_info["service_id"], rt.clock.now(), _actor(request)), 202
+        rt, rt.store.service_table.delete(request.match_info["service_id"], rt.clock.now(), _actor(request)), 202
     )
 
 
 async def check_service_name(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json({"result": rt.store.service_name_taken(request.match_info["name"], rt.clock.now())})
+    return _json({"result": rt.store.service_table.name_taken(request.match_info["name"], rt.clock.now())})
 
 
 async def validate_resources_create(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, ResourceCheckRequest)
-    return _json(rt.store.check_resources_create(request.match_info["cluster_id"], body, rt.clock.now()))
+    return _json(rt.store.service_table.check_resources_create(request.match_info["cluster_id"], body, rt.clock.now()))
 
 
 async def validate_resources_update(request: web.Request) -> web.Response:
     rt = _rt(request)
     body = await _body(request, ResourceCheckRequest)
-    return _json(rt.store.check_resources_update(request.match_info["service_id"], body, rt.clock.now()))
+    return _json(rt.store.service_table.check_resources_update(request.match_info["service_id"], body, rt.clock.now()))
 
 
 async def sub_versions(request: web.Request) -> web.Response:
     rt = _rt(request)
-    return _json(rt.store.sub_versions(request.match_info["data_ops_id"], rt.clock.now()))
+    return _json(rt.store.service_table.sub_versions(request.match_info["data_ops_id"], rt.clock.now()))
 
 
 #: (method, path, handler, operation name); the order matters: literal segments before ``{id}`` ones.
@@ -386,14 +389,21 @@ async def _authenticate(request: web.Request, handler: Handler) -> web.StreamRes
         check_request(request, rt.credentials, time.time_ns() // 1_000_000, int(rt.config.timestamp_tolerance * 1000))
     except AuthError as failure:
         quirks = rt.config.quirks
-        if "unauthenticated_404" in quirks and not any(h.lower().startswith("scp-") for h in request.headers):
-            return _errors.route_error(404, request.path)
+        bare = not any(h.lower().startswith("scp-") for h in request.headers)
+        if "bad_credentials_404" in quirks or ("unauthenticated_404" in quirks and bare):
+            # What SCP's gateway answers an unauthenticated request: Spring's 404, not the API's.
+            return _errors.route_error(404, request.path, request[_REQUEST_ID])
         status = 412 if "signature_412" in quirks and failure.code == "AUTH_INVALID_SIGNATURE" else 401
         return _errors.legacy(status, failure.code, failure.message, request.path, request[_REQUEST_ID])
-    version = request.headers.get("Scp-Api-Version")
-    if version is not None and version not in SUPPORTED_API_VERSIONS:
-        return _errors.errors_envelope(
-            400, "UNSUPPORTED_API_VERSION", f"Scp-Api-Version {version!r} is not supported; use 'data-ops 1.1'"
+    operation = request[_OPERATION]
+    refused = unsupported_version(operation, request.headers.get("Scp-Api-Version"))
+    if refused is not None:
+        return _envelope(
+            request,
+            406,
+            "NoSuchVersion",
+            [f"{operation} is not served at Scp-Api-Version {refused!r}"],
+            title="NoSuchVersion",
         )
     return await handler(request)
 
@@ -417,6 +427,9 @@ async def _inject(request: web.Request, handler: Handler) -> web.StreamResponse:
     operation = request[_OPERATION]
     if operation == UNKNOWN:
         return await handler(request)
+    if "edge_417" in rt.config.quirks and _edge_burst(rt, operation, request.path):
+        rt.counters.faults[operation, "417"] += 1
+        return _errors.edge_rejected(request[_REQUEST_ID])
     injector = rt.injector
     delay, rule = injector.decide(operation, request.path)
     delay += injector.latency(operation, request.path)
@@ -439,6 +452,14 @@ async def _inject(request: web.Request, handler: Handler) -> web.StreamResponse:
     return _fault_response(kind, request, headers)
 
 
+def _edge_burst(rt: Runtime, operation: str, path: str) -> bool:
+    """Whether the edge blocks this request: seeded per path, in runs of ``EDGE_417_RUN`` requests."""
+    key = f"{operation} {path}"
+    seen = rt.edge_seen.get(key, 0)
+    rt.edge_seen[key] = seen + 1
+    return unit(rt.config.seed, "edge_417", key, seen // EDGE_417_RUN) < QUIRK_SHARES["edge_417"]
+
+
 def _fault_response(kind: str, request: web.Request, headers: dict[str, str] | None) -> web.Response:
     if kind == "503_text":
         return _errors.envoy_503(headers)
@@ -448,24 +469,27 @@ def _fault_response(kind: str, request: web.Request, headers: dict[str, str] | N
         )
     status = int(kind)
     code = {429: "TOO_MANY_REQUESTS", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE", 504: "GATEWAY_TIMEOUT"}[status]
-    return _errors.errors_envelope(status, code, f"{code.replace('_', ' ').lower()} (injected fault)", headers)
+    return _envelope(request, status, code, [f"{code.replace('_', ' ').lower()} (injected fault)"], headers)
 
 
 @web.middleware
-async def _translate(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _translate(request: web.Request, handler: Handler) -> web.StreamResponse:  # noqa: PLR0911 -- one per refusal
     try:
         return await handler(request)
     except InvalidError as exc:
-        return _errors.validation(exc.problems)
+        return _envelope(request, 400, "ValidationError", _errors.validation_reasons(exc.problems))
+    except UnknownIdError as exc:
+        # The live answer for an unknown or malformed id on the id-bound GETs (its body was not recorded).
+        return _envelope(request, 400, "BadRequest", [str(exc)], title="Bad Request")
     except MissingError as exc:
         return _errors.not_found(exc.object_type, exc.object_id)
     except BusyError as exc:
-        return _errors.conflict(str(exc))
+        return _envelope(request, 409, "CONFLICT", [str(exc)])
     except BadQueryError as exc:
-        return _errors.errors_envelope(400, "BAD_REQUEST", str(exc))
+        return _envelope(request, 400, "BAD_REQUEST", [str(exc)])
     except web.HTTPException as exc:
         if exc.status in (404, 405):
-            return _errors.route_error(exc.status, request.path)
+            return _errors.route_error(exc.status, request.path, request.get(_REQUEST_ID, ""))
         raise
 
 

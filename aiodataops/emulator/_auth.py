@@ -13,12 +13,13 @@ from typing import Final
 
 from aiohttp import web
 
-from aiodataops._signing import API_VERSION, CLIENT_TYPE, Credentials, sign
+from aiodataops._signing import API_VERSIONS, CLIENT_TYPE, Credentials, api_version_header, sign
 
-__all__ = ["SUPPORTED_API_VERSIONS", "AuthError", "check_request", "signed_url"]
+__all__ = ["SUPPORTED_API_VERSIONS", "AuthError", "check_request", "signed_url", "unsupported_version"]
 
-#: ``Scp-Api-Version`` values accepted; a request without the header gets the latest, as the real server does.
-SUPPORTED_API_VERSIONS: Final = frozenset({API_VERSION, "data-ops 1.0"})
+#: The ``Scp-Api-Version`` values each operation is served at: the one the reference documents (the creates at
+#: 1.2 only, the rest at 1.1). A request without the header gets the latest, as the real server does.
+SUPPORTED_API_VERSIONS: Final = {operation: frozenset({api_version_header(v)}) for operation, v in API_VERSIONS.items()}
 
 _REQUIRED: Final = ("Scp-Accesskey", "Scp-Timestamp", "Scp-ClientType", "Scp-Signature")
 
@@ -37,6 +38,13 @@ class AuthError(Exception):
 def signed_url(request: web.BaseRequest) -> str:
     """Return the absolute URL as it arrived on the wire: what the client must have signed."""
     return f"{request.scheme}://{request.host}{request.raw_path}"
+
+
+def unsupported_version(operation: str, header: str | None) -> str | None:
+    """The version sent when ``operation`` is not served at it (a 406 ``NoSuchVersion``), else ``None``."""
+    if header is None or operation not in SUPPORTED_API_VERSIONS:
+        return None
+    return None if header in SUPPORTED_API_VERSIONS[operation] else header
 
 
 def check_request(

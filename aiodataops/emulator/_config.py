@@ -10,17 +10,30 @@ from aiodataops._clock import Clock
 from aiodataops._signing import Credentials
 from aiodataops.emulator._faults import FaultRule, Latency, LatencySpec
 
-__all__ = ["DEFAULT_CREDENTIALS", "QUIRKS", "EmulatorConfig"]
+__all__ = ["DEFAULT_CREDENTIALS", "EDGE_417_RUN", "QUIRKS", "QUIRK_SHARES", "EmulatorConfig"]
 
-#: Optional wire quirks the real API may have (API.md); each is off unless named in ``EmulatorConfig.quirks``.
+#: Optional answers the real API may give (reference "[LIVE]" and "[LIVE / PLATFORM]"; API.md); each is off unless
+#: named in ``EmulatorConfig.quirks``. The shares of the seeded ones are ``QUIRK_SHARES``.
 QUIRKS: Final = {
     "workload_as_json_string": "service_workload is sent as a string holding JSON, not an object",
-    "workload_empty_in_202": 'the 202 answers carry service_workload as "", as the documented example does',
     "ports_as_integers": "http_port and https_port are JSON integers, not strings",
     "enabled_as_bool": 'host_alias.enabled is a JSON boolean, not "true"/"false"',
     "signature_412": "a wrong signature is answered 412 (the legacy v1 API) instead of 401",
-    "unauthenticated_404": "a request without any Scp-* header gets a Spring-style 404 instead of a 401",
+    "unauthenticated_404": "a request without any Scp-* header gets the gateway's Spring-style 404 instead of a 401",
+    "bad_credentials_404": "every refused key, signature or timestamp gets the gateway's Spring-style 404 "
+    "{timestamp, path, status, error, requestId}, as SCP answers unauthenticated requests",
+    "detail_as_string": "errors[].detail is a stringified Python list (\"['Field required']\") instead of a list",
+    "edge_417": "seeded bursts of 417 with the platform edge's HTML 'Request Rejected' page (throttling), on about "
+    "a tenth of each resource's requests, two in a row",
+    "updates_end_stopped": "a seeded quarter of accepted updates end STOPPED instead of RUNNING",
+    "unknown_ids_400": "an unknown id on the detail GETs and the ingress-controller GET answers 400 'not found', as "
+    "observed live, instead of 404 (malformed ids and sub-versions answer 400 always)",
+    "gone_answers_400": "a deleted resource's GET answers 400 'not found', as an unknown id does live, instead of 404",
 }
+#: How often the seeded quirks strike: the share of bursts (``edge_417``: per run of ``EDGE_417_RUN`` requests of
+#: one path) and of updates (``updates_end_stopped``).
+QUIRK_SHARES: Final = {"edge_417": 0.1, "updates_end_stopped": 0.25}
+EDGE_417_RUN: Final = 2
 
 #: The emulator's own throwaway test key pair (never a real one); ``aiodataops emulator`` prints it.
 DEFAULT_CREDENTIALS: Final = Credentials(

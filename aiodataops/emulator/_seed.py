@@ -16,6 +16,7 @@ import attrs
 __all__ = [
     "IMAGE_VERSIONS",
     "PASSWORD_MARK",
+    "UUID_PATTERN",
     "Cluster",
     "Fleet",
     "data_ops_body",
@@ -27,6 +28,8 @@ __all__ = [
     "service_body",
 ]
 
+#: The form of the uuid inside an id (``DOPS-<uuid>``, ``DOPS_SERVICE-<uuid>``), as a regular expression.
+UUID_PATTERN: Final = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 PASSWORD_MARK: Final = "EMUPASS-"  # noqa: S105 -- a marker for leak tests, not a password
 
 #: (version, image name) of the Airflow images on offer, oldest first.
@@ -58,7 +61,7 @@ class Fleet:
     """Everything seeded: clusters (some without data ops), images, data ops and service bodies (wire dicts)."""
 
     clusters: dict[str, Cluster]
-    images: list[dict[str, str]]
+    images: list[dict[str, Any]]
     data_ops: list[dict[str, Any]]
     services: list[dict[str, Any]]
 
@@ -102,7 +105,7 @@ def data_ops_body(
     data_ops_id: str,
     name: str,
     cluster: Cluster,
-    image: dict[str, str],
+    image: dict[str, Any],
     created_dt: str,
     modified_dt: str,
     created_by: str,
@@ -120,8 +123,11 @@ def data_ops_body(
     domain = domain if domain is not None else f"{name}.dataops.example.com"
     return {
         "account": {"account_id": account_id, "account_password": account_password or password(rng)},
+        "account_id": account_id,
         "cluster_id": cluster.cluster_id,
         "cluster_name": cluster.cluster_name,
+        "cluster_permission": {},
+        "cluster_request_failed": False,
         "created_by": created_by,
         "created_dt": created_dt,
         "data_ops_id": data_ops_id,
@@ -131,11 +137,16 @@ def data_ops_body(
         "dsc_domain": dsc_domain if dsc_domain is not None else f"dsc.{domain}",
         "host_alias_list": host_alias_list if host_alias_list is not None else [],
         "hosts_file": "",
+        "http_port": "80",
+        "https_port": "443",
         "image_id": image["image_id"],
+        "ingress_class_name": "nginx",
         "instance_id": instance_id if instance_id is not None else f"INSTANCE-{_uuid(rng)}",
-        "is_active_image": True,
+        # Documented as a boolean but written as a string in the examples; "Y"/"N" is the string form assumed here.
+        "is_active_image": "Y",
         "modified_by": created_by,
         "modified_dt": modified_dt,
+        "namespace_name": f"airflow-{name}",
         "node_selector": node_selector,
         "region": "kr-west1",
         "storage_class_name": storage_class_name,
@@ -181,6 +192,7 @@ def service_body(
     domain = domain if domain is not None else f"{name}.{data_ops['domain']}"
     return {
         "account": {"account_id": account_id, "account_password": account_password or password(rng)},
+        "account_id": account_id,
         "cluster_id": data_ops["cluster_id"],
         "cluster_name": data_ops["cluster_name"],
         "cluster_permission": {},
@@ -200,6 +212,7 @@ def service_body(
         "image_id": data_ops["image_id"],
         "ingress_class_name": "nginx",
         "instance_id": data_ops["instance_id"],
+        "is_active_image": data_ops["is_active_image"],
         "modified_by": created_by,
         "modified_dt": modified_dt,
         "namespace_name": f"airflow-{name}",
@@ -216,7 +229,12 @@ def seed_fleet(seed: int, service_counts: list[int], wall_now: float, format_tim
     """Build the seeded fleet: one cluster per data ops plus spare ones, and ``service_counts[i]`` services each."""
     rng = random.Random(seed)  # noqa: S311 -- test data, not cryptography
     images = [
-        {"image_id": f"IMAGE-{_uuid(rng)}", "image_name": image_name, "version": version}
+        {
+            "image_attr": {"k8s.version": "1.29", "os.type": "ubuntu"},
+            "image_id": f"IMAGE-{_uuid(rng)}",
+            "image_name": image_name,
+            "version": version,
+        }
         for version, image_name in IMAGE_VERSIONS
     ]
     clusters: dict[str, Cluster] = {}

@@ -43,7 +43,10 @@ NAME_MAX: Final = 15
 
 _NUMBER: Final = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 _INTEGER: Final = re.compile(r"^[0-9]+$")
+#: The roles a create must size (the userguide: web server, scheduler and worker are mandatory).
 _ROLES: Final = ("scheduler", "web_server", "worker")
+#: Every role a workload may size: Airflow's DAG processor is optional (the 1.2 create model).
+_ALL_ROLES: Final = (*_ROLES, "dag_processor")
 _FIELDS: Final = ("cpu", "memory", "replica", "version")
 
 
@@ -69,18 +72,18 @@ def check_not_empty(value: str, loc: tuple[str | int, ...]) -> list[Problem]:
 def check_workload(workload: ServiceWorkload, loc: tuple[str | int, ...], *, complete: bool) -> list[Problem]:
     """Check every role's values; with ``complete`` every role and field must be present (a create)."""
     problems: list[Problem] = []
-    for role in _ROLES:
+    for role in _ALL_ROLES:
         part: Workload | None = getattr(workload, role)
         if part is None:
-            if complete:
-                problems.append(((*loc, role), "field required", "value_error.missing"))
+            if complete and role in _ROLES:
+                problems.append(((*loc, role), "Field required", "value_error.missing"))
             continue
         for field in _FIELDS:
             value: str | None = getattr(part, field)
             where = (*loc, role, field)
             if value is None:
                 if complete:
-                    problems.append((where, "field required", "value_error.missing"))
+                    problems.append((where, "Field required", "value_error.missing"))
             else:
                 problems.extend(_check_workload_value(field, value, where))
     return problems
@@ -155,7 +158,7 @@ def cpu_demand(workload: dict[str, dict[str, str]] | ServiceWorkload | None) -> 
     if workload is None or isinstance(workload, str):
         return 0.0
     total = 0.0
-    for role in _ROLES:
+    for role in _ALL_ROLES:
         part = workload.get(role) if isinstance(workload, dict) else getattr(workload, role)
         if part is None:
             continue

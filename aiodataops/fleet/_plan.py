@@ -47,7 +47,7 @@ import yaml
 
 from aiodataops._errors import DataOpsError
 from aiodataops._models import ServiceSummary, ServiceUpdate
-from aiodataops._wire import converter, describe, format_datetime
+from aiodataops._wire import WireValueError, converter, describe, format_datetime, format_path, iter_problems
 
 __all__ = [
     "SELECTABLE_FIELDS",
@@ -348,26 +348,21 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _problems(exc: BaseException, path: str) -> Iterator[tuple[str, str]]:
-    """Walk cattrs' nested validation errors, yielding ``(place, problem)`` for each leaf."""
-    if isinstance(exc, cattrs.IterableValidationError | cattrs.ClassValidationError):
-        with_notes, without = exc.group_exceptions()
-        for sub, note in with_notes:
-            step = f"[{note.index}]" if isinstance(note, cattrs.IterableValidationNote) else f".{note.name}"
-            yield from _problems(sub, path + step)
-        for sub in without:
-            yield from _problems(sub, path)
-    elif isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        # ``extra`` holds unknown fields of a response; a plan can never write it, so it is no hint.
-        allowed = [a.name for a in attrs.fields(exc.cl) if a.name != "extra"]
-        for key in sorted(exc.extra_fields):
-            yield f"{path}.{key}", _unknown_key(key, allowed)
-    elif isinstance(exc, KeyError):
-        yield path, "required, missing"
-    else:
-        message = str(exc)
-        if message.startswith(("expected a string, got int", "expected a string, got float")):
-            message += ' (write it quoted in YAML, e.g. "2")'
-        yield path, message
+    """Each leaf of cattrs' nested validation errors (walked by the wire module) as ``(place, problem)``."""
+    for steps, leaf in iter_problems(exc):
+        place = format_path(steps, root=path)
+        if isinstance(leaf, cattrs.ForbiddenExtraKeysError):
+            # ``extra`` holds unknown fields of a response; a plan can never write it, so it is no hint.
+            allowed = [a.name for a in attrs.fields(leaf.cl) if a.name != "extra"]
+            for key in sorted(leaf.extra_fields):
+                yield f"{place}.{key}", _unknown_key(key, allowed)
+        elif isinstance(leaf, KeyError):
+            yield place, "required, missing"
+        else:
+            message = str(leaf)
+            if isinstance(leaf, WireValueError) and leaf.expected == "string" and leaf.got in (int, float):
+                message += ' (write it quoted in YAML, e.g. "2")'
+            yield place, message
 
 
 @attrs.frozen

@@ -24,6 +24,7 @@ def service_create(emu: Emulator, name: str = "new-svc-01", **changes: Any) -> d
         "host_alias": {"enabled": "true", "host_alias_list": [{"hostname": "db.internal", "ip": "10.0.0.5"}]},
         "service_workload": WORKLOAD,
         "storage_class_name": "nfs-csi",
+        "worker_type": "CeleryExecutor",
         "account": {"account_id": "admin", "account_password": PASSWORD_MARK + "mine"},
     }
     body.update(changes)
@@ -42,7 +43,6 @@ async def data_ops_create(emu: Emulator, call, name: str = "new-dops-01", **chan
         "cluster_id": spare,
         "data_ops_name": name,
         "domain": f"{name}.example.com",
-        "dsc_domain": f"dsc.{name}.example.com",
         "host_alias_list": [{"hostnames": ["a.internal", "b.internal"], "ip": "10.1.2.3"}],
         "image_id": await image_id(call),
         "ingress_controller_name": controllers[0],

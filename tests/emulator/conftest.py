@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from multidict import CIMultiDict
 
 
+#: The creates, documented at API version 1.2 only; every other operation is sent at 1.1.
+_CREATES = {("POST", "/v1/data-ops"): "create_data_ops", ("POST", "/v1/data-ops-services"): "create_service"}
+
+
 class Caller:
     """Sends signed requests to one emulator and returns ``(status, parsed body, headers)``."""
 
@@ -41,7 +45,11 @@ class Caller:
         url = URL(self.emu.base_url + path, encoded=True)
         signed_url = URL(self.emu.base_url + sign_path, encoded=True) if sign_path else url
         all_headers = signed_headers(
-            method, str(signed_url), timestamp_ms or now_ms(), credentials or self.emu.credentials
+            method,
+            str(signed_url),
+            timestamp_ms or now_ms(),
+            credentials or self.emu.credentials,
+            operation=_CREATES.get((method, path)),  # a create is sent at its own version (1.2)
         )
         all_headers.update(headers or {})
         data = raw_body if raw_body is not None else (orjson.dumps(body) if body is not None else None)

@@ -132,7 +132,7 @@ def test_big_fleet_names_and_ids() -> None:
     assert all(NAME_PATTERN.match(n) and 3 <= len(n) <= 15 for n in names)
     assert all(re.fullmatch(r"DOPS_SERVICE-[0-9a-f-]{36}", b["data_ops_service_id"]) for b in bodies)
     assert all(re.fullmatch(r"[0-9a-f]{32}", b["cluster_id"]) for b in bodies)
-    assert {len(emu.store._members[d]) for d in emu.data_ops_ids()} == {1428, 1429}
+    assert {len(emu.store.data_ops_table.members[d]) for d in emu.data_ops_ids()} == {1428, 1429}
 
 
 def test_same_seed_same_fleet() -> None:

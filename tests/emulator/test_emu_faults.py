@@ -31,7 +31,7 @@ async def test_429_with_retry_after(clock: VirtualClock, session: aiohttp.Client
     """A 429 fault answers Retry-After when configured, and the PUT it refused was not applied."""
     status, body, headers, emu, service_id = await one("429", clock, session, retry_after=2)
     assert (status, headers["Retry-After"]) == (429, "2")
-    assert body["errors"][0]["status"] == "429"
+    assert body["errors"][0]["status"] == 429
     assert emu.service_state(service_id) == "RUNNING"
     assert emu.service_body(service_id)["description"] != "changed"
     assert (emu.counters.puts_per_service[service_id], emu.counters.accepted_puts_per_service[service_id]) == (1, 0)

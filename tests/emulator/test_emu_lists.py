@@ -75,10 +75,13 @@ async def test_list_reflects_a_settled_change(emu: Emulator, clock, call) -> Non
 
 
 async def test_summary_has_list_fields_only(call) -> None:
-    """A list item carries the summary fields of API.md and never the account or its password."""
+    """A list item carries the documented list fields (DataOpsServicesConsoleResponseV1Dot1), never the password."""
     _, body, _ = await call("GET", "/v1/data-ops-services?size=1")
     item = body["contents"][0]
     assert set(item) == {
+        "account_id",
+        "cluster_permission",
+        "cluster_request_failed",
         "cluster_id",
         "cluster_name",
         "created_by",

@@ -66,7 +66,7 @@ async def test_create_data_ops_refuses_a_busy_cluster(emu: Emulator, call) -> No
     request["ingress_controller_name"] = controllers[0]
     status, body, _ = await call("POST", "/v1/data-ops", request)
     assert status == 409
-    assert body["errors"][0]["status"] == "409"
+    assert body["errors"][0]["status"] == 409
 
 
 async def test_update_data_ops(emu: Emulator, call) -> None:
@@ -81,7 +81,7 @@ async def test_delete_data_ops_with_services_is_refused(emu: Emulator, call) -> 
     """delete_data_ops answers 409 while the data ops still has services."""
     status, body, _ = await call("DELETE", f"/v1/data-ops/{emu.data_ops_ids()[0]}")
     assert status == 409
-    assert "service" in body["errors"][0]["detail"]
+    assert "service" in body["errors"][0]["detail"][0]
 
 
 async def test_delete_empty_data_ops_ends_in_404(emu: Emulator, clock: VirtualClock, call) -> None:
@@ -122,13 +122,15 @@ async def test_ingress_controllers(emu: Emulator, call) -> None:
     assert all(isinstance(name, str) for name in body)
 
 
-async def test_ingress_controllers_unknown_and_malformed_cluster(call) -> None:
-    """ingress_controllers answers 404 for an unknown cluster id and 400 for one that is not 32 hex digits."""
-    unknown, body404, _ = await call("GET", f"/v1/data-ops/clusters/{'0' * 32}/ingress-controllers")
-    malformed, body400, _ = await call("GET", "/v1/data-ops/clusters/not-hex/ingress-controllers")
-    assert (unknown, body404["object_type"]) == (404, "Cluster")
-    assert malformed == 400
-    assert "cluster_id" in body400["errors"][0]["detail"]
+async def test_ingress_controllers_unknown_and_malformed_cluster(emu: Emulator, call) -> None:
+    """ingress_controllers answers 400 saying "not found" for an unknown (`unknown_ids_400`) and for a malformed
+    cluster id, as live."""
+    emu.reconfigure(quirks={"unknown_ids_400"})
+    unknown, body_unknown, _ = await call("GET", f"/v1/data-ops/clusters/{'0' * 32}/ingress-controllers")
+    malformed, body_malformed, _ = await call("GET", "/v1/data-ops/clusters/not-hex/ingress-controllers")
+    assert (unknown, malformed) == (400, 400)
+    assert body_unknown["errors"][0]["detail"] == [f"Cluster {'0' * 32} not found"]
+    assert body_malformed["errors"][0]["detail"] == ["Cluster not-hex not found"]
 
 
 async def test_list_services(emu: Emulator, call) -> None:
@@ -173,7 +175,7 @@ async def test_create_service_duplicate_name_conflicts(emu: Emulator, call) -> N
     taken = emu.service_body(emu.service_ids()[0])["data_ops_service_name"]
     status, body, _ = await call("POST", "/v1/data-ops-services", service_create(emu, taken))
     assert status == 409
-    assert taken in body["errors"][0]["detail"]
+    assert taken in body["errors"][0]["detail"][0]
 
 
 async def test_delete_service_ends_in_404(emu: Emulator, clock: VirtualClock, call) -> None:
@@ -219,16 +221,19 @@ async def test_validate_resources_update(emu: Emulator, call) -> None:
 
 
 async def test_sub_versions(emu: Emulator, call) -> None:
-    """sub_versions answers the versions a data ops offers and how many services it has."""
+    """sub_versions answers the documented object of component versions and how many services the data ops has."""
     data_ops_id = emu.data_ops_ids()[0]
     status, body, _ = await call("GET", f"/v1/data-ops-services/data-ops/{data_ops_id}/sub-versions")
+    version = emu.data_ops_body(data_ops_id)["version"]
+    assert body["versions"] == {"scheduler": version, "webserver": version, "worker": version}
     sub = structure(body, SubVersions)
     assert (status, sub.data_ops_service_count) == (200, 5)
-    assert emu.data_ops_body(data_ops_id)["version"] in sub.versions
+    assert sub.versions is not None
+    assert sub.versions.webserver == version
 
 
 async def test_sub_versions_unknown_data_ops_is_400(call) -> None:
     """sub_versions of an unknown data ops answers 400, not 404, as the real API was seen to."""
     status, body, _ = await call("GET", "/v1/data-ops-services/data-ops/DOPS-nope/sub-versions")
     assert status == 400
-    assert "DOPS-nope" in body["errors"][0]["detail"]
+    assert "DOPS-nope" in body["errors"][0]["detail"][0]

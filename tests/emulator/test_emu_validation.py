@@ -1,8 +1,8 @@
-"""Bad requests get a 4xx with one of API.md's envelopes naming the field and the problem, and change nothing."""
+"""Bad requests get a 4xx in the live envelopes, naming the field and the problem, and change nothing."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from _emulator_helpers import data_ops_create, service_create
@@ -13,17 +13,28 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.anyio
 
 
-def locs(body: list[dict[str, object]]) -> list[list[object]]:
-    return [item["loc"] for item in body]  # type: ignore[misc]
+def reasons(body: dict[str, Any]) -> list[str]:
+    """The detail strings of a validation 400 in the live errors envelope."""
+    error = body["errors"][0]
+    assert (error["code"], error["status"]) == ("ValidationError", 400)
+    return list(error["detail"])
+
+
+def locs(body: dict[str, Any]) -> list[list[object]]:
+    """The location of each reason (``"body.a.0.b: message"`` -> ``["body", "a", 0, "b"]``)."""
+    return [[int(p) if p.isdigit() else p for p in r.partition(": ")[0].split(".")] for r in reasons(body)]
+
+
+def msgs(body: dict[str, Any]) -> list[str]:
+    """The message of each reason."""
+    return [r.partition(": ")[2] for r in reasons(body)]
 
 
 async def test_unknown_update_field_is_400(emu: Emulator, call) -> None:
-    """An unknown field in an update body is a 400 list item whose loc names the field."""
+    """An unknown field in an update body is a 400 in the live envelope whose detail names the field."""
     status, body, _ = await call("PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}", {"replicas": "3"})
     assert status == 400
-    assert body == [
-        {"loc": ["body", "replicas"], "msg": "extra fields not permitted", "type": "value_error.extra", "ctx": {}}
-    ]
+    assert reasons(body) == ["body.replicas: extra fields not permitted"]
 
 
 async def test_non_string_workload_value_is_400(emu: Emulator, call) -> None:
@@ -33,7 +44,7 @@ async def test_non_string_workload_value_is_400(emu: Emulator, call) -> None:
     )
     assert status == 400
     assert locs(body) == [["body", "service_workload", "worker", "cpu"]]
-    assert "string" in body[0]["msg"]
+    assert "string" in msgs(body)[0]
 
 
 async def test_unknown_workload_role_is_400(emu: Emulator, call) -> None:
@@ -90,7 +101,7 @@ async def test_body_that_is_not_an_object_is_400(emu: Emulator, call) -> None:
     """A JSON list where an object is expected is a 400."""
     status, body, _ = await call("PUT", f"/v1/data-ops-services/{emu.service_ids()[0]}", [])
     assert status == 400
-    assert "object" in body[0]["msg"]
+    assert "object" in msgs(body)[0]
 
 
 async def test_rejected_update_changes_nothing(emu: Emulator, call) -> None:
@@ -119,8 +130,7 @@ async def test_missing_required_create_field_is_400(emu: Emulator, call) -> None
     del request["domain"]
     status, body, _ = await call("POST", "/v1/data-ops-services", request)
     assert status == 400
-    assert body[0]["loc"] == ["body", "domain"]
-    assert body[0]["msg"] == "field required"
+    assert reasons(body) == ["body.domain: Field required"]
 
 
 async def test_incomplete_create_workload_is_400(emu: Emulator, call) -> None:
@@ -158,7 +168,6 @@ async def test_data_ops_create_checks_image_and_ingress(emu: Emulator, call) -> 
 @pytest.mark.parametrize(
     ("method", "path", "object_type"),
     [
-        ("GET", "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", "DataOpsService"),
         ("PUT", "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", "DataOpsService"),
         ("DELETE", "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", "DataOpsService"),
         (
@@ -166,13 +175,12 @@ async def test_data_ops_create_checks_image_and_ingress(emu: Emulator, call) -> 
             "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000/validate-resources",
             "DataOpsService",
         ),
-        ("GET", "/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", "DataOps"),
         ("PUT", "/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", "DataOps"),
         ("DELETE", "/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", "DataOps"),
     ],
 )
 async def test_unknown_ids_are_404(call, method: str, path: str, object_type: str) -> None:
-    """An unknown resource id is a 404 in the {code, status, object_type} envelope."""
+    """An unknown resource id on a change is a 404 in the {code, status, object_type} envelope (not seen live)."""
     body_sent = None
     if method in ("PUT", "POST"):
         body_sent = {"description": "x"} if "/data-ops/" in path else {"service_workload": {"worker": {"replica": "2"}}}
@@ -190,7 +198,7 @@ async def test_bad_paging_is_400(call, query: str) -> None:
     """Page sizes outside 1..1000, negative or non-numeric pages and unknown sorts are a 400 naming the parameter."""
     status, body, _ = await call("GET", f"/v1/data-ops-services?{query}")
     assert status == 400
-    assert body["errors"][0]["detail"].startswith(query.split("=", 1)[0])
+    assert body["errors"][0]["detail"][0].startswith(query.split("=", 1)[0])
 
 
 async def test_unknown_path_is_spring_style_404(call) -> None:
@@ -206,8 +214,60 @@ async def test_wrong_method_is_405(emu: Emulator, call) -> None:
     assert (status, body["status"]) == (405, 405)
 
 
-async def test_unsupported_api_version_is_400(call) -> None:
-    """An Scp-Api-Version the emulator does not serve is a 400 saying which version to use."""
-    status, body, _ = await call("GET", "/v1/data-ops", headers={"Scp-Api-Version": "data-ops 9.9"})
+@pytest.mark.parametrize(
+    ("method", "path", "version"),
+    [
+        ("GET", "/v1/data-ops", "data-ops 9.9"),
+        ("GET", "/v1/data-ops", "data-ops 1.2"),
+        ("POST", "/v1/data-ops", "data-ops 1.1"),
+    ],
+)
+async def test_a_version_the_operation_is_not_served_at_is_406(call, method: str, path: str, version: str) -> None:
+    """Each operation is served at its documented version only (creates 1.2, the rest 1.1); another is 406."""
+    status, body, _ = await call(method, path, {} if method == "POST" else None, headers={"Scp-Api-Version": version})
+    assert status == 406
+    error = body["errors"][0]
+    assert (error["code"], error["status"], error["title"]) == ("NoSuchVersion", 406, "NoSuchVersion")
+    assert version in error["detail"][0]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000",
+        "/v1/data-ops-services/not-a-valid-id",
+        "/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000",
+        "/v1/data-ops/not-a-valid-id",
+        "/v1/data-ops-services/data-ops/00000000-0000-4000-8000-000000000000/sub-versions",
+        "/v1/data-ops-services/data-ops/not-a-valid-id/sub-versions",
+        "/v1/data-ops/clusters/00000000000040008000000000000000/ingress-controllers",
+        "/v1/data-ops/clusters/not-a-valid-id/ingress-controllers",
+    ],
+)
+async def test_unknown_or_malformed_ids_on_the_id_bound_gets_are_400(emu: Emulator, call, path: str) -> None:
+    """As observed live (`unknown_ids_400`), the detail, sub-versions and ingress GETs answer 400 for an unknown or
+    malformed id, saying it was not found."""
+    emu.reconfigure(quirks={"unknown_ids_400"})
+    status, body, _ = await call("GET", path)
     assert status == 400
-    assert "data-ops 1.1" in body["errors"][0]["detail"]
+    error = body["errors"][0]
+    assert error["status"] == 400
+    assert "not found" in error["detail"][0]
+    assert path.split("/")[-1 if "clusters" not in path and "sub-versions" not in path else -2] in error["detail"][0]
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/v1/data-ops-services/DOPS_SERVICE-00000000-0000-4000-8000-000000000000", 404),
+        ("/v1/data-ops-services/not-a-valid-id", 400),
+        ("/v1/data-ops/DOPS-00000000-0000-4000-8000-000000000000", 404),
+        ("/v1/data-ops/not-a-valid-id", 400),
+        ("/v1/data-ops-services/data-ops/DOPS-00000000-0000-4000-8000-000000000000/sub-versions", 400),
+        ("/v1/data-ops/clusters/00000000000040008000000000000000/ingress-controllers", 404),
+        ("/v1/data-ops/clusters/not-a-valid-id/ingress-controllers", 400),
+    ],
+)
+async def test_by_default_only_well_formed_unknown_ids_answer_404(call, path: str, status: int) -> None:
+    """Without `unknown_ids_400`, a well-formed unknown id still answers 404; malformed ids and sub-versions 400."""
+    assert (await call("GET", path))[0] == status
