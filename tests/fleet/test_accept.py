@@ -168,7 +168,7 @@ async def test_updates_that_end_stopped_are_failed_at_once_not_timed_out() -> No
 
 @pytest.mark.anyio
 async def test_update_and_wait_ending_stopped_raises_wait_ended_with_the_state() -> None:
-    """update_and_wait on an update that ends STOPPED raises WaitEndedError carrying STOPPED, long before the deadline."""
+    """update_and_wait on an update that ends STOPPED raises WaitEndedError with STOPPED, long before the deadline."""
     clock = VirtualClock()
     async with emulator(clock) as emu, client_of(emu, clock) as client:
         sid = emu.service_ids()[0]
