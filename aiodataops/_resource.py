@@ -10,7 +10,8 @@ exactly on the client side (the server's filter semantics are a guess), then rea
 asynchronous, so the listing is tried a few times, through the client's clock, before giving up with
 ``ResponseShapeError``.
 
-**Change answers.** ``put`` (and a delete, a create) returns an ``Accepted`` (see ``_accepted``): the 2xx body as
+**Change answers.** ``put`` returns an ``Accepted`` (see ``_accepted``; deletes and ``create_and_wait`` use one
+inside): the 2xx body as
 the model when it is one about this resource, else no body: an empty answer, plain text, JSON that does not fit the
 model or names another id all mean "accepted, state unknown" (a 2xx is an acceptance whatever its body; failing it
 would report a change that is under way as refused). ``wait_accepted`` follows an ``Accepted``; ``update_and_wait``

@@ -1,31 +1,27 @@
 """Terminal states, delete answers and the proof rule of a body-less acceptance, pinned with a scripted ``get``.
 
-The scripted ``get`` answers reads (or raises errors) in order on a VirtualClock: no server, no real waits.
+The scripted ``get`` of ``test_waiting`` answers reads (or raises errors) in order on a VirtualClock: no server,
+no real waits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from aiodataops._accepted import Accepted
 from aiodataops._clock import VirtualClock
 from aiodataops._errors import BadRequestError, NotFoundError, WaitFailedError, WaitTimeoutError
-from aiodataops._models import Service
 from aiodataops._polling import PollPolicy
 from aiodataops._waiting import StateEvent, WaitEndedError, WaitToken, resume_wait, wait_accepted, wait_settled
+from tests.test_waiting import SID, T0, Script, svc
 
-SID = "DOPS_SERVICE-2a9be312-5d4b-4bc8-b2ae-35100fa9241f"
-T0 = dt.datetime(2025, 6, 1, 12, 0, 0, tzinfo=dt.UTC)
+if TYPE_CHECKING:
+    from aiodataops._models import Service
+
 FAST = PollPolicy(first_delay=1.0, growth=1.5, max_delay=4.0, jitter=False, deadline=60.0, stale_grace=30.0)
-
-
-def svc(state: str | None, seconds: float | None = 0.0, **kwargs: Any) -> Service:
-    """A service read whose modified_dt is T0 + seconds (None: no modified_dt)."""
-    mdt = None if seconds is None else T0 + dt.timedelta(seconds=seconds)
-    return Service(SID, state=state, modified_dt=mdt, **kwargs)
 
 
 def bad_request() -> BadRequestError:
@@ -34,22 +30,6 @@ def bad_request() -> BadRequestError:
 
 def not_found() -> NotFoundError:
     return NotFoundError("gone", status=404, method="GET", url=f"http://127.0.0.1/v1/data-ops-services/{SID}")
-
-
-class Script:
-    """A ``get`` that answers the scripted reads (or raises the scripted errors) in order; the last one repeats."""
-
-    def __init__(self, *steps: Service | Exception) -> None:
-        self.steps = list(steps)
-        self.calls = 0
-
-    async def __call__(self, resource_id: str) -> Service:
-        assert resource_id == SID
-        self.calls += 1
-        step = self.steps.pop(0) if len(self.steps) > 1 else self.steps[0]
-        if isinstance(step, Exception):
-            raise step
-        return step
 
 
 def accepted(body: Service | None = None, *, sent: float = 10.0, operation: Any = "update") -> Accepted[Service]:
