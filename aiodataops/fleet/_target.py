@@ -5,14 +5,15 @@ sends it again once it may have landed), record the acceptance (``WaitToken.for_
 its proof rule in the token), then ``wait_accepted`` until it settles and shows the update. The ``Accepted`` the
 PUT returned is the only bar of that wait: never a GET made after it, which may be a stale read.
 
-**Answers that leave doubt.** A PUT answered 5xx or nothing at all may have landed. Before sending it again the
-worker looks: it waits for a read that proves itself newer than that PUT (a ``modified_dt`` no older than the
-moment it was sent, an in-progress state since, or the stale grace passed since) and settled, and compares it with
-the update: an update already in place is followed as accepted, never sent twice. The look's stale grace is the
-poll policy's, but at most half the service's deadline, so that a resend still has time to settle: it prefers
-waiting to sending twice. A 409 (another change running) was refused, so the look only waits for the service to
-settle. That, up to ``put_retries`` times. A 429 was refused too: it is sent again after the wait it asks for
-(capped by the poll policy's ``max_retry_after``), as often as the service's deadline allows.
+**Answers that leave doubt.** A PUT answered 409 (busy: somebody else's change, or a proxy's retry of this very
+PUT after it landed), 5xx or nothing at all may have landed. Before sending it again the worker looks: it waits
+for a read that proves itself newer than that PUT (a ``modified_dt`` no older than the moment it was sent, an
+in-progress state since, or the stale grace passed since) and settled, and compares it with the update: an update
+already in place is followed as accepted, never sent twice. The look's stale grace is the poll policy's, but at
+most half the service's deadline, so that a resend still has time to settle: it prefers waiting (up to the grace,
+when nothing else proves a read, e.g. after a 503 that changed nothing) to sending twice. That, up to
+``put_retries`` times. A 429 was refused: it is sent again after the wait it asks for (capped by the poll policy's
+``max_retry_after``), as often as the service's deadline allows.
 
 **Resuming** (mode ``reattach``): an accepted target is followed with ``resume_wait`` and the journal's token,
 keeping its deadline. Mode ``recover`` (an ``intent`` without an acceptance): the service is read first, and the
@@ -224,7 +225,6 @@ class Target:
         while True:
             attempt.attempts += 1
             sent_at = utc_now()
-            doubt: dt.datetime | None = None
             try:
                 # retry_sent=False: the transport must not send it again once it may have landed; this loop looks
                 # first (a retried PUT after a lost answer could otherwise be accepted a second time).
@@ -241,18 +241,14 @@ class Target:
                     raise
                 await self.clock.sleep(delay)
                 continue
-            except ConflictError:
-                # 409: another change is running. This PUT was refused (the transport did not send it twice).
+            except (ConflictError, ServerError, TransportError):
+                # 409: another change is running, or this very PUT landed and a proxy's retry of it (HTTP lets a
+                # proxy retry a PUT) was refused. 5xx or no answer: it may have landed all the same. Either way a
+                # read must prove itself newer than this PUT before it can say the update is not in place.
                 retries += 1
                 if retries > self.run.options.put_retries:
                     raise
-            except (ServerError, TransportError):
-                # 5xx or no answer: it may have landed all the same, so a read must prove itself newer than it.
-                retries += 1
-                if retries > self.run.options.put_retries:
-                    raise
-                doubt = sent_at
-            applied = await self._already_applied(update, doubt)
+            applied = await self._already_applied(update, sent_at)
             if applied is not None:
                 return applied
             await self.clock.sleep(self.policy.delay(retries))
