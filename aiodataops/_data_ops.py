@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from aiodataops._accepted import ResourceKind, utc_now
 from aiodataops._errors import ResponseShapeError
 from aiodataops._models import (
     DataOps,
@@ -40,6 +41,9 @@ class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
     page_model = Page[DataOpsSummary]
     id_field: ClassVar[str] = "data_ops_id"
     name_field: ClassVar[str] = "data_ops_name"
+    kind: ClassVar[ResourceKind] = "data_ops"
+    # DataOpsUpdate's fields are partly a guess and may not be echoed back as sent: no visibility check.
+    shows_updates: ClassVar[bool] = False
 
     def list(
         self,
@@ -105,7 +109,10 @@ class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
         return await self._create(request, request.data_ops_name, lambda name: self.list(data_ops_name=name))
 
     async def update(self, data_ops_id: str, update: DataOpsUpdate) -> DataOps:
-        """Change a data ops (only the fields set are sent); returns the accepted body."""
+        """Change a data ops (only the fields set are sent); returns the accepted body (or, without one, a ``get``).
+
+        To follow the change, use ``put`` and ``wait_accepted`` (or ``update_and_wait``).
+        """
         return await self._update(data_ops_id, update)
 
     async def check_name(self, name: str) -> bool:
@@ -158,5 +165,6 @@ class DataOpsResource(Resource[DataOps, DataOpsSummary, DataOpsUpdate]):
         Creating a data ops builds a whole installation: pass a ``policy`` with a longer ``deadline`` than the
         half hour that suits a service update.
         """
-        accepted = await self.create(request)
-        return await self._settled(accepted.id, accepted, "create", policy, on_event)
+        sent_at = utc_now()
+        created = await self.create(request)
+        return await self._created(created, sent_at, policy, on_event)

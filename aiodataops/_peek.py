@@ -4,19 +4,21 @@ A wait polls a resource many times and looks at two fields of each read; buildin
 poll was most of the SDK's CPU cost over hand-written aiohttp (see ``benchmarks/README.md``). A ``Peek`` checks
 those two fields as strictly as the converter would and keeps the decoded JSON; ``full()`` builds the model when
 somebody needs it (the settled read, or the last body of a failed wait). A body whose id, state or modified_dt
-does not fit is structured at once, so the error names the field exactly as ``get`` would.
+does not fit is structured at once, so the error names the field exactly as ``get`` would. A body that carries
+another id than the one asked for is a ``ResponseShapeError``: a read of another resource must never settle a wait.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from aiodataops._errors import ResponseShapeError
 from aiodataops._wire import parse_datetime, structure
 
 if TYPE_CHECKING:
     import datetime as dt
 
-__all__ = ["Peek", "peek"]
+__all__ = ["Peek", "check_id", "peek"]
 
 D = TypeVar("D")
 
@@ -44,8 +46,25 @@ class Peek(Generic[D]):
         return f"Peek(state={self.state!r}, modified_dt={self.modified_dt!r})"
 
 
-def peek(data: Any, raw: bytes, cls: type[D], id_field: str) -> Peek[D] | D:
-    """A ``Peek`` of a detail body, or the full model when one of the fields a wait reads does not fit."""
+def check_id(data: Any, raw: bytes, id_field: str, expected: str | None) -> None:
+    """Raise ``ResponseShapeError`` when a detail body carries another id than ``expected`` (``None``: any)."""
+    if expected is None or type(data) is not dict:
+        return
+    found = data.get(id_field)
+    if type(found) is str and found != expected:
+        raise ResponseShapeError(
+            f"asked for {expected!r}, the answer is about {found!r}",
+            path=f"$.{id_field}",
+            body=raw.decode("utf-8", "replace"),
+        )
+
+
+def peek(data: Any, raw: bytes, cls: type[D], id_field: str, expected_id: str | None = None) -> Peek[D] | D:
+    """A ``Peek`` of a detail body, or the full model when one of the fields a wait reads does not fit.
+
+    ``expected_id``: the id asked for; a body about another one raises ``ResponseShapeError``.
+    """
+    check_id(data, raw, id_field, expected_id)
     if type(data) is dict and type(data.get(id_field)) is str:
         state = data.get("state")
         modified = data.get("modified_dt")

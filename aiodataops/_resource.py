@@ -8,34 +8,48 @@ non-ASCII characters stays one segment and the signature covers exactly what is 
 as the resource; otherwise the new resource is found by listing with its name as a filter and matching the name
 exactly on the client side (the server's filter semantics are a guess), then read with ``get``. A create is
 asynchronous, so the listing is tried a few times, through the client's clock, before giving up with
-``ResponseShapeError``. Update and delete answers are read the same way: the body when it carries the id, else
-(for an update) a fresh ``get``.
+``ResponseShapeError``.
+
+**Change answers.** ``put`` returns an ``Accepted`` (see ``_accepted``; deletes and ``create_and_wait`` use one
+inside): the 2xx body as
+the model when it is one about this resource, else no body: an empty answer, plain text, JSON that does not fit the
+model or names another id all mean "accepted, state unknown" (a 2xx is an acceptance whatever its body; failing it
+would report a change that is under way as refused). ``wait_accepted`` follows an ``Accepted``; ``update_and_wait``
+is ``put`` then ``wait_accepted``. ``update`` (kept for compatibility) returns the body, or a fresh ``get`` when
+there was none: a value to look at, never a bar for a wait.
+
+**Detail reads** (``get`` and a poll's read) check that the answer is about the id asked for: another id is a
+``ResponseShapeError``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, TypeVar, cast
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, TypeVar, cast
 
+from aiodataops._accepted import Accepted, Operation, ResourceKind, utc_now
+from aiodataops._changes import not_visible
 from aiodataops._errors import ResponseShapeError, WaitError
 from aiodataops._paging import PageIterator
-from aiodataops._peek import Peek, peek
+from aiodataops._peek import Peek, check_id, peek
 from aiodataops._transport import encode_path
-from aiodataops._wire import dumps, structure
+from aiodataops._wire import dumps, loads, structure
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from aiodataops._clock import Clock
     from aiodataops._models import DataOps, Page, Service
     from aiodataops._polling import PollPolicy
-    from aiodataops._transport import Transport
-    from aiodataops._waiting import Operation, StateEvent
+    from aiodataops._protocols import ClientCore
+    from aiodataops._waiting import StateEvent
 
 __all__ = ["CREATE_LOOKUP_DELAYS", "DEFAULT_PAGE_SIZE", "Filter", "Resource"]
 
 DEFAULT_PAGE_SIZE: Final = 20
 #: Seconds to wait before each further listing when a create answered without an id.
 CREATE_LOOKUP_DELAYS: Final = (1.0, 2.0, 4.0)
+
+log = logging.getLogger("aiodataops.client")
 
 Filter = str | int | bool | None
 _PAGING_KEYS: Final = frozenset({"page", "size", "sort"})
@@ -57,19 +71,6 @@ S = TypeVar("S")  # the list item model (ServiceSummary, DataOpsSummary)
 U = TypeVar("U")  # the update request model (ServiceUpdate, DataOpsUpdate)
 
 
-class _ClientParts(Protocol):
-    """What a resource needs from its client (``DataOpsClient``)."""
-
-    @property
-    def transport(self) -> Transport: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def poll_policy(self) -> PollPolicy: ...
-
-
 class Resource(Generic[D, S, U]):
     """Operations common to services and data ops; subclasses set the class attributes below."""
 
@@ -79,8 +80,11 @@ class Resource(Generic[D, S, U]):
     page_model: Any  # Page[Summary], a concrete alias cattrs can build
     id_field: ClassVar[str]  # "data_ops_service_id"
     name_field: ClassVar[str]  # "data_ops_service_name"
+    kind: ClassVar[ResourceKind]  # "service"
+    shows_updates: ClassVar[bool] = False
+    """Whether a settled read is trusted to show the update's fields (a wait keeps polling until it does)."""
 
-    def __init__(self, client: _ClientParts) -> None:
+    def __init__(self, client: ClientCore) -> None:
         self._client = client
         self._transport = client.transport
 
@@ -119,11 +123,39 @@ class Resource(Generic[D, S, U]):
             return structure(data, self.detail, raw=raw)
         return None
 
+    def _accepted_body(self, raw: bytes, resource_id: str, operation: str) -> D | None:
+        """A change's 2xx answer as the model, or ``None`` when it is not a usable body about this resource."""
+        if not raw.strip():
+            return None
+        try:
+            data = loads(raw)
+            check_id(data, raw, self.id_field, resource_id)
+            return self._read_detail(data, raw)
+        except ResponseShapeError as exc:
+            # Accepted all the same: the status says so. Follow it as a change accepted without a body.
+            log.warning("%s %s: accepted, but the answer is not a usable body (%s)", operation, resource_id, exc)
+            return None
+
+    async def _change(
+        self, method: str, resource_id: str, operation: Operation, request: Any, *, idempotent: bool | None = None
+    ) -> Accepted[D]:
+        sent_at = utc_now()
+        answer = await self._transport.request(
+            method,
+            self._path(resource_id),
+            body=None if request is None else dumps(request),
+            idempotent=idempotent,
+            operation=f"{operation}_{self.operation_suffix}",
+        )
+        body = self._accepted_body(answer.body, resource_id, operation)
+        return Accepted(resource_id, self.kind, body, sent_at, operation, request=request)
+
     # -- reads --------------------------------------------------------------------------------------------------
 
     async def get(self, resource_id: str) -> D:
         """Read one resource; ``NotFoundError`` when it does not exist."""
         data, raw = await self._json("GET", self._path(resource_id), f"get_{self.operation_suffix}")
+        check_id(data, raw, self.id_field, resource_id)
         return structure(data, self.detail, raw=raw)
 
     async def _list_page(self, page: int, size: int, sort: str | None, filters: dict[str, Filter]) -> Page[S]:
@@ -172,24 +204,23 @@ class Resource(Generic[D, S, U]):
             body=raw.decode("utf-8", "replace"),
         )
 
-    async def _put(self, resource_id: str, request: U, *, retry_sent: bool = True) -> D | None:
-        """Send the update; return the 202 body when it is a readable resource, else ``None``."""
-        data, raw = await self._json(
-            "PUT", self._path(resource_id), f"update_{self.operation_suffix}", body=request, idempotent=retry_sent
-        )
-        return self._read_detail(data, raw)
+    async def put(self, resource_id: str, update: U, *, retry_sent: bool = True) -> Accepted[D]:
+        """Send an update (only the fields set in ``update``); return what the server accepted, body or not.
+
+        Follow it with ``wait_accepted``. ``retry_sent=False`` stops the transport from sending the PUT again once
+        it may have reached the server (a dropped answer, a 5xx): the caller then looks before it re-sends, as the
+        fleet engine does, so that an update is never applied twice. Failures before the request left (connection
+        refused) are still retried.
+        """
+        return await self._change("PUT", resource_id, "update", update, idempotent=retry_sent)
 
     async def _update(self, resource_id: str, request: U, *, retry_sent: bool = True) -> D:
-        found = await self._put(resource_id, request, retry_sent=retry_sent)
-        return found if found is not None else await self.get(resource_id)
-
-    async def _delete(self, resource_id: str) -> D | None:
-        data, raw = await self._json("DELETE", self._path(resource_id), f"delete_{self.operation_suffix}")
-        return self._read_detail(data, raw)
+        accepted = await self.put(resource_id, request, retry_sent=retry_sent)
+        return accepted.body if accepted.body is not None else await self.get(resource_id)
 
     async def delete(self, resource_id: str) -> None:
         """Ask for deletion (asynchronous: the resource reads TERMINATING, then 404)."""
-        await self._delete(resource_id)
+        await self._change("DELETE", resource_id, "delete", None)
 
     # -- waiting ------------------------------------------------------------------------------------------------
 
@@ -207,11 +238,12 @@ class Resource(Generic[D, S, U]):
 
         ``after`` is the accepted (202) body, so that reads older than the change never count as settled;
         ``accepted=True`` without ``after`` says a change was accepted but its answer had no readable body.
+        (``wait_accepted`` takes what ``put`` returned and knows both cases by itself.)
         """
         from aiodataops._waiting import wait_settled  # noqa: PLC0415 -- the waiting layer loads on first use
 
-        try:
-            result = await wait_settled(
+        return await self._unpeeked(
+            wait_settled(  # type: ignore[arg-type] # mypy widens R to the bound; the getter gives Peek[D] | D
                 self._peek,
                 resource_id,
                 after=cast("Peek[D] | D | None", after),
@@ -221,34 +253,82 @@ class Resource(Generic[D, S, U]):
                 clock=self._client.clock,
                 accepted=accepted,
             )
+        )
+
+    async def wait_accepted(
+        self,
+        accepted: Accepted[D],
+        *,
+        policy: PollPolicy | None = None,
+        on_event: Callable[[StateEvent], object] | None = None,
+    ) -> D:
+        """Poll until the change ``accepted`` (from ``put``) settles; return the settled resource.
+
+        A body-less acceptance is followed by the newness rules of ``_waiting`` (never by a fresh GET); for a
+        service update, a settled read must also show the update's fields. For a delete use ``delete_and_wait``.
+        """
+        if accepted.operation == "delete":
+            raise ValueError("a delete settles with nothing to return: use delete_and_wait()")
+        result = await self._follow(accepted, policy, on_event)
+        if result is None:  # only a delete ends without a body
+            raise ResponseShapeError(
+                f"waiting for the {accepted.operation} of {accepted.resource_id} ended without a body"
+            )
+        return result
+
+    async def _follow(
+        self,
+        accepted: Accepted[D],
+        policy: PollPolicy | None,
+        on_event: Callable[[StateEvent], object] | None,
+    ) -> D | None:
+        from aiodataops._waiting import wait_accepted  # noqa: PLC0415 -- the waiting layer loads on first use
+
+        visible: Callable[[Peek[D] | D], str | None] | None = None
+        if self.shows_updates and accepted.operation == "update" and accepted.request is not None:
+            request = accepted.request
+
+            def visible(read: Peek[D] | D) -> str | None:
+                return not_visible(read.full() if isinstance(read, Peek) else read, request)
+
+        return await self._unpeeked(
+            wait_accepted(
+                self._peek,
+                accepted,
+                policy=policy or self._client.poll_policy,
+                on_event=on_event,
+                clock=self._client.clock,
+                visible=visible,
+            )
+        )
+
+    @staticmethod
+    async def _unpeeked(waiting: Awaitable[Peek[D] | D | None]) -> D | None:
+        """Await a wait over ``_peek`` reads and hand back full models (also in its error's ``last_body``)."""
+        try:
+            result = await waiting
         except WaitError as exc:
             if isinstance(exc.last_body, Peek):
                 exc.last_body = exc.last_body.full()
             raise
         # The waiting layer hands back what the getter gave it: a Peek, or the full model when a field misfit.
-        return cast("D | None", result.full() if isinstance(result, Peek) else result)
+        return result.full() if isinstance(result, Peek) else result
 
     async def _peek(self, resource_id: str) -> Peek[D] | D:
         """A poll's read: only what a wait looks at is checked (see ``_peek``); the rest waits for ``full()``."""
         data, raw = await self._json("GET", self._path(resource_id), f"get_{self.operation_suffix}")
-        return peek(data, raw, self.detail, self.id_field)
+        return peek(data, raw, self.detail, self.id_field, resource_id)
 
-    async def _settled(
+    async def _created(
         self,
-        resource_id: str,
-        after: D | None,
-        operation: Operation,
+        created: D,
+        sent_at: Any,
         policy: PollPolicy | None,
         on_event: Callable[[StateEvent], object] | None,
     ) -> D:
-        # A change answered without a readable body still happened: the wait must not take the next (possibly
-        # stale) read as its bar, so it is told a change was accepted rather than handed a fresh GET.
-        result = await self.wait_settled(
-            resource_id, after=after, operation=operation, policy=policy, on_event=on_event, accepted=True
-        )
-        if result is None:  # only a delete ends without a body
-            raise ResponseShapeError(f"waiting for the {operation} of {resource_id} ended without a body")
-        return result
+        """Follow a create (its answer, or the resource found after it) until the new resource settles."""
+        accepted: Accepted[D] = Accepted(created.id, self.kind, created, sent_at, "create")
+        return await self.wait_accepted(accepted, policy=policy, on_event=on_event)
 
     async def update_and_wait(
         self,
@@ -258,9 +338,9 @@ class Resource(Generic[D, S, U]):
         policy: PollPolicy | None = None,
         on_event: Callable[[StateEvent], object] | None = None,
     ) -> D:
-        """Update, then wait until the change settles; return the settled resource."""
-        accepted = await self._put(resource_id, update)
-        return await self._settled(resource_id, accepted, "update", policy, on_event)
+        """Update, then wait until the change settles (``put`` then ``wait_accepted``); return the settled resource."""
+        accepted = await self.put(resource_id, update)
+        return await self.wait_accepted(accepted, policy=policy, on_event=on_event)
 
     async def delete_and_wait(
         self,
@@ -270,5 +350,5 @@ class Resource(Generic[D, S, U]):
         on_event: Callable[[StateEvent], object] | None = None,
     ) -> None:
         """Delete, then wait until the resource is gone."""
-        accepted = await self._delete(resource_id)
-        await self.wait_settled(resource_id, after=accepted, operation="delete", policy=policy, on_event=on_event)
+        accepted = await self._change("DELETE", resource_id, "delete", None)
+        await self._follow(accepted, policy, on_event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from aiodataops._accepted import ResourceKind, utc_now
 from aiodataops._models import (
     Page,
     ResourceCheck,
@@ -60,6 +61,8 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
     page_model = Page[ServiceSummary]
     id_field: ClassVar[str] = "data_ops_service_id"
     name_field: ClassVar[str] = "data_ops_service_name"
+    kind: ClassVar[ResourceKind] = "service"
+    shows_updates: ClassVar[bool] = True
 
     def list(
         self,
@@ -122,9 +125,9 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
     async def update(self, service_id: str, update: ServiceUpdate, *, retry_sent: bool = True) -> Service:
         """Change a service (only the fields set in ``update`` are sent); returns the 202 body (state UPDATING).
 
-        ``retry_sent=False`` stops the transport from sending the PUT again once it may have reached the server
-        (a dropped answer, a 5xx): the caller then looks before it re-sends, as the fleet engine does, so that an
-        update is never applied twice. Failures before the request left (connection refused) are still retried.
+        Without a usable body in the answer, a fresh ``get`` is returned instead: something to look at, never the
+        bar of a wait (it may be a stale read of the state before the change). To follow the change, use ``put``
+        and ``wait_accepted`` (or ``update_and_wait``). ``retry_sent``: as for ``put``.
         """
         return await self._update(service_id, update, retry_sent=retry_sent)
 
@@ -169,5 +172,6 @@ class Services(Resource[Service, ServiceSummary, ServiceUpdate]):
         on_event: Callable[[StateEvent], object] | None = None,
     ) -> Service:
         """Create, then wait until the new service settles (RUNNING); return it."""
-        accepted = await self.create(request)
-        return await self._settled(accepted.id, accepted, "create", policy, on_event)
+        sent_at = utc_now()
+        created = await self.create(request)
+        return await self._created(created, sent_at, policy, on_event)

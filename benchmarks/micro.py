@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import orjson
 
+from aiodataops._accepted import Accepted, utc_now
 from aiodataops._clock import SystemClock
 from aiodataops._models import Service, ServiceUpdate
 from aiodataops._polling import PollPolicy
@@ -58,6 +59,14 @@ class _Services:
         return self.answer
 
     async def update(self, _: str, __: ServiceUpdate, **___: Any) -> Service:
+        await asyncio.sleep(0)
+        return self.answer
+
+    async def put(self, sid: str, __: ServiceUpdate, **___: Any) -> Accepted[Service]:
+        await asyncio.sleep(0)
+        return Accepted(sid, "service", self.answer, utc_now())
+
+    async def wait_accepted(self, _: Accepted[Service], **__: Any) -> Service:
         await asyncio.sleep(0)
         return self.answer
 

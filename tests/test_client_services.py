@@ -414,3 +414,17 @@ def test_a_paging_key_passed_as_a_filter_is_refused(key: str) -> None:
         client.services.list(**{key: 1})
     with pytest.raises(TypeError, match=f"{key}: not a filter"):
         client.data_ops.list(**{key: 1})
+
+
+async def test_put_answers_the_accepted_body_and_update_keeps_answering_a_model(env: Env) -> None:
+    """put() returns an Accepted with the 202 body; after a body-less 202, update() still returns a Service (a GET)."""
+    sid = env.emu.service_ids()[0]
+    accepted = await env.client.services.put(sid, ServiceUpdate(description="first"))
+    assert accepted.body is not None
+    assert (accepted.resource_id, accepted.kind, accepted.state) == (sid, "service", "UPDATING")
+    settled = await env.client.services.wait_accepted(accepted)
+    assert settled.description == "first"
+    env.emu.faults = (FaultRule(operation="update_service", kind="accept_no_body", rate=1.0, limit=1),)
+    answered = await env.client.services.update(env.emu.service_ids()[1], ServiceUpdate(description="second"))
+    assert isinstance(answered, Service)
+    assert answered.id == env.emu.service_ids()[1]

@@ -28,7 +28,7 @@ from aiodataops._errors import (
 )
 from aiodataops._models import Account, Service
 from aiodataops._polling import PollPolicy
-from aiodataops._waiting import StateEvent, WaitToken, resume_wait, wait_settled, watch_settled
+from aiodataops._waiting import StateEvent, WaitEndedError, WaitToken, resume_wait, wait_settled, watch_settled
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -250,11 +250,13 @@ async def test_too_many_404s_mean_the_resource_vanished() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_fresh_terminated_state_while_updating_means_vanished() -> None:
-    """TERMINATED read after the change ends an update wait with WaitVanishedError."""
+async def test_a_fresh_terminated_state_while_updating_ends_the_wait() -> None:
+    """TERMINATED read after the change ends an update wait at once with WaitEndedError carrying that state."""
     get = Script(svc("TERMINATED", 10))
-    with pytest.raises(WaitVanishedError, match="TERMINATED"):
+    with pytest.raises(WaitEndedError, match="TERMINATED") as info:
         await wait_settled(get, SID, after=svc("UPDATING", 10), policy=FAST, clock=VirtualClock())
+    assert info.value.final_state == "TERMINATED"
+    assert get.calls == 1
 
 
 @pytest.mark.anyio

@@ -1,7 +1,8 @@
 """Fleet updates: change many Data Ops services at once, bounded, batched, budgeted, journaled and resumable.
 
 ``report = await client.fleet.apply(load_plan("plan.yaml"), concurrency=32, batches=[1, 10, "25%"])``; see
-``Fleet.apply`` for every option, ``_plan`` for the plan format, ``_engine`` for how a run works and resumes.
+``Fleet.apply`` for every option, ``_plan`` for the plan format, ``_engine`` for how a run works, ``_target`` for
+one target's life (PUT, look before a resend, wait) and how it resumes.
 """
 
 from aiodataops.fleet._amount import Amount
@@ -25,7 +26,7 @@ from aiodataops.fleet._events import (
 from aiodataops.fleet._fleet import Fleet
 from aiodataops.fleet._journal import JournalError, JournalInUseError, JournalState, JournalWriteError, read_journal
 from aiodataops.fleet._plan import Plan, PlanError, ResolvedTarget, Selector, Target, load_plan, parse_plan
-from aiodataops.fleet._report import Change, ErrorInfo, FleetReport, ItemReport, Outcome, StopReason
+from aiodataops.fleet._report import Change, ErrorInfo, ErrorKind, FleetReport, ItemReport, Outcome, StopReason
 
 __all__ = [
     "Amount",
@@ -36,6 +37,7 @@ __all__ = [
     "BudgetExceeded",
     "Change",
     "ErrorInfo",
+    "ErrorKind",
     "EventCallback",
     "Fleet",
     "FleetEnded",

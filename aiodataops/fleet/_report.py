@@ -16,7 +16,7 @@ import orjson
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Change", "ErrorInfo", "FleetReport", "ItemReport", "Outcome", "StopReason"]
+__all__ = ["Change", "ErrorInfo", "ErrorKind", "FleetReport", "ItemReport", "Outcome", "StopReason"]
 
 _MAX_MESSAGE = 500
 
@@ -52,21 +52,61 @@ class StopReason(enum.StrEnum):
     ERROR = "error"
 
 
+class ErrorKind(enum.StrEnum):
+    """Why a target did not succeed, in one word (``ErrorInfo.kind``); a ``str``, so ``kind == "wait_failed"``
+    and the JSON (``"kind": "wait_failed"``) are what they always were."""
+
+    WAIT_FAILED = "wait_failed"
+    """The service reached a failure state (ERROR)."""
+    WAIT_ENDED = "wait_ended"
+    """The service reached a terminal state that is neither success nor failure (STOPPED, UNDEPLOYED, ...)."""
+    WAIT_TIMEOUT = "wait_timeout"
+    VANISHED = "vanished"
+    WAIT_TRANSIENT = "wait_transient"
+    BAD_REQUEST = "bad_request"
+    AUTHENTICATION = "authentication"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    THROTTLED = "throttled"
+    SERVER_ERROR = "server_error"
+    HTTP_ERROR = "http_error"
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    TRANSPORT = "transport"
+    RESPONSE_SHAPE = "response_shape"
+    INTERNAL = "internal"
+    """An error this SDK did not expect (a bug): logged with its traceback."""
+    BUDGET_EXCEEDED = "budget_exceeded"
+    RUN_ERROR = "run_error"
+    ABORTED = "aborted"
+    INTERRUPTED = "interrupted"
+    STOPPED = "stopped"
+
+
+def _error_kind(value: str) -> ErrorKind | str:
+    # A kind this version does not know (a journal written by a newer one) is kept as the string it is.
+    try:
+        return ErrorKind(value)
+    except ValueError:
+        return str(value)
+
+
 def _clip_message(message: str) -> str:
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
 
 
 @attrs.frozen
 class ErrorInfo:
-    """Why a target did not succeed: a short ``kind`` (e.g. ``wait_failed``), the HTTP status if any, a message."""
+    """Why a target did not succeed: a short ``kind`` (an ``ErrorKind``), the HTTP status if any, a message."""
 
-    kind: str
+    kind: ErrorKind | str = attrs.field(converter=_error_kind)
     message: str = attrs.field(converter=_clip_message)
     status: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data."""
-        return {"kind": self.kind, "status": self.status, "message": self.message}
+        return {"kind": str(self.kind), "status": self.status, "message": self.message}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ErrorInfo:

@@ -9,13 +9,20 @@ import orjson
 import pytest
 
 from aiodataops._clock import VirtualClock
+from aiodataops._errors import WaitTimeoutError
 from aiodataops._models import Account, HostAlias, HostAliasEntry, Service, ServiceUpdate, ServiceWorkload, Workload
+from aiodataops._polling import PollPolicy
+from aiodataops._waiting import WaitEndedError
 from aiodataops.fleet._amount import Amount, parse_amount
 from aiodataops.fleet._batches import parse_batches
 from aiodataops.fleet._budget import FailureBudget, parse_max_failures
 from aiodataops.fleet._diff import diff
+from aiodataops.fleet._engine import _Run
+from aiodataops.fleet._options import Options
+from aiodataops.fleet._outcomes import error_info, outcome_of
 from aiodataops.fleet._rate import TokenBucket
-from aiodataops.fleet._report import Change, ErrorInfo, FleetReport, ItemReport, Outcome, StopReason
+from aiodataops.fleet._report import Change, ErrorInfo, ErrorKind, FleetReport, ItemReport, Outcome, StopReason
+from aiodataops.fleet._source import Source
 
 
 @pytest.mark.parametrize(
@@ -184,3 +191,46 @@ def test_reports_round_trip_through_json_and_count_every_outcome() -> None:
     assert len(items[2].error.message) == 500  # type: ignore[union-attr]
     assert FleetReport((items[0],)).ok
     assert not FleetReport((items[0],), stopped=StopReason.INTERRUPTED).ok
+
+
+def test_error_kinds_are_an_enum_that_reads_and_writes_as_before() -> None:
+    """ErrorInfo.kind is an ErrorKind that equals its string, writes the same JSON, and keeps unknown kinds."""
+    info = ErrorInfo("wait_failed", "ended in ERROR", status=None)
+    assert info.kind is ErrorKind.WAIT_FAILED
+    assert info.kind == "wait_failed"
+    assert f"{info.kind}" == "wait_failed"
+    assert orjson.dumps(info.to_dict()) == b'{"kind":"wait_failed","status":null,"message":"ended in ERROR"}'
+    assert ErrorInfo.from_dict(info.to_dict()) == info
+    newer = ErrorInfo.from_dict({"kind": "from_a_newer_version", "message": "m"})
+    assert newer.kind == "from_a_newer_version"
+    assert not isinstance(newer.kind, ErrorKind)
+
+
+def test_error_info_maps_ended_states_and_their_outcome() -> None:
+    """A WaitEndedError is reported failed with the wait_ended kind; a timeout stays timed_out."""
+    ended = WaitEndedError("update ended in STOPPED", resource_id="s", last_state="STOPPED", elapsed=1.0, polls=1)
+    assert (error_info(ended).kind, outcome_of(ended)) == (ErrorKind.WAIT_ENDED, Outcome.FAILED)
+    late = WaitTimeoutError("not settled", resource_id="s", last_state="UPDATING", elapsed=1.0, polls=1)
+    assert (error_info(late).kind, outcome_of(late)) == (ErrorKind.WAIT_TIMEOUT, Outcome.TIMED_OUT)
+    assert error_info(RuntimeError("bug")).kind is ErrorKind.INTERNAL
+
+
+class _Services:
+    def list(self, **_: object) -> object:
+        raise NotImplementedError
+
+
+class _Client:
+    services = _Services()
+    data_ops = None
+    clock = VirtualClock()
+    poll_policy = PollPolicy()
+
+
+@pytest.mark.parametrize(("targets", "concurrency", "workers"), [(3, 64, 3), (100, 16, 16), (0, 8, 1)])
+def test_never_more_workers_than_known_targets(targets: int, concurrency: int, workers: int) -> None:
+    """With the number of targets known, the run starts at most that many workers (and at least one)."""
+    pairs = [(f"DOPS_SERVICE-{i}", ServiceUpdate(description="x")) for i in range(targets)]
+    source = Source(pairs, _Services().list)  # type: ignore[arg-type]
+    run = _Run(_Client(), source, Options(concurrency=concurrency), None, None)  # type: ignore[arg-type]
+    assert run._worker_count() == workers

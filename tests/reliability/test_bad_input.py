@@ -300,8 +300,9 @@ def test_a_broken_answer_to_a_put_fails_that_item_only(
         assert status == 1
         assert message in item["error"]["message"]
     else:
-        # An answer lost on the wire leaves doubt: the engine looked, found the update in place and followed it.
-        assert breakage == "short_body"
+        # An answer lost on the wire leaves doubt: the engine looked, found the update in place and followed it;
+        # a 2xx whose body cannot be parsed is an accepted change without a body, followed by reads (issue 16).
+        assert breakage in ("short_body", "html", "cut_json")
         assert status == 0
         assert item["outcome"] == "succeeded"
 

@@ -1,0 +1,38 @@
+"""``Options``: a fleet run's settings, validated where they are parsed (``Fleet.apply``), recorded by the journal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from aiodataops.fleet._amount import Amount
+from aiodataops.fleet._batches import Batches
+
+__all__ = ["Options"]
+
+
+@attrs.frozen
+class Options:
+    """A run's settings, validated; ``to_dict`` is what a journal header records."""
+
+    concurrency: int = 16
+    rate: float | None = None
+    batches: Batches | None = None
+    bake: float = 0.0
+    max_failures: Amount | None = None
+    timeout: float | None = None
+    dry_run: bool = False
+    put_retries: int = 3
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON data (batches and budget in their written form, e.g. ``"1,10,25%"``)."""
+        return {
+            "concurrency": self.concurrency,
+            "rate": self.rate,
+            "batches": str(self.batches) if self.batches else None,
+            "bake": self.bake,
+            "max_failures": str(self.max_failures) if self.max_failures is not None else None,
+            "timeout": self.timeout,
+            "put_retries": self.put_retries,
+        }
