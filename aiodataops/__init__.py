@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from aiodataops._accepted import Accepted
 from aiodataops._client import DataOpsClient
 from aiodataops._clock import Clock, SystemClock, VirtualClock
 from aiodataops._errors import (
@@ -33,6 +34,7 @@ from aiodataops._errors import (
     TimeoutError_,
     TransportError,
     UnsupportedVersionError,
+    WaitEndedError,
     WaitError,
     WaitFailedError,
     WaitTimeoutError,
@@ -73,6 +75,7 @@ from aiodataops._waiting import StateEvent, WaitToken, Watch, resume_wait, wait_
 
 if TYPE_CHECKING:
     from aiodataops.fleet import (
+        ErrorKind,
         Fleet,
         FleetEvent,
         FleetReport,
@@ -86,6 +89,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIStatusError",
+    "Accepted",
     "Account",
     "AuthenticationError",
     "BadRequestError",
@@ -101,6 +105,7 @@ __all__ = [
     "DataOpsSummary",
     "DataOpsUpdate",
     "DuplicationCheck",
+    "ErrorKind",
     "Fleet",
     "FleetEvent",
     "FleetReport",
@@ -145,6 +150,7 @@ __all__ = [
     "TransportError",
     "UnsupportedVersionError",
     "VirtualClock",
+    "WaitEndedError",
     "WaitError",
     "WaitFailedError",
     "WaitTimeoutError",
@@ -165,7 +171,18 @@ __all__ = [
 
 #: Names of the fleet layer, imported from ``aiodataops.fleet`` on first access.
 _FLEET_NAMES = frozenset(
-    {"Fleet", "FleetEvent", "FleetReport", "ItemReport", "Outcome", "Plan", "PlanError", "load_plan", "parse_plan"}
+    {
+        "ErrorKind",
+        "Fleet",
+        "FleetEvent",
+        "FleetReport",
+        "ItemReport",
+        "Outcome",
+        "Plan",
+        "PlanError",
+        "load_plan",
+        "parse_plan",
+    }
 )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import warnings
 from typing import TYPE_CHECKING, Any, Self
 
 from aiodataops._clock import Clock, SystemClock
@@ -100,8 +101,8 @@ class DataOpsClient:
             wall_clock=wall_clock,
             api_versions=api_versions,
         )
-        self.services = Services(self)
-        self.data_ops = DataOpsResource(self)
+        self.services = Services(self, self._transport)
+        self.data_ops = DataOpsResource(self, self._transport)
 
     @classmethod
     def from_env(
@@ -175,10 +176,12 @@ class DataOpsClient:
 
     @property
     def transport(self) -> Transport:
-        """Internal: the resources' handle on the HTTP layer, not part of the public API (it goes private).
-
-        Kept, without a warning, because the resource classes still reach the transport through it.
-        """
+        """Deprecated: the HTTP layer is internal; this name goes away in the next release."""
+        warnings.warn(
+            "DataOpsClient.transport is internal and goes away in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self._transport
 
     @property

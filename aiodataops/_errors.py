@@ -22,6 +22,7 @@ DataOpsError                      base of everything raised on purpose
 │   └── ListingError              a listing that would never end (a page repeats, past total_count or the cap)
 └── WaitError                     a wait for a settled state ended without success
     ├── WaitFailedError           the service reached a failure state (ERROR, FAILED)
+    ├── WaitEndedError            it reached a terminal state that is not the goal (STOPPED, UNDEPLOYED, ...)
     ├── WaitTimeoutError          the deadline passed
     ├── WaitVanishedError         the resource answered 404 too many times while waiting
     └── WaitTransientError        too many transient errors in a row while polling
@@ -60,6 +61,7 @@ __all__ = [
     "TimeoutError_",
     "TransportError",
     "UnsupportedVersionError",
+    "WaitEndedError",
     "WaitError",
     "WaitFailedError",
     "WaitTimeoutError",
@@ -240,6 +242,17 @@ class WaitError(DataOpsError):
         self.polls = polls
         self.cause = cause
         super().__init__(f"{resource_id}: {message} (last state {last_state!r}, {polls} polls in {elapsed:.1f}s)")
+
+
+class WaitEndedError(WaitError):
+    """The resource reached a terminal state that is neither success nor failure (STOPPED, UNDEPLOYED, and
+    TERMINATED/DELETED while waiting for anything but a delete): it will not settle, so the wait ends at once.
+    """
+
+    @property
+    def final_state(self) -> str | None:
+        """The terminal state the resource reached (also ``last_state``)."""
+        return self.last_state
 
 
 class WaitFailedError(WaitError):

@@ -2,7 +2,7 @@
 
 - ``Readable``: what a wait reads, a model with a ``state`` and a ``modified_dt`` (``Service``, ``DataOps``, a
   poll's ``Peek``).
-- ``ClientCore``: what a resource (``client.services``) needs of its client: transport, clock, poll policy.
+- ``ClientCore``: what a resource (``client.services``) needs of its client: clock and poll policy.
 - ``ReadsById`` and ``WaitClient``: what ``resume_wait`` needs: ``get`` on both resources, clock, poll policy.
 - ``ServicesAPI`` and ``FleetClient``: what a fleet run needs: the service operations it calls.
 
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from aiodataops._clock import Clock
     from aiodataops._models import Service, ServiceSummary, ServiceUpdate
     from aiodataops._polling import PollPolicy
-    from aiodataops._transport import Transport
 
 __all__ = ["ClientCore", "FleetClient", "Readable", "ReadsById", "ServicesAPI", "WaitClient"]
 
@@ -37,10 +36,7 @@ class Readable(Protocol):
 
 
 class ClientCore(Protocol):
-    """What a resource needs from its client (``DataOpsClient``): transport, clock and poll policy."""
-
-    @property
-    def transport(self) -> Transport: ...
+    """What a resource needs from its client (``DataOpsClient``) besides the transport it is given: clock, policy."""
 
     @property
     def clock(self) -> Clock: ...

@@ -32,7 +32,7 @@ from aiodataops._changes import not_visible
 from aiodataops._errors import ResponseShapeError, WaitError
 from aiodataops._paging import PageIterator
 from aiodataops._peek import Peek, check_id, peek
-from aiodataops._transport import encode_path
+from aiodataops._transport import Transport, encode_path
 from aiodataops._wire import dumps, loads, structure
 
 if TYPE_CHECKING:
@@ -84,9 +84,9 @@ class Resource(Generic[D, S, U]):
     shows_updates: ClassVar[bool] = False
     """Whether a settled read is trusted to show the update's fields (a wait keeps polling until it does)."""
 
-    def __init__(self, client: ClientCore) -> None:
+    def __init__(self, client: ClientCore, transport: Transport) -> None:
         self._client = client
-        self._transport = client.transport
+        self._transport = transport
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._transport.endpoint!r})"

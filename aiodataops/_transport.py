@@ -44,8 +44,8 @@ from aiodataops._config import make_ssl_context, normalise_endpoint
 from aiodataops._errors import (
     ConfigurationError,
     ConnectError,
+    RequestTimeoutError,
     ResponseShapeError,
-    TimeoutError_,
     TransportError,
 )
 from aiodataops._http_errors import error_from_response
@@ -440,7 +440,7 @@ class Transport:
         except TimeoutError:
             # aiohttp's total timeout for the attempt: the request may have been received.
             return _Failure(
-                TimeoutError_(f"no complete answer within {self.timeouts.total}s", method=method, url=url_text),
+                RequestTimeoutError(f"no complete answer within {self.timeouts.total}s", method=method, url=url_text),
                 never_sent=False,
                 timeout=True,
                 retryable=self.retry.retry_timeouts,
@@ -459,14 +459,14 @@ class Transport:
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             # Raised while waiting for a connection: nothing of this request was sent yet.
             return _Failure(
-                TimeoutError_(f"could not connect in time: {exc}", method=method, url=url),
+                RequestTimeoutError(f"could not connect in time: {exc}", method=method, url=url),
                 never_sent=True,
                 timeout=True,
                 retryable=policy.retry_timeouts,
             )
         if isinstance(exc, aiohttp.ServerTimeoutError):
             return _Failure(
-                TimeoutError_(f"the answer stalled for over {self.timeouts.read}s", method=method, url=url),
+                RequestTimeoutError(f"the answer stalled for over {self.timeouts.read}s", method=method, url=url),
                 never_sent=False,
                 timeout=True,
                 retryable=policy.retry_timeouts,

@@ -41,6 +41,7 @@ from aiodataops._errors import (
     ServerError,
     ThrottledError,
     TransportError,
+    WaitEndedError,
     WaitError,
     WaitFailedError,
     WaitTimeoutError,
@@ -81,20 +82,6 @@ successfully."""
 _DEADLINE_SLACK = 0.001
 
 R = TypeVar("R", bound=Readable)
-
-
-class WaitEndedError(WaitError):
-    """The resource reached a terminal state that is neither success nor failure (STOPPED, UNDEPLOYED, and
-    TERMINATED/DELETED while waiting for anything but a delete): it will not settle, so the wait ends at once.
-
-    ``final_state`` (also ``last_state``) holds that state. (Defined here until the error tree in ``_errors`` takes
-    it in.)
-    """
-
-    @property
-    def final_state(self) -> str | None:
-        """The terminal state the resource reached."""
-        return self.last_state
 
 
 @attrs.frozen

@@ -83,7 +83,7 @@ async def make_env(**emulator: Any) -> AsyncIterator[Env]:
             emu.credentials,
             clock=clock,
             poll=POLL,
-            retry=RetryPolicy(max_attempts=3, base=0.1),
+            retry=RetryPolicy(max_attempts=3, first_delay=0.1),
         ) as client,
     ):
         yield Env(emu, client, clock)

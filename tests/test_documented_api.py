@@ -157,7 +157,7 @@ async def test_a_400_shows_the_reasons_of_a_list_valued_detail(env: tuple[Emulat
     """A 400 whose detail is a list of "Field required" shows those reasons in the error, not only its title."""
     _, client = env
     with pytest.raises(BadRequestError) as caught:
-        await client.transport.request("POST", "/v1/data-ops-services", body=b"{}", operation="create_service")
+        await client._transport.request("POST", "/v1/data-ops-services", body=b"{}", operation="create_service")
     assert caught.value.code == "ValidationError"
     assert "Field required" in caught.value.message
     assert "body.data_ops_id: Field required" in str(caught.value)

@@ -71,9 +71,10 @@ def test_request_timeout_error_has_a_catchable_name_and_keeps_its_old_one() -> N
 
 
 def test_the_client_keeps_its_transport_private() -> None:
-    """The transport lives in ``_transport``; ``transport`` remains only as the resources' internal handle."""
+    """The transport lives in ``_transport``; the old public ``transport`` name still answers, with a warning."""
     client = aiodataops.DataOpsClient("https://example.com", aiodataops.Credentials("AK", "SK"))
-    assert client.transport is client._transport
+    with pytest.warns(DeprecationWarning, match="internal"):
+        assert client.transport is client._transport
     assert "transport" not in vars(client)
     assert not hasattr(client._transport, "request_json")
     assert not hasattr(client._transport, "closed")

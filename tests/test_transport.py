@@ -26,10 +26,10 @@ from aiodataops._errors import (
     GatewayRejectedError,
     NotFoundError,
     PermissionDeniedError,
+    RequestTimeoutError,
     ResponseShapeError,
     ServerError,
     ThrottledError,
-    TimeoutError_,
     TransportError,
 )
 from aiodataops._retry import RetryBudget, RetryPolicy
@@ -308,7 +308,7 @@ async def test_success_refills_the_retry_budget() -> None:
 
 
 async def test_read_timeout_becomes_timeout_error() -> None:
-    """An answer that stalls past the read timeout raises TimeoutError_ after the allowed attempts."""
+    """An answer that stalls past the read timeout raises RequestTimeoutError after the allowed attempts."""
     release = anyio.Event()
 
     async def stall(_: web.Request) -> web.Response:
@@ -318,7 +318,7 @@ async def test_read_timeout_becomes_timeout_error() -> None:
     policy = RetryPolicy(max_attempts=2, first_delay=0.0)
     async with transport_for({"/x": stall}, retry=policy, timeouts=Timeouts(read=0.05)) as (transport, rec, _):
         try:
-            with pytest.raises(TimeoutError_):
+            with pytest.raises(RequestTimeoutError):
                 await transport.request("GET", "/x")
         finally:
             release.set()

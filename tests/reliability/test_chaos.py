@@ -41,7 +41,11 @@ FAULTS = (
     FaultRule("*", "drop_after_apply", rate=0.01),
     FaultRule("*", "drop", rate=0.01),
 )
-POLL = PollPolicy(first_delay=0.02, growth=1.5, max_delay=0.1, min_delay=0.01, deadline=30.0, max_retry_after=0.1)
+# This emulator answers no stale reads, so the grace a look-before-resend waits out for proof is scaled down with the
+# rest (the default 60 s would dominate the run).
+POLL = PollPolicy(
+    first_delay=0.02, growth=1.5, max_delay=0.1, min_delay=0.01, deadline=30.0, max_retry_after=0.1, stale_grace=1.0
+)
 # Retry-After: 1 is honoured but capped to 0.1 s, or the run would spend its time asleep.
 RETRY = RetryPolicy(first_delay=0.02, max_delay=0.2, max_retry_after=0.1)
 # A PUT is sent again (after looking whether it landed) at most this often after a 5xx or no answer; 429s do not
