@@ -232,7 +232,9 @@ def test_fleet_apply_dry_run_and_resume_at_debug_show_no_secret_and_keep_files_p
         outputs += [out, err]
         status, out, err = run_cli(
             capsys, "fleet", "apply", plan, "--journal", str(journal), "--report", str(report),
-            "--concurrency", "4", *served.connection(),
+            # After the injected 503 the engine looks before sending again, waiting for proof for up to half a
+            # service's timeout: 4 s instead of the default 30 minutes' cap of a minute (updates take 50 ms here).
+            "--concurrency", "4", "--timeout", "8", *served.connection(),
         )  # fmt: skip
         assert status == 1, err
         assert "stopped: budget_exceeded" in out
