@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiodataops.emulator import Emulator
 
 if TYPE_CHECKING:
     import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "airflow"
 
 
 def connection_json(base_url: str, access_key: str, secret_key: str, **extra: Any) -> str:

@@ -1,8 +1,8 @@
 """Set-up of the Airflow tests: a throwaway AIRFLOW_HOME (before Airflow is imported), anyio on asyncio, emulators.
 
 Airflow reads its configuration when first imported, so the environment is set here, at import time of this
-conftest. ``airflow_db`` migrates a SQLite metadata database once per session, for the tests that run
-``dag.test()``; the trigger tests need none.
+conftest (which tests must never import again: a second import would make a second home). ``airflow_db`` migrates
+a SQLite metadata database once per session, for the tests that run ``dag.test()``; the trigger tests need none.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples" / "airflow"
+# Not imported from _support: Airflow must not be imported before this environment is set.
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "airflow"
 _HOME = Path(tempfile.mkdtemp(prefix="aiodataops-airflow-home-"))
 os.environ.update(
     {

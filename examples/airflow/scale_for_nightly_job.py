@@ -1,8 +1,10 @@
 """Scale a Data Ops service's workers up for a heavy nightly job, run the job, and scale back down.
 
 Each scaling step sends its PUT only when the service does not already hold the change, then defers while the
-service settles (no worker slot is held meanwhile); the final service is the step's XCom. Scaling down runs
-whatever became of the job (``trigger_rule="all_done"``), so a failed job does not leave the workers scaled up.
+service settles (no worker slot is held meanwhile); the final service is the step's XCom. The two steps are an
+Airflow setup and teardown: once the scale-up succeeded, the scale-down runs whatever became of the job (a failed
+job does not leave the workers scaled up, and still fails the DAG run). A scale-up that fails for good (the service
+ended in ERROR after every retry) leaves the service as it is, for a person to look at.
 
 Needs ``pip install 'aiodataops[airflow]'`` and a connection ``scp_dataops_default`` (type ``scp_dataops``: access
 key as login, secret key as password, the endpoint as host). Trigger it with ``{"service_id": "DOPS_SERVICE-..."}``
@@ -55,7 +57,7 @@ with DAG(
         task_id="scale_down",
         data_ops_service_id="{{ params.service_id }}",
         update=workers("{{ params.normal_workers }}"),
-        trigger_rule="all_done",
     )
 
-    scale_up >> nightly_job(scale_up.output) >> scale_down  # type: ignore[arg-type] # an XComArg stands in for the dict
+    job = nightly_job(scale_up.output)  # type: ignore[arg-type] # an XComArg stands in for the dict
+    scale_up >> job >> scale_down.as_teardown(setups=scale_up)
