@@ -139,6 +139,37 @@ def test_scaling_to_what_the_service_already_holds_sends_no_put(
     assert replica(xcoms(run)["scale_up"]) == current
 
 
+def test_a_change_already_running_is_followed_before_the_put(
+    monkeypatch: pytest.MonkeyPatch, trigger_runs: list[str]
+) -> None:
+    """A service busy with someone else's change is followed until it settles, then updated: no 409, no lost PUT."""
+    dag = load_dag("scale_for_nightly_job")
+    fast(dag)
+    threaded = ThreadedEmulator(update_duration=(0.05, 0.1))
+    with threaded as emu:
+        use_emulator(monkeypatch, emu)
+        sid = emu.service_ids()[0]
+        # Someone else's change: UPDATING until the first wait starts (then it ends), whatever dag.test() takes.
+        threaded.call(lambda: emu.set_state(sid, "UPDATING"))
+        spied = DataOpsServiceSettledTrigger.run
+
+        async def end_it_on_first_wait(self: DataOpsServiceSettledTrigger) -> AsyncIterator[Any]:
+            if not trigger_runs:
+                threaded.call(lambda: emu.set_state(sid, "RUNNING"))
+            async for event in spied(self):
+                yield event
+
+        monkeypatch.setattr(DataOpsServiceSettledTrigger, "run", end_it_on_first_wait)
+        run = dag.test(run_conf={"service_id": sid, "peak_workers": "6", "normal_workers": "2"})
+        puts = dict(emu.counters.accepted_puts_per_service)
+        conflicts = emu.counters.total("update_service", status=409)
+    assert str(run.state) == "success"
+    assert puts == {sid: 2}
+    assert conflicts == 0
+    assert trigger_runs == [sid, sid, sid]  # the running change, then the scale-up, then the scale-down
+    assert replica(xcoms(run)["scale_up"]) == "6"
+
+
 def test_without_deferral_the_worker_waits(monkeypatch: pytest.MonkeyPatch, trigger_runs: list[str]) -> None:
     """``deferrable=False`` waits in the worker: the same outcome, and the trigger never runs."""
     dag = load_dag("scale_for_nightly_job")

@@ -111,31 +111,40 @@ class DataOpsServiceUpdateOperator(BaseOperator):
                 f"{self.data_ops_service_id}: still changing after {_MAX_ROUNDS} waits for its running change"
             )
         assert step.token is not None
-        round_kwargs = {"number": number} if step.step == "settle_first" else {}
+        # After a running change, look again (a new round); after this task's own change, the outcome is final.
+        method, kwargs = (
+            ("execute_after_running_change", {"number": number})
+            if step.step == "settle_first"
+            else ("execute_complete", {})
+        )
         if self.deferrable:
             trigger = DataOpsServiceSettledTrigger(step.token.to_json(), self.scp_conn_id, poll_settings(self.poll))
             left = step.token.deadline_at - dt.datetime.now(dt.UTC)
             self.defer(
                 trigger=trigger,
-                method_name="execute_complete",
-                kwargs=round_kwargs,
+                method_name=method,
+                kwargs=kwargs,
                 timeout=max(left, dt.timedelta(0)) + _TRIGGER_SLACK,
             )
         event = run_sync(self._follow(hook.get_conn(), step.token))
-        return self.execute_complete(context, event, **round_kwargs)
+        return getattr(self, method)(context, event, **kwargs)
 
-    def execute_complete(self, context: Context, event: dict[str, Any], number: int | None = None) -> Any:
-        """The outcome of the wait (from the trigger, or from the worker): the final service, or a failed task."""
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:  # noqa: ARG002 -- Airflow passes it
+        """The outcome of the wait for this task's change: the final service, or a failed task."""
         sid = event.get("data_ops_service_id", self.data_ops_service_id)
-        if number is not None:
-            # The change that was running ended (well or not): look at the service again.
-            self.log.info("%s: the running change ended (%s); looking again", sid, event.get("state"))
-            return self._round(context, number + 1)
         status = event.get("status")
         if status == "settled":
             self.log.info("%s: settled in state %s after %ss", sid, event.get("state"), event.get("elapsed"))
             return event["service"]
         raise AirflowException(event.get("message") or f"{sid}: the wait ended with {status}")
+
+    def execute_after_running_change(self, context: Context, event: dict[str, Any], number: int = 1) -> Any:
+        """A change that was already running when the task looked has ended (well or not): look again."""
+        sid = event.get("data_ops_service_id", self.data_ops_service_id)
+        self.log.info(
+            "%s: the running change ended (%s, state %s); looking again", sid, event.get("status"), event.get("state")
+        )
+        return self._round(context, number + 1)
 
     # -- async steps ------------------------------------------------------------------------------------------
 
