@@ -247,6 +247,26 @@ def test_fleet_rollout_updates_the_production_services_and_reports(
     assert [p.relative_to(tmp_path).parts[0] for p in journals] == ["dag_id=dataops_fleet_rollout"]
 
 
+@pytest.mark.parametrize("fail_on", ["any", "none"])
+def test_fleet_failures_fail_the_task_unless_told_not_to_and_the_report_is_pushed_either_way(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fail_on: str
+) -> None:
+    """Services ending in ERROR fail the rollout task (``fail_on="none"``: it succeeds); XCom holds the report."""
+    dag = load_dag("fleet_rollout")
+    fast(dag)
+    task = dag.get_task("rollout")
+    task.options.update(bake=0, batches=None, max_failures=None)  # type: ignore[attr-defined]
+    task.journal_dir = str(tmp_path)  # type: ignore[attr-defined]
+    task.fail_on = fail_on  # type: ignore[attr-defined]
+    with ThreadedEmulator(update_duration=(0.05, 0.1), error_rate=1.0) as emu:
+        use_emulator(monkeypatch, emu)
+        run = dag.test()
+    assert states(run)["rollout"][0] == ("failed" if fail_on == "any" else "success")
+    report = xcoms(run)["rollout"]
+    assert report["summary"]["counts"]["failed"] == 5
+    assert {item["final_state"] for item in report["items"]} == {"ERROR"}
+
+
 def test_a_retried_fleet_task_resumes_its_journal_without_sending_accepted_puts_again(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
