@@ -225,7 +225,7 @@ def test_a_retry_sends_the_update_again_to_a_service_in_error(monkeypatch: pytes
 
 
 def test_fleet_rollout_updates_the_production_services_and_reports(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The rollout DAG updates every prod-* service once and pushes the report, journaled under the task's run."""
     dag = load_dag("fleet_rollout")
@@ -238,10 +238,16 @@ def test_fleet_rollout_updates_the_production_services_and_reports(
         prod = {sid for sid in emu.service_ids() if emu.service_body(sid)["data_ops_name"].startswith("prod-")}
         run = dag.test()
         puts = dict(emu.counters.accepted_puts_per_service)
+        secret = emu.credentials.secret_key
     assert str(run.state) == "success"
     assert puts == dict.fromkeys(prod, 1)
     report = xcoms(run)["rollout"]
     assert report["summary"]["ok"] is True
+    output = capfd.readouterr()
+    logs = output.out + output.err
+    assert "[5/5]" in logs  # progress lines in the task log
+    for leak in (secret, PASSWORD_MARK):
+        assert leak not in logs + json.dumps(report) + rendered(run)
     assert report["summary"]["counts"]["succeeded"] == len(prod) == 5
     journals = list(tmp_path.rglob("*.jsonl"))
     assert [p.relative_to(tmp_path).parts[0] for p in journals] == ["dag_id=dataops_fleet_rollout"]
