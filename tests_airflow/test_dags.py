@@ -187,6 +187,26 @@ def test_without_deferral_the_worker_waits(monkeypatch: pytest.MonkeyPatch, trig
     assert replica(xcoms(run)["scale_down"]) == "1"
 
 
+def test_without_waiting_the_task_returns_the_accepted_service(
+    monkeypatch: pytest.MonkeyPatch, trigger_runs: list[str]
+) -> None:
+    """``wait=False`` returns the 202 answer (UPDATING) at once: no deferral; the next step still converges."""
+    dag = load_dag("scale_for_nightly_job")
+    fast(dag)
+    dag.get_task("scale_up").wait = False  # type: ignore[attr-defined]
+    with ThreadedEmulator(update_duration=(0.05, 0.1)) as emu:
+        use_emulator(monkeypatch, emu)
+        sid = emu.service_ids()[0]
+        run = dag.test(run_conf={"service_id": sid, "peak_workers": "7", "normal_workers": "2"})
+        puts = dict(emu.counters.accepted_puts_per_service)
+    assert str(run.state) == "success"
+    scaled_up = xcoms(run)["scale_up"]
+    assert (scaled_up["state"], replica(scaled_up)) == ("UPDATING", "7")
+    assert puts == {sid: 2}
+    # Only the scale-down waited (after following the scale-up's change, had that still been running).
+    assert trigger_runs in ([sid], [sid, sid])
+
+
 def test_a_scale_up_ending_in_error_fails_the_run_and_leaves_the_service_alone(
     monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
