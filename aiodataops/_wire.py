@@ -418,7 +418,7 @@ def problem_text(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return "required field is missing"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        return f"unknown field(s): {', '.join(sorted(exc.extra_fields))}"
+        return f"unknown field(s): {', '.join(sorted(map(str, exc.extra_fields)))}"
     return f"{type(exc).__name__}: {exc}"
 
 

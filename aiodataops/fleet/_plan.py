@@ -354,7 +354,7 @@ def _problems(exc: BaseException, path: str) -> Iterator[tuple[str, str]]:
         if isinstance(leaf, cattrs.ForbiddenExtraKeysError):
             # ``extra`` holds unknown fields of a response; a plan can never write it, so it is no hint.
             allowed = [a.name for a in attrs.fields(leaf.cl) if a.name != "extra"]
-            for key in sorted(leaf.extra_fields):
+            for key in sorted(leaf.extra_fields, key=str):  # keys from YAML may be ints too
                 yield f"{place}.{key}", _unknown_key(key, allowed)
         elif isinstance(leaf, KeyError):
             yield place, "required, missing"
