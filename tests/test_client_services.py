@@ -170,18 +170,19 @@ async def test_get_returns_the_service_and_hides_the_password(env: Env) -> None:
 
 
 async def test_get_unknown_service_is_not_found(env: Env) -> None:
-    """A service that does not exist raises NotFoundError, once (not retried); answered 400 "not found", as live
-    (`unknown_ids_400`), it is an IdNotFoundError, a NotFoundError too."""
+    """A service that does not exist raises NotFoundError, once (not retried): answered 400 "not found", as live, it
+    is an IdNotFoundError, a NotFoundError too; answered 404 (`unknown_ids_404`), a plain NotFoundError."""
     missing = "DOPS_SERVICE-00000000-0000-0000-0000-000000000000"
-    with pytest.raises(NotFoundError):
-        await env.client.services.get(missing)
-    assert env.emu.counters.requests["get_service", 404] == 1
-    env.emu.reconfigure(quirks={"unknown_ids_400"})
     with pytest.raises(IdNotFoundError) as caught:
         await env.client.services.get(missing)
     assert caught.value.status == 400
     assert "not found" in caught.value.message
     assert env.emu.counters.requests["get_service", 400] == 1
+    env.emu.reconfigure(quirks={"unknown_ids_404"})
+    with pytest.raises(NotFoundError) as plain:
+        await env.client.services.get(missing)
+    assert plain.value.status == 404
+    assert env.emu.counters.requests["get_service", 404] == 1
 
 
 async def test_check_name(env: Env) -> None:

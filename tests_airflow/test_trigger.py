@@ -117,15 +117,16 @@ async def test_deadline_yields_timed_out_with_the_last_state(monkeypatch: pytest
 
 
 @pytest.mark.anyio
-async def test_a_state_the_sdk_does_not_know_keeps_polling_until_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """STOPPED is no settled or failed state: the wait polls on, and the time-out names STOPPED as the last state."""
+async def test_a_stopped_service_fails_at_once_with_its_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STOPPED is terminal but not the goal: one ``failed`` event naming STOPPED, not a time-out at the deadline."""
     async with Emulator(update_duration=(0.05, 0.1)) as emu:
         use_emulator(monkeypatch, emu)
         emu.force_outcome(emu.service_ids()[0], "STOPPED")
         token = await accept(emu, policy=PollPolicy(first_delay=0.05, max_delay=0.1, min_delay=0.01, deadline=1.0))
         with anyio.fail_after(20):
             event = await first_event(DataOpsServiceSettledTrigger(token.to_json(), poll={"first_delay": 0.05}))
-    assert (event["status"], event["state"]) == ("timed_out", "STOPPED")
+    assert (event["status"], event["state"]) == ("failed", "STOPPED")
+    assert event["polls"] < 10
 
 
 @pytest.mark.anyio

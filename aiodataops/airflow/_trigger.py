@@ -26,6 +26,7 @@ from aiodataops import (
     PollPolicy,
     Service,
     StateEvent,
+    WaitEndedError,
     WaitFailedError,
     WaitTimeoutError,
     WaitToken,
@@ -97,7 +98,8 @@ async def wait_outcome(
     base = {"data_ops_service_id": token.resource_id}
     try:
         final = await resume_wait(token, client, policy=policy, on_event=on_event)
-    except WaitFailedError as exc:
+    except (WaitFailedError, WaitEndedError) as exc:
+        # ERROR, or a terminal state that is not the goal (STOPPED, UNDEPLOYED): either way it will not settle.
         return {**base, "status": "failed", "state": exc.last_state, "message": str(exc), **_counts(exc)}
     except WaitTimeoutError as exc:
         return {**base, "status": "timed_out", "state": exc.last_state, "message": str(exc), **_counts(exc)}

@@ -26,8 +26,9 @@ QUIRKS: Final = {
     "edge_417": "seeded bursts of 417 with the platform edge's HTML 'Request Rejected' page (throttling), on about "
     "a tenth of each resource's requests, two in a row",
     "updates_end_stopped": "a seeded quarter of accepted updates end STOPPED instead of RUNNING",
-    "unknown_ids_400": "an unknown id on the detail GETs and the ingress-controller GET answers 400 'not found', as "
-    "observed live, instead of 404 (malformed ids and sub-versions answer 400 always)",
+    "unknown_ids_404": "a well-formed unknown id on the detail GETs and the ingress-controller GET answers 404 (this "
+    "project's first guess) instead of the 400 'not found' observed live (malformed ids and sub-versions answer 400 "
+    "always)",
     "gone_answers_400": "a deleted resource's GET answers 400 'not found', as an unknown id does live, instead of 404",
 }
 #: How often the seeded quirks strike: the share of bursts (``edge_417``: per run of ``EDGE_417_RUN`` requests of

@@ -97,15 +97,15 @@ class DataOpsTable(Table):
 
     def ingress_controllers(self, cluster_id: str) -> list[str]:
         """The ingress controller names of a cluster; a malformed cluster id is a 400 "not found", as live, and
-        an unknown one a 404 (a 400 with the ``unknown_ids_400`` quirk, as live)."""
+        an unknown one too (a 404 with the ``unknown_ids_404`` quirk)."""
         try:
             return list(self.cluster(cluster_id).ingress_controllers)
         except BadQueryError:
             raise UnknownIdError("Cluster", cluster_id) from None
         except MissingError:
-            if "unknown_ids_400" in self.timeline.config.quirks:
-                raise UnknownIdError("Cluster", cluster_id) from None
-            raise
+            if "unknown_ids_404" in self.timeline.config.quirks:
+                raise
+            raise UnknownIdError("Cluster", cluster_id) from None
 
     def update(self, data_ops_id: str, update: DataOpsUpdate, now: float, actor: str) -> dict[str, Any]:
         """Accept a data ops update: the new body in UPDATING."""

@@ -68,16 +68,19 @@ class Table:
     def get(self, rid: str, now: float) -> dict[str, Any]:
         """The body a read sees now.
 
-        A malformed id is a 400 (``UnknownIdError``, saying "not found"), as live. A well-formed unknown id is a
-        404, or a 400 as observed live with the ``unknown_ids_400`` quirk (not the default only because existing
-        fleet tests pin the 404); one that is gone after a delete is a 404, or a 400 with ``gone_answers_400``
+        A malformed or unknown id is a 400 (``UnknownIdError``, saying "not found"), as observed live (a 404 with
+        the ``unknown_ids_404`` quirk); one that is gone after a delete is a 404, or a 400 with ``gone_answers_400``
         (what live answers there is not known). A new resource not yet readable (stale window) is a 404.
         """
         self.timeline.advance(now)
         record = self.records.get(rid)
         if record is None:
-            quirk = "gone_answers_400" if rid in self.issued else "unknown_ids_400"
-            if quirk in self.timeline.config.quirks or not self.id_pattern.match(rid):
+            quirks = self.timeline.config.quirks
+            if rid in self.issued:
+                answers_400 = "gone_answers_400" in quirks
+            else:
+                answers_400 = "unknown_ids_404" not in quirks or not self.id_pattern.match(rid)
+            if answers_400:
                 raise UnknownIdError(self.object_type, rid)
             raise MissingError(self.object_type, rid)
         body = self.timeline.visible(record, now)

@@ -49,7 +49,9 @@ with DAG(
     @task
     def nightly_job(service: dict[str, Any]) -> str:
         """The heavy job; here it only reports the capacity it got from the scale-up's XCom."""
-        replicas = service["service_workload"]["worker"]["replica"]
+        # A settled service shows its workload; an accepted one (wait=False) may not: the documented 202 answers
+        # service_workload as "".
+        replicas = (service.get("service_workload") or {}).get("worker", {}).get("replica", "?")
         print(f"running the nightly job on {service['data_ops_service_name']} with {replicas} workers")
         return str(replicas)
 

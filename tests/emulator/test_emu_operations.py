@@ -123,9 +123,7 @@ async def test_ingress_controllers(emu: Emulator, call) -> None:
 
 
 async def test_ingress_controllers_unknown_and_malformed_cluster(emu: Emulator, call) -> None:
-    """ingress_controllers answers 400 saying "not found" for an unknown (`unknown_ids_400`) and for a malformed
-    cluster id, as live."""
-    emu.reconfigure(quirks={"unknown_ids_400"})
+    """ingress_controllers answers 400 saying "not found" for an unknown and for a malformed cluster id, as live."""
     unknown, body_unknown, _ = await call("GET", f"/v1/data-ops/clusters/{'0' * 32}/ingress-controllers")
     malformed, body_malformed, _ = await call("GET", "/v1/data-ops/clusters/not-hex/ingress-controllers")
     assert (unknown, malformed) == (400, 400)

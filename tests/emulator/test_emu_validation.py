@@ -245,9 +245,8 @@ async def test_a_version_the_operation_is_not_served_at_is_406(call, method: str
     ],
 )
 async def test_unknown_or_malformed_ids_on_the_id_bound_gets_are_400(emu: Emulator, call, path: str) -> None:
-    """As observed live (`unknown_ids_400`), the detail, sub-versions and ingress GETs answer 400 for an unknown or
-    malformed id, saying it was not found."""
-    emu.reconfigure(quirks={"unknown_ids_400"})
+    """As observed live, the detail, sub-versions and ingress GETs answer 400 for an unknown or malformed id, saying
+    it was not found."""
     status, body, _ = await call("GET", path)
     assert status == 400
     error = body["errors"][0]
@@ -268,6 +267,9 @@ async def test_unknown_or_malformed_ids_on_the_id_bound_gets_are_400(emu: Emulat
         ("/v1/data-ops/clusters/not-a-valid-id/ingress-controllers", 400),
     ],
 )
-async def test_by_default_only_well_formed_unknown_ids_answer_404(call, path: str, status: int) -> None:
-    """Without `unknown_ids_400`, a well-formed unknown id still answers 404; malformed ids and sub-versions 400."""
+async def test_with_unknown_ids_404_only_well_formed_unknown_ids_answer_404(
+    emu: Emulator, call, path: str, status: int
+) -> None:
+    """With `unknown_ids_404`, a well-formed unknown id answers 404; malformed ids and sub-versions still 400."""
+    emu.reconfigure(quirks={"unknown_ids_404"})
     assert (await call("GET", path))[0] == status

@@ -204,7 +204,7 @@ async def test_dry_run_reads_and_diffs_but_sends_no_put(emu: Emulator) -> None:
     missing = report.items[-1]
     assert missing.outcome is Outcome.FAILED
     assert missing.error is not None
-    assert (missing.error.kind, missing.error.status) == ("not_found", 404)
+    assert (missing.error.kind, missing.error.status) == ("not_found", 400)  # as live: 400 "not found"
     assert report.dry_run
     assert report.stopped is StopReason.COMPLETED  # a dry run has no failure budget
 
