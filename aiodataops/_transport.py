@@ -54,10 +54,12 @@ if TYPE_CHECKING:
     import os
     import random
     import ssl
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from types import TracebackType
 
     from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+
+    from aiodataops._proxy import Proxy
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
@@ -171,6 +173,8 @@ class Transport:
         max_redirects: int = 5,
         rng: random.Random | None = None,
         wall_clock: Callable[[], int] | None = None,
+        proxy: Proxy | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError(f"concurrency: must be at least 1, got {concurrency!r}")
@@ -194,11 +198,20 @@ class Transport:
         self.max_response_size = max_response_size
         self._max_redirects = max_redirects
         self._rng = rng
+        self.proxy = proxy  # resolved once (aiodataops._proxy): the session sends every request through it
+        # The proxy's credentials go on the CONNECT of an https tunnel, or on each request to an http endpoint (the
+        # proxy reads them from the request it forwards); never logged (not in LOGGED_HEADERS).
+        credentials_header = {"Proxy-Authorization": proxy.authorization} if proxy and proxy.authorization else None
+        self._proxy_headers = credentials_header if self._scheme == "https" else None
+        self._plain_headers = CIMultiDict(credentials_header) if credentials_header and self._scheme == "http" else None
+        self._json_headers = CIMultiDict({**_JSON_HEADERS, **(self._plain_headers or {})})
+        self._trace_configs = list(trace_configs)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop that opened the session, the only one it serves
 
     def __repr__(self) -> str:
-        return f"Transport(endpoint={self.endpoint!r}, credentials={self._credentials!r})"
+        via = f", proxy={self.proxy.display!r}" if self.proxy is not None else ""
+        return f"Transport(endpoint={self.endpoint!r}, credentials={self._credentials!r}{via})"
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -219,7 +232,6 @@ class Transport:
         static = {
             "Accept": "application/json",
             "Accept-Language": self._accept_language,
-            "Scp-Accesskey": self._credentials.access_key,
             "Scp-ClientType": CLIENT_TYPE,
             "Scp-Api-Version": API_VERSION,
             "User-Agent": _USER_AGENT,
@@ -231,8 +243,14 @@ class Transport:
             middlewares=(self._sign,),
             cookie_jar=aiohttp.DummyCookieJar(),  # an API client has no use for cookies; skipping them is cheaper
             raise_for_status=False,
+            # The proxy was resolved once, from proxy= or the environment (aiodataops._proxy); trust_env=True would
+            # look it up again on every request, in a thread.
             trust_env=False,
+            proxy=self.proxy.url if self.proxy is not None else None,
+            trace_configs=self._trace_configs or None,
         )
+        if self.proxy is not None and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("requests to %s go through %s (%s)", self.endpoint, self.proxy.display, self.proxy.source)
         if hasattr(self._session, "_retry_connection"):
             # aiohttp re-sends an idempotent request once, at once, when its connection drops; that hidden attempt
             # would bypass the policy's backoff, attempt count and shared budget, so every re-send goes through ours.
@@ -262,6 +280,8 @@ class Transport:
         timestamp = self._wall_clock()
         headers = request.headers
         # The session's static headers dropped on a cross-origin hop never apply here: that hop is refused above.
+        # Set here, not as a session default: aiohttp sends the session's defaults on a proxy's CONNECT too.
+        headers["Scp-Accesskey"] = credentials.access_key
         headers["Scp-Timestamp"] = str(timestamp)
         headers["Scp-Signature"] = sign(request.method, url_text, timestamp, credentials)
         if credentials.auth_token:
@@ -350,9 +370,10 @@ class Transport:
                 method,
                 url,
                 data=body,
-                headers=_JSON_HEADERS if body is not None else None,
+                headers=self._json_headers if body is not None else self._plain_headers,
                 allow_redirects=True,
                 max_redirects=self._max_redirects,
+                proxy_headers=self._proxy_headers,
             ) as response:
                 status = response.status
                 data = await self._read(response, method, url_text)
@@ -417,6 +438,8 @@ class Transport:
                 timeout=True,
                 retryable=policy.retry_timeouts,
             )
+        if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
+            return self._proxy_failure(exc, method, url)
         if isinstance(exc, aiohttp.ClientConnectorError):
             return _Failure(
                 ConnectError(f"could not connect: {exc.os_error or exc}", method=method, url=url),
@@ -450,6 +473,28 @@ class Transport:
             never_sent=False,
             timeout=False,
             retryable=False,
+        )
+
+    def _proxy_failure(
+        self, exc: aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError, method: str, url: str
+    ) -> _Failure:
+        """A proxy that could not be reached or refused the tunnel: nothing reached the API, the proxy named safely."""
+        proxy = self.proxy.display if self.proxy is not None else "the proxy"
+        if isinstance(exc, aiohttp.ClientProxyConnectionError):
+            return _Failure(
+                ConnectError(f"could not connect to the proxy {proxy}: {exc.os_error or exc}", method=method, url=url),
+                never_sent=True,
+                timeout=False,
+                retryable=self.retry.retry_connection_errors,
+            )
+        wants_credentials = exc.status == 407  # noqa: PLR2004 -- Proxy Authentication Required
+        hint = " (it wants credentials: http://user:password@host:port)" if wants_credentials else ""
+        refused = f"the proxy {proxy} refused the connection: {exc.status} {exc.message}{hint}"
+        return _Failure(
+            ConnectError(refused, method=method, url=url),
+            never_sent=True,
+            timeout=False,
+            retryable=exc.status in self.retry.retryable_statuses,
         )
 
     async def _read(self, response: ClientResponse, method: str, url: str) -> bytes:
