@@ -1,8 +1,9 @@
 """A real forwarding HTTP proxy for the tests, in plain asyncio: CONNECT tunnels for https, absolute-form for http.
 
 It resolves host names through ``hosts`` (so a client can be sent to ``https://api.dataops.test`` and the proxy,
-not the client, finds it on 127.0.0.1), may demand Basic credentials (answering 407 without them), and records
-what it was asked: the request line and the ``Proxy-Authorization`` header of each request.
+not the client, finds it on 127.0.0.1; a ``host:port`` key maps one port to ``ip:port``), may demand Basic
+credentials (answering 407 without them), and records what it was asked: the request line, the
+``Proxy-Authorization`` header and the names of the headers of each request.
 """
 
 from __future__ import annotations
@@ -98,14 +99,14 @@ class ForwardProxy:
             return
         if method == "CONNECT":
             host, _, port = target.rpartition(":")
-            upstream_reader, upstream_writer = await asyncio.open_connection(self.hosts.get(host, host), int(port))
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self._route(host, int(port)))
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
             await self._relay(reader, writer, upstream_reader, upstream_writer)
             return
         url = URL(target)  # absolute-form: http://host:port/path?query
         assert url.host is not None
-        upstream_reader, upstream_writer = await asyncio.open_connection(self.hosts.get(url.host, url.host), url.port)
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self._route(url.host, url.port or 80))
         kept = [
             line
             for line in headers
@@ -114,6 +115,14 @@ class ForwardProxy:
         forwarded = "\r\n".join([f"{method} {url.raw_path_qs} {version}", *kept, "Connection: close", "", ""])
         upstream_writer.write(forwarded.encode("latin-1"))
         await self._relay(reader, writer, upstream_reader, upstream_writer)
+
+    def _route(self, host: str, port: int) -> tuple[str, int]:
+        """Where the proxy really connects for ``host:port``."""
+        mapped = self.hosts.get(f"{host}:{port}")
+        if mapped is not None:
+            address, _, mapped_port = mapped.rpartition(":")
+            return address, int(mapped_port)
+        return self.hosts.get(host, host), port
 
     async def _relay(
         self,
