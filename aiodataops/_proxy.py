@@ -16,7 +16,7 @@ by SCP's Terraform providers and SDK) read it:
 
 The endpoint is fixed for a client's life (redirects stay within its origin), so the decision is made once, when
 the client is built, and handed to the aiohttp session: no per-request look-up and no thread hop (aiohttp's
-``trust_env=True`` looks proxies up on every request).
+``trust_env=True`` looks the proxy, and ``~/.netrc``, up again for every request, in a worker thread).
 
 Proxy credentials are kept apart from the URL, as the ``Proxy-Authorization`` header's value (sent on the CONNECT
 of an https tunnel, or with each request to an http endpoint), and never shown: ``repr``, log lines and error
