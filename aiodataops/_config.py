@@ -140,11 +140,14 @@ def _endpoint_problem(
     return None
 
 
-def make_ssl_context(ssl: ssl_module.SSLContext | str | os.PathLike[str] | bool | None) -> ssl_module.SSLContext | bool:
+def make_ssl_context(
+    ssl: ssl_module.SSLContext | str | os.PathLike[str] | bool | None, *, name: str = "ssl"
+) -> ssl_module.SSLContext | bool:
     """Turn the client's ``ssl=`` argument into what aiohttp takes: verified TLS unless a context says otherwise.
 
     ``None``/``True`` use the system trust store; a path names a CA bundle (PEM) to trust instead; an ``SSLContext``
     is used as given. ``False`` is refused: turning verification off hands the credentials to anyone in the path.
+    Errors name the setting as ``name`` (``ssl``; the command line passes ``--ca-bundle``).
     """
     if ssl is None or ssl is True:
         return True
@@ -157,11 +160,11 @@ def make_ssl_context(ssl: ssl_module.SSLContext | str | os.PathLike[str] | bool 
         return ssl
     path = Path(ssl)
     if not path.is_file():
-        raise ConfigurationError(f"ssl: CA bundle {str(path)!r} is not a readable file")
+        raise ConfigurationError(f"{name}: CA bundle {str(path)!r} is not a readable file")
     try:
         return ssl_module.create_default_context(cafile=str(path))
     except (ssl_module.SSLError, OSError) as exc:
-        raise ConfigurationError(f"ssl: CA bundle {str(path)!r} could not be loaded ({exc})") from None
+        raise ConfigurationError(f"{name}: CA bundle {str(path)!r} could not be loaded ({exc})") from None
 
 
 #: How a message names each setting: as a Python argument, as a command-line flag, as a variable.

@@ -89,15 +89,16 @@ def config_directory(
         return Path(config_dir).expanduser(), argument_name
     if environ.get("SCP_CONFIG_DIR"):
         return Path(environ["SCP_CONFIG_DIR"]).expanduser(), "SCP_CONFIG_DIR"
-    if environ is os.environ:
-        home: Path | None = Path.home()
-    else:
-        home = Path(environ["HOME"]) if environ.get("HOME") else None
-    if home is None:
-        return None, None
-    for name in (".scp", ".scpconf"):  # SCP's first providers, then its v2 tools
-        if (home / name).is_dir():
-            return home / name, None
+    try:
+        if environ is os.environ:
+            home: Path | None = Path.home()
+        else:
+            home = Path(environ["HOME"]) if environ.get("HOME") else None
+        for name in (".scp", ".scpconf"):  # SCP's first providers, then its v2 tools
+            if home is not None and (home / name).is_dir():
+                return home / name, None
+    except (OSError, RuntimeError):  # no home directory to be found, or one we may not look into
+        pass
     return None, None
 
 
@@ -105,7 +106,11 @@ def read_scp_files(directory: Path | None, named_by: str | None = None) -> ScpFi
     """Read ``config.json`` and ``credentials.json`` from ``directory`` (``None``: there is nothing to read)."""
     if directory is None:
         return ScpFiles(None)
-    if not directory.is_dir():
+    try:
+        is_dir = directory.is_dir()
+    except OSError:
+        is_dir = False
+    if not is_dir:
         if named_by is None:
             return ScpFiles(None)
         return ScpFiles(directory, problems=(f"{named_by}: {str(directory)!r} is not a directory",))

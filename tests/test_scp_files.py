@@ -221,7 +221,7 @@ def test_configuration_errors_name_flags_from_the_cli_and_arguments_from_python(
 def test_the_cli_names_its_flags_in_a_configuration_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``aiodataops services list`` with nothing configured says ``--access-key`` and ``--endpoint``, exit 2."""
+    """The CLI's errors say ``--access-key``, ``--endpoint``, ``--proxy``, ``--ca-bundle``, exit 2, no secret shown."""
     for name in [n for n in os.environ if n.startswith("SCP_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -240,6 +240,23 @@ def test_the_cli_names_its_flags_in_a_configuration_error(
     assert status == 2
     assert "--proxy: socks5:// proxies are not supported" in err
     assert "hunter2" not in err
+    missing_bundle = str(tmp_path / "no-such-ca.pem")
+    status = main(
+        [
+            "services",
+            "list",
+            "--config-dir",
+            str(directory),
+            "--endpoint",
+            ENDPOINT,
+            "--access-key",
+            "AK",
+            "--ca-bundle",
+            missing_bundle,
+        ]
+    )
+    assert status == 2
+    assert "--ca-bundle: CA bundle" in capsys.readouterr().err
 
 
 @pytest.mark.anyio
