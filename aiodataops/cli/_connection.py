@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
 
 from aiodataops._client import DataOpsClient
-from aiodataops._config import ACCEPT_LANGUAGES, resolve_settings
+from aiodataops._config import ACCEPT_LANGUAGES, make_ssl_context, resolve_settings
 from aiodataops._errors import ConfigurationError
 from aiodataops._proxy import FROM_ENVIRONMENT, Proxy, parse_proxy, resolve_proxy
 
@@ -81,6 +82,14 @@ def _read_secret(path: str | None, what: str) -> str | None:
     return value
 
 
+def _ca_bundle(path: str | None) -> ssl.SSLContext | None:
+    """The context trusting ``--ca-bundle``, loaded here so that a problem with it names the flag."""
+    if not path:
+        return None
+    context = make_ssl_context(path, name="--ca-bundle")
+    return context if isinstance(context, ssl.SSLContext) else None
+
+
 def client_from_args(args: argparse.Namespace, **options: Any) -> DataOpsClient:
     """Build a client from the connection options, falling back to the environment, then SCP's files.
 
@@ -111,7 +120,7 @@ def client_from_args(args: argparse.Namespace, **options: Any) -> DataOpsClient:
         credentials=settings.credentials,
         accept_language=settings.accept_language,
         allow_insecure_http=args.insecure_http,
-        ssl=args.ca_bundle,
+        ssl=_ca_bundle(args.ca_bundle),
         proxy=proxy,
         **options,
     )
