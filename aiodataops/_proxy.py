@@ -6,9 +6,10 @@ says. Left out, the proxy comes from the environment as curl and SCP's Go SDK (`
 by SCP's Terraform providers and SDK) read it:
 
 - ``https_proxy``/``HTTPS_PROXY`` for an ``https://`` endpoint, ``http_proxy``/``HTTP_PROXY`` for ``http://``, then
-  ``all_proxy``/``ALL_PROXY`` (curl); the lower-case name wins when both are set (curl, Python's ``urllib``; Go
-  reads the upper-case one first), an empty value counts as unset, and ``HTTP_PROXY`` is ignored when
-  ``REQUEST_METHOD`` is set (a CGI request could set it: "httpoxy"), as Go and ``urllib`` do;
+  ``all_proxy``/``ALL_PROXY`` (curl; Go and aiohttp ignore it, so a ``socks5://`` one, which aiohttp cannot use,
+  is skipped with a warning rather than refused); the lower-case name wins when both are set (curl, Python's
+  ``urllib``; Go reads the upper-case one first), an empty value counts as unset, and ``HTTP_PROXY`` is ignored
+  when ``REQUEST_METHOD`` is set (a CGI request could set it: "httpoxy"), as Go and ``urllib`` do;
 - ``no_proxy``/``NO_PROXY``: comma-separated host names (``example.com`` and ``.example.com`` both cover the
   domain and everything under it; ``*.example.com`` too), IP addresses, CIDR blocks (``10.0.0.0/8``), each with an
   optional ``:port``; ``*`` turns the proxy off;
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import logging
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 import aiohttp
@@ -64,6 +66,8 @@ FROM_ENVIRONMENT: Final = _FromEnvironment.FROM_ENVIRONMENT
 
 
 _SCHEMES: Final = frozenset({"http", "https"})
+
+logger: Final = logging.getLogger("aiodataops.config")
 
 
 @attrs.frozen(repr=False)
@@ -118,8 +122,9 @@ def parse_proxy(value: str, *, name: str = "proxy=") -> Proxy:
     except (ValueError, TypeError):
         raise ConfigurationError(f"{name}: {shown!r} is not a proxy URL") from None
     if url.scheme not in _SCHEMES:
+        direct = "" if name.endswith("=") or name.startswith("--") else " (or connect directly: proxy=None, --no-proxy)"
         raise ConfigurationError(
-            f"{name}: {url.scheme}:// proxies are not supported ({shown!r}); use an http:// or https:// proxy"
+            f"{name}: {url.scheme}:// proxies are not supported ({shown!r}); use an http:// or https:// proxy{direct}"
         )
     if not host:
         raise ConfigurationError(f"{name}: {shown!r} names no proxy host")
@@ -199,7 +204,17 @@ def environment_proxy(target: URL, environ: Mapping[str, str]) -> Proxy | None:
         found = _getenv(environ, "https_proxy")
     else:
         found = _getenv(environ, "http_proxy", skip_upper="REQUEST_METHOD" in environ)
-    found = found or _getenv(environ, "all_proxy")
+    if found is None:
+        found = _getenv(environ, "all_proxy")
+        scheme = found[0].partition("://")[0].lower() if found and "://" in found[0] else "http"
+        if found is not None and scheme not in _SCHEMES:
+            logger.warning(
+                "%s names a %s:// proxy, which aiodataops cannot use: connecting directly "
+                "(set HTTPS_PROXY to an http:// proxy to go through one)",
+                found[1],
+                scheme,
+            )
+            return None
     if found is None:
         return None
     value, env_name = found

@@ -97,6 +97,18 @@ def test_no_proxy_covers_names_domains_addresses_blocks_and_ports(
     assert bypasses_proxy(host, port, no_proxy) is bypassed
 
 
+def test_a_socks_all_proxy_is_skipped_with_a_warning_but_a_socks_https_proxy_is_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ALL_PROXY=socks5://... (for other tools; Go and aiohttp ignore ALL_PROXY) means direct, with a warning."""
+    caplog.set_level(logging.WARNING, logger="aiodataops.config")
+    assert environment_proxy(HTTPS_TARGET, {"ALL_PROXY": "socks5://user:all-hunter2@127.0.0.1:1080"}) is None
+    assert "ALL_PROXY names a socks5:// proxy" in caplog.text
+    assert "hunter2" not in caplog.text
+    with pytest.raises(ConfigurationError, match=r"HTTPS_PROXY: socks5:// .*--no-proxy"):
+        environment_proxy(HTTPS_TARGET, {"HTTPS_PROXY": "socks5://127.0.0.1:1080"})
+
+
 def test_no_proxy_and_loopback_endpoints_go_direct() -> None:
     """A NO_PROXY host, and any loopback endpoint (the emulator), bypass the environment's proxy."""
     environ = {"HTTPS_PROXY": "http://proxy.corp:3128", "HTTP_PROXY": "http://proxy.corp:3128"}
