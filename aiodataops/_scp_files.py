@@ -68,7 +68,8 @@ class ScpFiles:
     """What the two files say: setting -> (value, how to name where it came from), and the problems found."""
 
     directory: Path | None
-    values: dict[str, tuple[str, str]] = attrs.field(factory=dict)
+    # The repr names the settings found, never their values (the secret key is one of them).
+    values: dict[str, tuple[str, str]] = attrs.field(factory=dict, repr=lambda values: repr(sorted(values)))
     problems: tuple[str, ...] = ()
 
     def get(self, setting: str) -> tuple[str | None, str | None]:

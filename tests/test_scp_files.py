@@ -22,6 +22,7 @@ from yarl import URL
 from aiodataops._client import DataOpsClient
 from aiodataops._config import resolve_settings
 from aiodataops._errors import ConfigurationError
+from aiodataops._scp_files import read_scp_files
 from aiodataops._signing import Credentials
 from aiodataops.cli import main
 from aiodataops.emulator import Emulator
@@ -85,6 +86,16 @@ def test_scp_v2_files_in_scpconf_give_the_region_and_the_env_of_their_auth_url(t
     write(home / ".scp", "config.json", {"dataops-endpoint": "https://dataops.example.com/"})
     settings = resolve_settings(environ={"HOME": str(home)})  # ~/.scp, when there, is the directory read
     assert (settings.endpoint, settings.credentials.access_key) == ("https://dataops.example.com", "AK-v1")
+
+
+def test_what_the_files_said_is_never_shown_in_a_repr(tmp_path: Path) -> None:
+    """The parsed files' repr names the settings found, not the keys' values."""
+    directory = scp_dir(tmp_path, {**V1_CREDENTIALS, "auth-token": "tok-hunter2"}, {"dataops-endpoint": ENDPOINT})
+    files = read_scp_files(directory)
+    assert files.get("secret_key") == (SECRET, f"secret-key in {directory / 'credentials.json'}")
+    assert "hunter2" not in repr(files)
+    assert "secret_key" in repr(files)
+    assert "hunter2" not in repr(resolve_settings(environ={"SCP_CONFIG_DIR": str(directory)}))
 
 
 def test_arguments_beat_the_environment_which_beats_the_files(tmp_path: Path) -> None:
