@@ -51,13 +51,13 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="read SCP's credentials.json and config.json from DIR (SCP_CONFIG_DIR; default ~/.scp)",
     )
-    proxy = group.add_mutually_exclusive_group()
-    proxy.add_argument(
+    # Not an argparse mutually exclusive group: argparse would list those two outside this group's help.
+    group.add_argument(
         "--proxy",
         metavar="URL",
         help="send requests through this proxy, http://[user:password@]host:port (default: HTTPS_PROXY, NO_PROXY)",
     )
-    proxy.add_argument(
+    group.add_argument(
         "--no-proxy", action="store_true", help="connect directly, whatever HTTPS_PROXY or HTTP_PROXY say"
     )
 
@@ -110,6 +110,8 @@ def client_from_args(args: argparse.Namespace, **options: Any) -> DataOpsClient:
     # The environment's proxy is looked up here, with the real environment, because the client below is built
     # from what was just resolved alone (environ={}: nothing is read twice, and each error was named as a flag).
     proxy: Proxy | None = None
+    if args.proxy is not None and args.no_proxy:
+        raise ConfigurationError("--proxy and --no-proxy contradict each other; give one of them")
     if args.proxy is not None:
         proxy = parse_proxy(args.proxy, name="--proxy")
     elif not args.no_proxy:
