@@ -7,8 +7,10 @@ through the proxy, and over https the client still checked the API's certificate
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
+import json
 import logging
 import ssl
 from typing import TYPE_CHECKING
@@ -23,7 +25,9 @@ from aiodataops._client import DataOpsClient
 from aiodataops._errors import ConfigurationError, ConnectError
 from aiodataops._proxy import FROM_ENVIRONMENT, Proxy, bypasses_proxy, environment_proxy, parse_proxy, resolve_proxy
 from aiodataops._retry import RetryPolicy
+from aiodataops.cli._connection import client_from_args, connection_parent
 from aiodataops.emulator import Emulator
+from tests.reliability._support import in_thread, run_cli
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -322,3 +326,46 @@ def test_a_parsed_proxy_can_be_passed_as_is() -> None:
     """``proxy=`` also takes a ``Proxy`` (what ``resolve_proxy`` returns), used unchanged."""
     proxy = Proxy(URL("http://proxy.corp:3128"), source="--proxy")
     assert DataOpsClient(str(HTTPS_TARGET), CREDS, proxy=proxy).transport.proxy is proxy
+
+
+# -- the command line ------------------------------------------------------------------------------------------
+
+
+def test_the_cli_goes_through_proxy_or_http_proxy_and_no_proxy_goes_direct(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--proxy URL`` and ``HTTP_PROXY`` both route ``services list`` through the proxy; ``--no-proxy`` ignores it."""
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SCP_CONFIG_DIR", str(tmp_path))  # no file of the machine's user joins in
+
+    @contextlib.asynccontextmanager
+    async def serving() -> AsyncIterator[tuple[Emulator, ForwardProxy]]:
+        async with (
+            Emulator(data_ops=1, services_per_data_ops=2) as emu,
+            ForwardProxy(hosts={API_HOST: "127.0.0.1"}) as proxy,
+        ):
+            yield emu, proxy
+
+    with in_thread(serving) as (emu, proxy):
+        secret = tmp_path / "secret"
+        secret.write_text(emu.credentials.secret_key)
+        endpoint = f"http://{API_HOST}:{emu.port}"
+        conn = ["--endpoint", endpoint, "--insecure-http", "--access-key", emu.credentials.access_key]
+        conn += ["--secret-key-file", str(secret)]
+        status, out, err = run_cli(capsys, "services", "list", "-o", "json", *conn, "--proxy", proxy.url)
+        assert (status, err) == (0, "")
+        assert len(json.loads(out)) == 2
+        through_flag = len(proxy.seen)
+        assert through_flag >= 1
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        status, out, err = run_cli(capsys, "services", "list", "-o", "json", *conn)
+        assert (status, err) == (0, "")
+        assert len(proxy.seen) > through_flag
+        assert all(seen.target.startswith(endpoint + "/v1/") for seen in proxy.seen)
+        parser = argparse.ArgumentParser(parents=[connection_parent()])
+        assert client_from_args(parser.parse_args([*conn, "--no-proxy"])).transport.proxy is None  # HTTP_PROXY or not
+        assert client_from_args(parser.parse_args(conn)).transport.proxy is not None
+        status, _, err = run_cli(capsys, "services", "list", *conn, "--proxy", proxy.url, "--no-proxy")
+        assert status == 2
+        assert "--proxy and --no-proxy" in err
