@@ -488,7 +488,10 @@ class Transport:
                 retryable=self.retry.retry_connection_errors,
             )
         wants_credentials = exc.status == 407  # noqa: PLR2004 -- Proxy Authentication Required
-        hint = " (it wants credentials: http://user:password@host:port)" if wants_credentials else ""
+        hint = ""
+        if wants_credentials:
+            given = self.proxy is not None and self.proxy.authorization is not None
+            hint = " (it refused the credentials given)" if given else " (give them: http://user:password@host:port)"
         refused = f"the proxy {proxy} refused the connection: {exc.status} {exc.message}{hint}"
         return _Failure(
             ConnectError(refused, method=method, url=url),

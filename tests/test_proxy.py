@@ -302,6 +302,7 @@ async def test_a_proxy_asking_for_credentials_is_a_clear_error_that_shows_none(t
                     await client.services.get("DOPS_SERVICE-x")
             message = str(caught.value)
             assert f"127.0.0.1:{proxy.port}" in message
+            assert ("refused the credentials given" in message) is ("wrong" in proxy_url)
             assert "wrong-secret" not in message
             assert "wrong-secret" not in repr(caught.value)
             assert len(proxy.seen) == 1  # a refusal does not heal by retrying
