@@ -16,27 +16,30 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import warnings
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from aiodataops._clock import Clock, SystemClock
 from aiodataops._config import resolve_settings
 from aiodataops._data_ops import DataOpsResource
 from aiodataops._errors import ConfigurationError
 from aiodataops._polling import PollPolicy
+from aiodataops._proxy import FROM_ENVIRONMENT, ProxySetting, resolve_proxy
 from aiodataops._services import Services
+from aiodataops._timeouts import Timeouts, as_timeouts
 from aiodataops._transport import DEFAULT_MAX_RESPONSE_SIZE, Transport, using_api_versions
 
 if TYPE_CHECKING:
     import contextlib
-    import os
     import ssl as ssl_module
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
     from types import TracebackType
+
+    import aiohttp
 
     from aiodataops._retry import RetryBudget, RetryPolicy
     from aiodataops._signing import Credentials
-    from aiodataops._timeouts import Timeouts
     from aiodataops.fleet import Fleet
 
 __all__ = ["DataOpsClient"]
@@ -47,12 +50,17 @@ class DataOpsClient:
 
     ``endpoint`` is a base URL (or pass ``region=`` and ``env=``); ``credentials`` an access key pair. Every
     missing or contradictory setting is reported at once in one ``ConfigurationError``. ``concurrency`` sizes the
-    connection pool. ``timeout``, ``retry`` and ``poll`` tune one attempt, the transport's retries and the waits
-    for a settled state; ``retry_budget`` can be shared between clients; ``clock`` is injectable for tests, and so
-    is ``wall_clock``, the epoch milliseconds requests are signed with (default ``aiodataops._signing.now_ms``).
-    ``ssl`` takes an ``SSLContext`` or a CA bundle path (verification is always on); plain ``http://`` is for
-    loopback hosts unless ``allow_insecure_http=True``. ``api_versions`` maps operation names to the API version
-    to send them at instead of the documented one (``aiodataops._signing.API_VERSIONS``).
+    connection pool. ``timeout`` bounds one attempt (a number of seconds, or ``Timeouts`` phase by phase), ``retry``
+    and ``poll`` tune the transport's retries and the waits for a settled state; ``retry_budget`` can be shared
+    between clients; ``clock`` is injectable for tests, and so is ``wall_clock``, the epoch milliseconds requests
+    are signed with (default ``aiodataops._signing.now_ms``). ``ssl`` takes an ``SSLContext`` or a CA bundle path
+    (verification is always on); plain ``http://`` is for loopback hosts unless ``allow_insecure_http=True``.
+    ``proxy`` is a proxy URL (``http://user:password@proxy.corp:3128``) or ``None`` to connect directly; left out,
+    ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` decide, once (``aiodataops._proxy``). ``trace_configs`` are
+    ``aiohttp.TraceConfig``s given to the session: every attempt of every request passes through them
+    (OpenTelemetry's aiohttp instrumentation is one).
+    ``api_versions`` maps operation names to the API version to send them at instead of the documented one
+    (``aiodataops._signing.API_VERSIONS``).
     """
 
     def __init__(
@@ -64,7 +72,7 @@ class DataOpsClient:
         env: str | None = None,
         concurrency: int = 32,
         accept_language: str = "en-US",
-        timeout: Timeouts | None = None,
+        timeout: Timeouts | float | None = None,
         retry: RetryPolicy | None = None,
         retry_budget: RetryBudget | None = None,
         poll: PollPolicy | None = None,
@@ -74,6 +82,8 @@ class DataOpsClient:
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         wall_clock: Callable[[], int] | None = None,
         api_versions: Mapping[str, str] | None = None,
+        proxy: ProxySetting = FROM_ENVIRONMENT,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         settings = resolve_settings(
             endpoint=endpoint,
@@ -91,7 +101,7 @@ class DataOpsClient:
             settings.credentials,
             concurrency=concurrency,
             accept_language=settings.accept_language,
-            timeouts=timeout,
+            timeouts=as_timeouts(timeout),
             retry=retry,
             retry_budget=retry_budget,
             clock=self._clock,
@@ -100,6 +110,8 @@ class DataOpsClient:
             max_response_size=max_response_size,
             wall_clock=wall_clock,
             api_versions=api_versions,
+            proxy=resolve_proxy(settings.endpoint, proxy, environ=os.environ),
+            trace_configs=trace_configs,
         )
         self.services = Services(self, self._transport)
         self.data_ops = DataOpsResource(self, self._transport)
@@ -109,6 +121,7 @@ class DataOpsClient:
         cls,
         *,
         environ: Mapping[str, str] | None = None,
+        config_dir: str | os.PathLike[str] | None = None,
         endpoint: str | None = None,
         credentials: Credentials | None = None,
         access_key: str | None = None,
@@ -118,14 +131,28 @@ class DataOpsClient:
         env: str | None = None,
         accept_language: str | None = None,
         allow_insecure_http: bool = False,
-        **options: Any,
+        concurrency: int = 32,
+        timeout: Timeouts | float | None = None,
+        retry: RetryPolicy | None = None,
+        retry_budget: RetryBudget | None = None,
+        poll: PollPolicy | None = None,
+        clock: Clock | None = None,
+        ssl: ssl_module.SSLContext | str | os.PathLike[str] | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        wall_clock: Callable[[], int] | None = None,
+        proxy: ProxySetting = FROM_ENVIRONMENT,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+        api_versions: Mapping[str, str] | None = None,
     ) -> DataOpsClient:
-        """Build a client from ``SCP_*`` environment variables, any of them overridden by an argument.
+        """Build a client from arguments, else ``SCP_*`` environment variables, else SCP's files.
 
         Reads ``SCP_ACCESS_KEY``, ``SCP_SECRET_KEY``, ``SCP_AUTH_TOKEN`` (optional), ``SCP_DATAOPS_ENDPOINT`` or
-        ``SCP_REGION`` + ``SCP_ENV``, and ``SCP_ACCEPT_LANGUAGE``; ``options`` are the constructor's keyword
-        arguments (``concurrency``, ``timeout``, ``retry``, ``poll``, ``clock``, ``ssl``, ...).
+        ``SCP_REGION`` + ``SCP_ENV``, and ``SCP_ACCEPT_LANGUAGE``; what they leave unset comes from
+        ``credentials.json`` and ``config.json`` in ``config_dir``, ``$SCP_CONFIG_DIR`` or ``~/.scp``. ``environ``
+        replaces the process environment (proxy variables and ``HOME`` included). The other arguments are the
+        constructor's.
         """
+        environ = os.environ if environ is None else environ
         settings = resolve_settings(
             endpoint=endpoint,
             credentials=credentials,
@@ -137,17 +164,31 @@ class DataOpsClient:
             accept_language=accept_language,
             allow_insecure_http=allow_insecure_http,
             environ=environ,
+            config_dir=config_dir,
         )
         return cls(
             settings.endpoint,
             settings.credentials,
             accept_language=settings.accept_language,
             allow_insecure_http=allow_insecure_http,
-            **options,
+            concurrency=concurrency,
+            timeout=timeout,
+            retry=retry,
+            retry_budget=retry_budget,
+            poll=poll,
+            clock=clock,
+            ssl=ssl,
+            max_response_size=max_response_size,
+            wall_clock=wall_clock,
+            proxy=resolve_proxy(settings.endpoint, proxy, environ=environ),
+            trace_configs=trace_configs,
+            api_versions=api_versions,
         )
 
     def __repr__(self) -> str:
-        return f"DataOpsClient(endpoint={self.endpoint!r}, concurrency={self._transport.concurrency})"
+        proxy = self._transport.proxy
+        via = f", proxy={proxy.display!r}" if proxy is not None else ""
+        return f"DataOpsClient(endpoint={self.endpoint!r}, concurrency={self._transport.concurrency}{via})"
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 

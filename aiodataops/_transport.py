@@ -66,10 +66,12 @@ if TYPE_CHECKING:
     import os
     import random
     import ssl
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from types import TracebackType
 
     from aiohttp import ClientHandlerType, ClientRequest, ClientResponse
+
+    from aiodataops._proxy import Proxy
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
@@ -203,6 +205,8 @@ class Transport:
         rng: random.Random | None = None,
         wall_clock: Callable[[], int] | None = None,
         api_versions: Mapping[str, str] | None = None,
+        proxy: Proxy | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError(f"concurrency: must be at least 1, got {concurrency!r}")
@@ -231,11 +235,19 @@ class Transport:
             self.api_versions: Mapping[str, str] = check_api_versions(api_versions or {}, where="api_versions")
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+        self.proxy = proxy  # resolved once (aiodataops._proxy): the session sends every request through it
+        # The proxy's credentials go on the CONNECT of an https tunnel, or on each request to an http endpoint (the
+        # proxy reads them from the request it forwards); never logged (not in LOGGED_HEADERS).
+        credentials_header = {"Proxy-Authorization": proxy.authorization} if proxy and proxy.authorization else None
+        self._proxy_headers = credentials_header if self._scheme == "https" else None
+        self._plain_headers = CIMultiDict(credentials_header) if credentials_header and self._scheme == "http" else None
+        self._trace_configs = list(trace_configs)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop that opened the session, the only one it serves
 
     def __repr__(self) -> str:
-        return f"Transport(endpoint={self.endpoint!r}, credentials={self._credentials!r})"
+        via = f", proxy={self.proxy.display!r}" if self.proxy is not None else ""
+        return f"Transport(endpoint={self.endpoint!r}, credentials={self._credentials!r}{via})"
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -256,7 +268,6 @@ class Transport:
         static = {
             "Accept": "application/json",
             "Accept-Language": self._accept_language,
-            "Scp-Accesskey": self._credentials.access_key,
             "Scp-ClientType": CLIENT_TYPE,
             "User-Agent": _USER_AGENT,
         }
@@ -267,8 +278,14 @@ class Transport:
             middlewares=(self._sign,),
             cookie_jar=aiohttp.DummyCookieJar(),  # an API client has no use for cookies; skipping them is cheaper
             raise_for_status=False,
+            # The proxy was resolved once, from proxy= or the environment (aiodataops._proxy); trust_env=True would
+            # look it up again on every request, in a thread.
             trust_env=False,
+            proxy=self.proxy.url if self.proxy is not None else None,
+            trace_configs=self._trace_configs or None,
         )
+        if self.proxy is not None and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("requests to %s go through %s (%s)", self.endpoint, self.proxy.display, self.proxy.source)
         if hasattr(self._session, "_retry_connection"):
             # aiohttp re-sends an idempotent request once, at once, when its connection drops; that hidden attempt
             # would bypass the policy's backoff, attempt count and shared budget, so every re-send goes through ours.
@@ -298,6 +315,8 @@ class Transport:
         timestamp = self._wall_clock()
         headers = request.headers
         # The session's static headers dropped on a cross-origin hop never apply here: that hop is refused above.
+        # Set here, not as a session default: aiohttp sends the session's defaults on a proxy's CONNECT too.
+        headers["Scp-Accesskey"] = credentials.access_key
         headers["Scp-Timestamp"] = str(timestamp)
         headers["Scp-Signature"] = sign(request.method, url_text, timestamp, credentials)
         if credentials.auth_token:
@@ -312,6 +331,16 @@ class Transport:
         """Return the absolute, encoded URL of ``path`` (already encoded) with ``params``."""
         query = encode_query(params) if params else ""
         return f"{self.endpoint}{path}?{query}" if query else f"{self.endpoint}{path}"
+
+    def _headers(self, version: str, *, has_body: bool) -> CIMultiDict[str]:
+        """The per-request headers: the operation's API version (the creates are documented at 1.2 only), JSON's
+        when there is a body, and a plain-http proxy's credentials (an https proxy gets them on its CONNECT)."""
+        headers = CIMultiDict({"Scp-Api-Version": api_version_header(version)})
+        if has_body:
+            headers.update(_JSON_HEADERS)
+        if self._plain_headers:
+            headers.update(self._plain_headers)
+        return headers
 
     async def request(
         self,
@@ -340,11 +369,8 @@ class Transport:
         url_text = self.url_for(path, params)
         url = URL(url_text, encoded=True)
         method = method.upper()
-        # Each operation is sent at its own API version (the creates are documented at 1.2 only).
         version = api_version_for(operation, _CALL_VERSIONS.get(), self.api_versions)
-        headers = CIMultiDict({"Scp-Api-Version": api_version_header(version)})
-        if body is not None:
-            headers.update(_JSON_HEADERS)
+        headers = self._headers(version, has_body=body is not None)
         retry_sent = (method in _IDEMPOTENT_METHODS) if idempotent is None else idempotent
         policy = self.retry
         spent = 0
@@ -404,6 +430,7 @@ class Transport:
                 headers=headers,
                 allow_redirects=True,
                 max_redirects=self._max_redirects,
+                proxy_headers=self._proxy_headers,
             ) as response:
                 status = response.status
                 data = await self._read(response, method, url_text)
@@ -471,6 +498,8 @@ class Transport:
                 timeout=True,
                 retryable=policy.retry_timeouts,
             )
+        if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
+            return self._proxy_failure(exc, method, url)
         if isinstance(exc, aiohttp.ClientConnectorError):
             return _Failure(
                 ConnectError(f"could not connect: {exc.os_error or exc}", method=method, url=url),
@@ -504,6 +533,31 @@ class Transport:
             never_sent=False,
             timeout=False,
             retryable=False,
+        )
+
+    def _proxy_failure(
+        self, exc: aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError, method: str, url: str
+    ) -> _Failure:
+        """A proxy that could not be reached or refused the tunnel: nothing reached the API, the proxy named safely."""
+        proxy = self.proxy.display if self.proxy is not None else "the proxy"
+        if isinstance(exc, aiohttp.ClientProxyConnectionError):
+            return _Failure(
+                ConnectError(f"could not connect to the proxy {proxy}: {exc.os_error or exc}", method=method, url=url),
+                never_sent=True,
+                timeout=False,
+                retryable=self.retry.retry_connection_errors,
+            )
+        wants_credentials = exc.status == 407  # noqa: PLR2004 -- Proxy Authentication Required
+        hint = ""
+        if wants_credentials:
+            given = self.proxy is not None and self.proxy.authorization is not None
+            hint = " (it refused the credentials given)" if given else " (give them: http://user:password@host:port)"
+        refused = f"the proxy {proxy} refused the connection: {exc.status} {exc.message}{hint}"
+        return _Failure(
+            ConnectError(refused, method=method, url=url),
+            never_sent=True,
+            timeout=False,
+            retryable=exc.status in self.retry.retryable_statuses,
         )
 
     async def _read(self, response: ClientResponse, method: str, url: str) -> bytes:

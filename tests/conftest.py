@@ -9,3 +9,9 @@ import pytest
 def anyio_backend() -> str:
     """Run every ``pytest.mark.anyio`` test on asyncio."""
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _no_personal_scp_files(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point SCP's config directory at an empty one: a developer's own ``~/.scp`` must never reach a test."""
+    monkeypatch.setenv("SCP_CONFIG_DIR", str(tmp_path_factory.mktemp("no-scp-files")))

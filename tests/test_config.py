@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import ssl
 
 import pytest
@@ -17,6 +18,7 @@ from aiodataops._config import (
 )
 from aiodataops._errors import ConfigurationError
 from aiodataops._signing import Credentials
+from aiodataops._timeouts import Timeouts
 
 KEYS = {"SCP_ACCESS_KEY": "AK-env", "SCP_SECRET_KEY": "sk-env-secret"}
 
@@ -218,3 +220,45 @@ def test_a_client_with_a_newline_in_its_token_fails_at_construction() -> None:
         DataOpsClient("https://example.com", Credentials("AK", "sk", "tok\n"))
     with pytest.raises(ConfigurationError, match="SCP_ACCESS_KEY contains a control character"):
         DataOpsClient.from_env(environ={**KEYS, "SCP_ACCESS_KEY": "AK\n", "SCP_DATAOPS_ENDPOINT": "https://e.com"})
+
+
+# -- timeout= takes a number (issue 14) --------------------------------------------------------------------------
+
+
+def test_a_number_timeout_bounds_every_phase_of_one_attempt() -> None:
+    """``timeout=5.0`` (or ``5``) means 5 s per attempt: every phase, and the whole attempt, within 5 s."""
+    for timeout in (5.0, 5):
+        client = DataOpsClient("https://example.com", Credentials("AK", "sk"), timeout=timeout)
+        assert client.transport.timeouts == Timeouts(connect=5.0, pool=5.0, read=5.0, total=5.0)
+        assert client.transport.timeouts == Timeouts.per_attempt(5.0)
+    detailed = Timeouts(connect=1.0, total=30.0)
+    assert (
+        DataOpsClient("https://example.com", Credentials("AK", "sk"), timeout=detailed).transport.timeouts is detailed
+    )
+    assert DataOpsClient("https://example.com", Credentials("AK", "sk")).transport.timeouts == Timeouts()
+    from_env = DataOpsClient.from_env(environ={**KEYS, "SCP_DATAOPS_ENDPOINT": "https://example.com"}, timeout=2.5)
+    assert from_env.transport.timeouts.total == 2.5
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, float("nan"), float("inf"), True, "5"])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused(timeout: object) -> None:
+    """Zero, negative, NaN, infinite, a bool or a string: a ``ConfigurationError`` naming ``timeout``."""
+    with pytest.raises(ConfigurationError, match="timeout"):
+        DataOpsClient("https://example.com", Credentials("AK", "sk"), timeout=timeout)  # type: ignore[arg-type]
+
+
+def test_from_env_takes_every_keyword_of_the_constructor_with_the_same_type() -> None:
+    """``from_env`` spells out the constructor's keyword arguments (no ``**options: Any``), so typos are type errors."""
+    constructor = inspect.signature(DataOpsClient.__init__).parameters
+    from_env = inspect.signature(DataOpsClient.from_env).parameters
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in from_env.values())
+    for name, parameter in constructor.items():
+        if name in {"self", "credentials", "endpoint"}:
+            assert name == "self" or name in from_env
+            continue
+        assert name in from_env, name
+        if name != "accept_language":  # None in from_env: "not given, look further" (the environment, the files)
+            assert from_env[name].annotation == parameter.annotation, name
+            assert from_env[name].default == parameter.default, name
+    with pytest.raises(TypeError, match="timeuot"):
+        DataOpsClient.from_env(timeuot=5)  # type: ignore[call-arg]

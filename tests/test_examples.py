@@ -68,11 +68,25 @@ def check_aiohttp_app(result: Any) -> None:
     assert scaled == {"id": listed["services"][0]["id"], "state": "RUNNING", "worker_replica": "5"}
 
 
+def check_otel_fleet(result: Any) -> None:
+    spans, requests = result
+    (run,) = [span for span in spans if span.name == "fleet update"]
+    http = [span for span in spans if span is not run]
+    assert run.attributes["fleet.total"] == 20
+    assert len(http) == requests  # one client span per attempt the emulator answered
+    assert {span.name for span in http} == {"GET", "PUT"}
+    assert all(span.parent is not None and span.parent.span_id == run.context.span_id for span in http)
+
+
 CHECKS = {
     "one_service": check_one_service,
     "fleet_with_progress": check_fleet_with_progress,
     "aiohttp_app": check_aiohttp_app,
+    "otel_fleet": check_otel_fleet,
 }
+
+#: Examples that need an optional extra, with a module that shows the extra is installed.
+EXTRAS = {"otel_fleet": ("opentelemetry.instrumentation.aiohttp_client", "aiodataops[otel]")}
 
 
 def test_every_example_is_checked() -> None:
@@ -84,6 +98,9 @@ def test_every_example_is_checked() -> None:
 @pytest.mark.parametrize("name", sorted(CHECKS))
 async def test_example_runs(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     """The example's ``main()`` runs against the emulator and returns what it says it returns."""
+    if name in EXTRAS:
+        module, extra = EXTRAS[name]
+        pytest.importorskip(module, reason=f"{name} needs {extra} (pip install '.[otel]'; the dev extra has it)")
     CHECKS[name](await run(name))
     assert capsys.readouterr().out  # it tells the reader what happened
 

@@ -608,3 +608,25 @@ def test_ids_that_would_address_something_else_are_refused(segment: str) -> None
     with pytest.raises(ValueError, match="not a usable id"):
         encode_path("v1", "data-ops-services", segment)
     assert encode_path("v1", "a/b", "x y") == "/v1/a%2Fb/x%20y"
+
+
+async def test_a_number_timeout_ends_an_attempt_that_stalls() -> None:
+    """``DataOpsClient(timeout=0.05)``: an answer that never comes ends the attempt as ``RequestTimeoutError``."""
+    from aiodataops._client import DataOpsClient  # noqa: PLC0415 -- the one client-level test in this file
+
+    release = anyio.Event()
+
+    async def stall(_: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response()
+
+    recorder = Recorder()
+    async with serve(app_with(recorder, {"/v1/data-ops-services/x": stall})) as base:
+        client = DataOpsClient(base, CREDS, timeout=0.05, retry=RetryPolicy(max_attempts=1))
+        async with client:
+            try:
+                with pytest.raises(RequestTimeoutError):
+                    await client.services.get("x")
+            finally:
+                release.set()
+    assert recorder.count == 1
