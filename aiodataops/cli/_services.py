@@ -401,7 +401,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--limit", type=positive_int, metavar="N", help="stop after N services")
 
     get = actions.add_parser("get", parents=[common], help="show one service")
-    get.add_argument("service_id", type=service_id, metavar="SERVICE_ID")
+    get.add_argument("service_id", type=service_id, metavar="SERVICE_ID", help="the service's id (DOPS_SERVICE-...)")
 
     update = actions.add_parser(
         "update",
@@ -409,7 +409,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="change one service (only what is given is sent)",
         description="Change one service. Only the fields given are sent; workload flags merge into --body.",
     )
-    update.add_argument("service_id", type=service_id, metavar="SERVICE_ID")
+    update.add_argument("service_id", type=service_id, metavar="SERVICE_ID", help="the service's id (DOPS_SERVICE-...)")
     update.add_argument("--body", metavar="PATH", help="a JSON ServiceUpdate ('-' for stdin); flags override it")
     update.add_argument("--description", metavar="TEXT", help="the new description ('' clears it)")
     update.add_argument("--domain", help="the new domain")
