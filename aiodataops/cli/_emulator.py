@@ -273,11 +273,12 @@ def _announce(emulator: Emulator, args: argparse.Namespace) -> None:
 
 async def _serve(emulator: Emulator, args: argparse.Namespace) -> None:
     async with emulator:
-        _announce(emulator, args)
         stop = asyncio.Event()
-        # SIGTERM (a benchmark or a supervisor stopping it) ends the run as cleanly as Ctrl+C does.
+        # SIGTERM (a benchmark or a supervisor stopping it) ends the run as cleanly as Ctrl+C does; set up before
+        # the announcement, so that whoever read it may stop the emulator at once.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        _announce(emulator, args)
         await stop.wait()
 
 
