@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any, Final
 
-import jmespath  # type: ignore[import-untyped]  # it ships no type information; compile() is all we call
+import jmespath  # type: ignore[import-untyped]  # it ships no types; compile() is all this calls
 from jmespath.exceptions import JMESPathError  # type: ignore[import-untyped]  # the same
 
 __all__ = [

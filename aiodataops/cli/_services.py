@@ -19,7 +19,7 @@ import anyio
 import attrs
 import orjson
 import yaml
-from jmespath.exceptions import JMESPathError, JMESPathTypeError  # type: ignore[import-untyped]  # it ships no type information
+from jmespath.exceptions import JMESPathError, JMESPathTypeError  # type: ignore[import-untyped]  # ships no types
 
 from aiodataops._errors import (
     AuthenticationError,
