@@ -24,7 +24,7 @@ _INSTALL: Final = """\
 install it once:
   bash  aiodataops completion bash > ~/.local/share/bash-completion/completions/aiodataops
         (or add `eval "$(aiodataops completion bash)"` to ~/.bashrc)
-  zsh   aiodataops completion zsh > ~/.zfunc/_aiodataops
+  zsh   mkdir -p ~/.zfunc && aiodataops completion zsh > ~/.zfunc/_aiodataops
         (with `fpath+=(~/.zfunc); autoload -U compinit; compinit` in ~/.zshrc)
   fish  aiodataops completion fish > ~/.config/fish/completions/aiodataops.fish
 then open a new shell."""
