@@ -107,8 +107,8 @@ def test_a_failure_the_demo_did_not_inject_exits_1(tmp_path: Path) -> None:
     )
     problems = " / ".join(result.problems())
     assert "2 lines for 2 services, not the fleet's 3" in problems
-    assert "1 services were sent their update twice" in problems
-    assert "1 services did not succeed for a reason the demo did not inject" in problems
+    assert "1 service got the update twice" in problems
+    assert "1 service did not succeed for a reason the demo did not inject" in problems
     assert result.exit_status() == 1
     assert attrs.evolve(result, interrupted=True).exit_status() == 130
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import orjson
 import pytest
+import yaml
 
 from aiodataops._clock import VirtualClock
 from aiodataops._models import HostAlias, HostAliasEntry, ServiceUpdate, ServiceWorkload, Workload
@@ -169,6 +170,60 @@ async def test_a_listing_that_fails_at_once_leaves_stdout_empty(cli: Cli, output
     assert status == 1
     assert out == ""
     assert "500" in err
+
+
+@pytest.mark.anyio
+async def test_text_is_the_old_name_of_table(cli: Cli) -> None:
+    """-o table (the default) and -o text print the same table and the same key/value lines."""
+    service_id = cli.emu.service_ids()[0]
+    default, table, text = [await cli("list", *flags) for flags in ([], ["-o", "table"], ["-o", "text"])]
+    assert default == table == text
+    assert table[1].startswith("ID ")
+    assert (await cli("get", service_id, "-o", "table")) == (await cli("get", service_id, "-o", "text"))
+
+
+@pytest.mark.anyio
+async def test_yaml_holds_what_json_holds(cli: Cli) -> None:
+    """-o yaml prints the same document as -o json, for a listing (streamed item by item) and for one service."""
+    service_id = cli.emu.service_ids()[0]
+    _, as_yaml, _ = await cli("list", "-o", "yaml", "--page-size", "2")
+    _, as_json, _ = await cli("list", "-o", "json", "--page-size", "2")
+    assert yaml.safe_load(as_yaml) == orjson.loads(as_json)
+    assert len(orjson.loads(as_json)) == 6
+    _, one_yaml, _ = await cli("get", service_id, "-o", "yaml")
+    _, one_json, _ = await cli("get", service_id, "-o", "json")
+    assert yaml.safe_load(one_yaml) == orjson.loads(one_json)
+    assert yaml.safe_load(one_yaml)["account"]["account_password"] == "***"
+    status, empty, _ = await cli("list", "-o", "yaml", "--name", "no-such-service")
+    assert (status, yaml.safe_load(empty)) == (0, [])
+
+
+@pytest.mark.anyio
+async def test_query_picks_from_the_json_output(cli: Cli) -> None:
+    """--query applies a JMESPath expression to the JSON document: plain values one per line (a row of values
+    tab-separated) with -o table, the result itself with -o json or yaml; --limit applies first."""
+    ids = cli.emu.service_ids()
+    status, out, _ = await cli("list", "--query", "[].data_ops_service_id")
+    assert status == 0
+    assert sorted(out.splitlines()) == sorted(ids)
+    _, rows, _ = await cli("list", "--query", "[].[data_ops_service_id, state]", "--limit", "2")
+    assert [row.split("\t")[1] for row in rows.splitlines()] == ["RUNNING", "RUNNING"]
+    _, count, _ = await cli("list", "--query", "length([?state=='RUNNING'])", "-o", "json")
+    assert orjson.loads(count) == 6
+    _, picked, _ = await cli("get", ids[0], "--query", "{id: data_ops_service_id, worker: service_workload.worker}")
+    assert orjson.loads(picked)["id"] == ids[0]
+    _, as_yaml, _ = await cli("get", ids[0], "--query", "account", "-o", "yaml")
+    assert yaml.safe_load(as_yaml)["account_password"] == "***"
+
+
+@pytest.mark.anyio
+async def test_a_query_that_does_not_fit_the_data_exits_2(cli: Cli) -> None:
+    """An expression that parses but cannot apply to the data (a function given the wrong type) exits 2 naming
+    --query, with a short message rather than the whole document."""
+    status, out, err = await cli("list", "--query", "abs(@)")
+    assert status == 2
+    assert out == ""
+    assert err == "aiodataops services: --query: abs() expects number, got array\n"
 
 
 @pytest.mark.anyio

@@ -14,10 +14,11 @@ from collections.abc import Sequence  # noqa: TC003 -- kept at run time for read
 from importlib.metadata import PackageNotFoundError, version
 
 from aiodataops._errors import DataOpsError
-from aiodataops.cli import _demo, _emulator, _fleet, _services
+from aiodataops.cli import _completion, _demo, _emulator, _fleet, _services
 from aiodataops.cli._common import ExitCode, error_exit
+from aiodataops.cli._flags import add_logging_options, sub_parsers
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,15 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Samsung Cloud Platform Data Ops (managed Airflow): services, fleet updates, a local emulator.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    parser.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        default="warning",
-        help="log to stderr from this level (default warning); no level ever shows a secret",
-    )
+    add_logging_options(parser, default="warning")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (_demo, _fleet, _services, _emulator):
+    for module in (_demo, _fleet, _services, _emulator, _completion):
         module.register(sub)
+    for child in sub_parsers(parser):
+        # After the sub-command too: `aiodataops services list --debug` as well as `aiodataops --debug services list`.
+        add_logging_options(child, default=argparse.SUPPRESS)
     return parser
 
 

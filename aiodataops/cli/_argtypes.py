@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Final
+import re
+from typing import Any, Final
+
+import jmespath  # type: ignore[import-untyped]  # it ships no types; compile() is all this calls
+from jmespath.exceptions import JMESPathError  # type: ignore[import-untyped]  # the same
 
 __all__ = [
     "MAX_CONCURRENCY",
     "concurrency",
     "count",
+    "jmespath_expression",
     "positive_int",
     "positive_seconds",
     "seconds_or_zero",
@@ -87,3 +92,14 @@ def service_id(text: str) -> str:
             "(no '/', spaces or control characters; not empty, '.' or '..')"
         )
     return text
+
+
+def jmespath_expression(text: str) -> Any:
+    """A JMESPath expression (``--query``), compiled: a bad one is a usage error naming the flag and the problem."""
+    try:
+        return jmespath.compile(text)
+    except JMESPathError as exc:
+        # Its messages span lines (the expression, then a caret under the place); one line reads better here.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip().strip("^")]
+        problem = re.sub(r"^invalid jmespath expression:\s*", "", " ".join(lines), flags=re.IGNORECASE)
+        raise argparse.ArgumentTypeError(f"not a JMESPath expression: {problem}") from None

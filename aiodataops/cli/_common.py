@@ -1,4 +1,5 @@
-"""What every sub-command shares: the exit statuses and the way an error becomes a message and a status."""
+"""What every sub-command shares: the exit statuses, the way an error becomes a message and a status, and counted
+nouns ("1 target", "2 targets")."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Final
 from aiodataops._errors import AuthenticationError, ConfigurationError, DataOpsError, PermissionDeniedError
 from aiodataops.fleet import JournalError, PlanError
 
-__all__ = ["USAGE_ERRORS", "ExitCode", "error_exit", "usage_error"]
+__all__ = ["USAGE_ERRORS", "ExitCode", "error_exit", "plural", "usage_error"]
 
 #: Errors that are the caller's to fix, like a bad flag (exit 2): settings, plans, journals, and credentials the
 #: server refuses (401) or that may not do what was asked (403).
@@ -40,3 +41,9 @@ def error_exit(command: str | None, exc: DataOpsError) -> ExitCode:
     """Print ``aiodataops [COMMAND]: ERROR`` to standard error; ``USAGE`` for the ``USAGE_ERRORS``, else ``FAILED``."""
     print(f"aiodataops{f' {command}' if command else ''}: {exc}", file=sys.stderr)
     return ExitCode.USAGE if isinstance(exc, USAGE_ERRORS) else ExitCode.FAILED
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``count`` and the noun that fits it: ``1 target``, ``0 targets``, ``1,200 targets`` (``many`` when the
+    plural is not the noun plus ``s``)."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"

@@ -33,6 +33,7 @@ from aiodataops.cli._argtypes import MAX_CONCURRENCY, concurrency, positive_int
 from aiodataops.cli._common import error_exit, usage_error
 from aiodataops.cli._demo_run import DemoResult, DemoSettings, run_demo
 from aiodataops.cli._demo_summary import print_intro, print_summary
+from aiodataops.cli._flags import add_output_option
 from aiodataops.cli._interrupts import run_interruptibly
 from aiodataops.cli._output_files import unwritable
 from aiodataops.cli._progress import FleetProgress
@@ -82,9 +83,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when any service did not succeed, as `fleet apply` does"
     )
-    parser.add_argument(
-        "--output", choices=("text", "json"), default="text", help="text: a summary; json: one JSON document"
-    )
+    add_output_option(parser, ("text", "json"), "text: a summary (default); json: one JSON document")
     parser.set_defaults(handler=_demo)
 
 

@@ -17,7 +17,7 @@ import attrs
 import yaml
 
 from aiodataops import DataOpsClient, PollPolicy, RetryPolicy
-from aiodataops.cli._common import ExitCode
+from aiodataops.cli._common import ExitCode, plural
 from aiodataops.cli._output_files import write_report
 from aiodataops.emulator import Emulator, FaultRule
 from aiodataops.fleet import FleetReport, Outcome, StopReason, load_plan
@@ -142,17 +142,17 @@ class DemoResult:
         ids = [item.data_ops_service_id for item in report.items]
         if len(ids) != self.settings.services or len(set(ids)) != len(ids):
             found.append(
-                f"the report holds {len(ids)} lines for {len(set(ids))} services, not the fleet's "
+                f"the report holds {plural(len(ids), 'line')} for {plural(len(set(ids)), 'service')}, not the fleet's "
                 f"{self.settings.services}"
             )
         twice = sorted(sid for sid, n in self.accepted_puts.items() if n > 1)
         if twice:
-            found.append(f"{len(twice)} services were sent their update twice")
+            found.append(f"{plural(len(twice), 'service')} got the update twice")
         unexpected = [
             i for i in report.items if i.outcome is not Outcome.SUCCEEDED and i.data_ops_service_id not in self.injected
         ]
         if unexpected:
-            found.append(f"{len(unexpected)} services did not succeed for a reason the demo did not inject")
+            found.append(f"{plural(len(unexpected), 'service')} did not succeed for a reason the demo did not inject")
         return found
 
     def exit_status(self, *, strict: bool = False) -> int:

@@ -8,7 +8,7 @@ import statistics
 import textwrap
 from typing import IO, TYPE_CHECKING, Final
 
-from aiodataops.cli._common import ExitCode
+from aiodataops.cli._common import ExitCode, plural
 from aiodataops.cli._demo_run import BATCHES
 from aiodataops.fleet import Outcome, StopReason
 
@@ -27,8 +27,8 @@ def print_intro(settings: DemoSettings, endpoint: str, out: IO[str]) -> None:
     batches = ", ".join(map(str, BATCHES))
     lines = (
         (
-            f"aiodataops demo: {settings.services} services in {settings.data_ops} data ops, served by an emulator "
-            f"in this process ({endpoint})"
+            f"aiodataops demo: {plural(settings.services, 'service')} in {settings.data_ops} data ops, served by an "
+            f"emulator in this process ({endpoint})"
         ),
         (
             f"  misbehaving on purpose: {settings.error_rate:.0%} of updates end in ERROR; "
@@ -58,7 +58,7 @@ def print_summary(result: DemoResult, out: IO[str], *, strict: bool = False, wid
 def _report_lines(result: DemoResult) -> list[str]:
     report = result.report
     counts = ", ".join(f"{n} {o}" for o, n in report.counts.items() if n) or "no targets"
-    lines = [f"fleet: {report.total} services in {report.elapsed_seconds:.1f}s: {counts}"]
+    lines = [f"fleet: {plural(report.total, 'service')} in {report.elapsed_seconds:.1f}s: {counts}"]
     if report.stopped is not StopReason.COMPLETED:
         lines.append(f"  stopped: {report.stopped}")
     troubled = [i for i in report.items if i.outcome is not Outcome.SUCCEEDED]
@@ -84,7 +84,7 @@ def _report_lines(result: DemoResult) -> list[str]:
 def _emulator_lines(result: DemoResult) -> list[str]:
     total = sum(result.requests.values())
     by_status = ", ".join(f"{n:,} x {status or 'dropped'}" for status, n in sorted(result.requests.items()))
-    lines = [f"emulator: {total:,} requests: {by_status}"]
+    lines = [f"emulator: {plural(total, 'request')}: {by_status}"]
     if result.faults:
         faults = ", ".join(f"{n} x {kind} on {op}" for (op, kind), n in sorted(result.faults.items()))
         lines.append(f"  injected faults, retried by the client: {faults}")

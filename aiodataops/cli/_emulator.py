@@ -1,7 +1,9 @@
 """``aiodataops emulator``: serve a local Data Ops API until stopped, and print how to reach it.
 
 It prints the base URL, the access key and (on purpose, only here) the secret key: they are the emulator's own
-throwaway test credentials, which sign nothing anywhere else.
+throwaway test credentials, which sign nothing anywhere else. It also prints them as ``export SCP_...=...`` lines to
+paste into a shell (after an ``unset`` of the settings that would contradict or outlive them), and ``--env-file
+PATH`` writes those lines to a file (mode 0600) to ``source``; ``--output json`` prints one JSON object instead.
 """
 
 from __future__ import annotations
@@ -9,18 +11,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import shlex
 import signal
 import sys
-from typing import Any
+from typing import Any, Final
+
+import orjson
 
 from aiodataops._signing import Credentials
-from aiodataops.cli._common import ExitCode, usage_error
+from aiodataops.cli._common import ExitCode, plural, usage_error
+from aiodataops.cli._flags import add_output_option
+from aiodataops.cli._output_files import unwritable
 from aiodataops.emulator import DEFAULT_CREDENTIALS, Emulator, EmulatorConfig, FaultRule, Latency
 from aiodataops.emulator._config import QUIRKS
 from aiodataops.emulator._faults import FAULT_KINDS
 from aiodataops.emulator._operations import OPERATIONS
 
-__all__ = ["parse_fault", "parse_latency", "parse_seconds_range", "register"]
+__all__ = ["env_lines", "parse_fault", "parse_latency", "parse_seconds_range", "register"]
+
+#: Settings of the shell that would contradict the emulator's endpoint (a region and env) or be sent along with
+#: its keys (a temporary credential's token): the pasted lines unset them first.
+_UNSET: Final = ("SCP_REGION", "SCP_ENV", "SCP_AUTH_TOKEN")
 
 
 def parse_seconds_range(text: str) -> tuple[float, float]:
@@ -163,6 +175,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=DEFAULT_CREDENTIALS.secret_key,
         help="secret key to accept (a throwaway test value by default)",
     )
+    parser.add_argument(
+        "--env-file",
+        metavar="PATH",
+        help="also write the export lines here (mode 0600), for `. PATH` in another shell",
+    )
+    add_output_option(
+        parser,
+        ("text", "json"),
+        "text: the URL, the credentials and export lines (default); json: one object with the same",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -189,30 +211,90 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
-async def _serve(emulator: Emulator) -> None:
+def env_lines(endpoint: str, credentials: Credentials) -> list[str]:
+    """The shell lines that point the ``SCP_*`` settings at an emulator: an ``unset``, then three ``export``s."""
+    values = {
+        "SCP_DATAOPS_ENDPOINT": endpoint,
+        "SCP_ACCESS_KEY": credentials.access_key,
+        "SCP_SECRET_KEY": credentials.secret_key,
+    }
+    return [f"unset {' '.join(_UNSET)}", *(f"export {name}={shlex.quote(value)}" for name, value in values.items())]
+
+
+class _EnvFileError(Exception):
+    """``--env-file`` could not be written (it was checked before the start, so something changed since)."""
+
+
+def _write_env_file(path: str, lines: list[str]) -> None:
+    try:
+        _write_private(path, "\n".join(lines) + "\n")
+    except OSError as exc:
+        raise _EnvFileError(f"--env-file {path}: {exc.strerror or exc}") from None
+
+
+def _write_private(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: make it private too
+        with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as f:
+            f.write(text)
+    finally:
+        os.close(fd)
+
+
+def _announce(emulator: Emulator, args: argparse.Namespace) -> None:
+    """Say where the emulator listens and with which credentials, on stdout, and write ``--env-file``."""
+    services, data_ops = len(emulator.store.services), len(emulator.store.data_ops)
+    # Printed on purpose, here only: the emulator's own throwaway test key, accepted nowhere else.
+    lines = env_lines(emulator.base_url, emulator.credentials)
+    if args.env_file is not None:
+        _write_env_file(args.env_file, lines)
+    if args.output == "json":
+        document = {
+            "endpoint": emulator.base_url,
+            "access_key": emulator.credentials.access_key,
+            "secret_key": emulator.credentials.secret_key,
+            "data_ops": data_ops,
+            "services": services,
+            "seed": emulator.config.seed,
+        }
+        print(orjson.dumps(document).decode(), flush=True)
+        print("Serving until interrupted (Ctrl+C).", file=sys.stderr, flush=True)
+        return
+    print(f"aiodataops emulator: {data_ops} data ops, {plural(services, 'service')} (seed {emulator.config.seed})")
+    print(f"  base URL:   {emulator.base_url}")
+    print(f"  access key: {emulator.credentials.access_key}")
+    print(f"  secret key: {emulator.credentials.secret_key}")
+    written = f" (also written to {args.env_file})" if args.env_file is not None else ""
+    print(f"To use it from a shell, paste{written}:")
+    print("\n".join(lines))
+    print("Serving until interrupted (Ctrl+C).", flush=True)
+
+
+async def _serve(emulator: Emulator, args: argparse.Namespace) -> None:
     async with emulator:
-        services, data_ops = len(emulator.store.services), len(emulator.store.data_ops)
-        print(f"aiodataops emulator: {data_ops} data ops, {services} services (seed {emulator.config.seed})")
-        print(f"  base URL:   {emulator.base_url}")
-        print(f"  access key: {emulator.credentials.access_key}")
-        # Printed on purpose: the emulator's own throwaway test key, accepted nowhere else.
-        print(f"  secret key: {emulator.credentials.secret_key}")
-        print("Serving until interrupted (Ctrl+C).", flush=True)
         stop = asyncio.Event()
-        # SIGTERM (a benchmark or a supervisor stopping it) ends the run as cleanly as Ctrl+C does.
+        # SIGTERM (a benchmark or a supervisor stopping it) ends the run as cleanly as Ctrl+C does; set up before
+        # the announcement, so that whoever read it may stop the emulator at once.
         with contextlib.suppress(NotImplementedError, RuntimeError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        _announce(emulator, args)
         await stop.wait()
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; 2 for bad settings, 1 when the address cannot be bound."""
+    problem = unwritable([("--env-file", args.env_file)])
+    if problem is not None:
+        return usage_error("emulator", problem)
     try:
         emulator = Emulator(config_from_args(args))
     except (ValueError, TypeError) as exc:
         return usage_error("emulator", str(exc))
     try:
-        asyncio.run(_serve(emulator))
+        asyncio.run(_serve(emulator, args))
+    except _EnvFileError as exc:
+        return usage_error("emulator", str(exc))
     except OSError as exc:
         print(f"aiodataops emulator: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return ExitCode.FAILED

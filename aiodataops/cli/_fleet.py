@@ -21,8 +21,9 @@ import anyio
 
 from aiodataops._errors import ConfigurationError, DataOpsError
 from aiodataops.cli._argtypes import MAX_CONCURRENCY, concurrency, count, positive_seconds, seconds_or_zero
-from aiodataops.cli._common import ExitCode, error_exit, usage_error
+from aiodataops.cli._common import ExitCode, error_exit, plural, usage_error
 from aiodataops.cli._connection import client_from_args, connection_parent
+from aiodataops.cli._flags import add_output_option
 from aiodataops.cli._interrupts import run_interruptibly
 from aiodataops.cli._output_files import unwritable, write_report
 from aiodataops.cli._plain import item_line
@@ -98,9 +99,7 @@ def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None
         help=f"times a PUT is sent again after a 409, a 5xx or no answer, 429s not counted{same or ' (default 3)'}",
     )  # fmt: skip
     parser.add_argument("--report", metavar="FILE", help="also write the JSON report here (mode 0600)")
-    parser.add_argument(
-        "--output", choices=("text", "json"), default="text", help="text: a summary; json: the report alone"
-    )
+    add_output_option(parser, ("text", "json"), "text: a summary (default); json: the report alone")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -131,7 +130,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(never sent again), the rest start. The plan, options and endpoint recorded in the journal are used "
         "unless given here.",
     )
-    resume.add_argument("journal", metavar="JOURNAL")
+    resume.add_argument("journal", metavar="JOURNAL", help="the journal of the run to continue (its --journal file)")
     _add_run_options(resume, resuming=True)
     resume.set_defaults(handler=_resume)
 
@@ -142,7 +141,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _summary(report: FleetReport, out: IO[str]) -> None:
     counts = ", ".join(f"{n} {o}" for o, n in report.counts.items() if n) or "no targets"
     head = "dry run" if report.dry_run else "fleet"
-    print(f"{head}: {report.total} targets: {counts} in {report.elapsed_seconds:.1f}s", file=out)
+    print(f"{head}: {plural(report.total, 'target')}: {counts} in {report.elapsed_seconds:.1f}s", file=out)
     if str(report.stopped) != "completed":
         print(f"stopped: {report.stopped}", file=out)
     if report.error:
@@ -166,7 +165,7 @@ def _exit_status(report: FleetReport, *, interrupted: bool) -> int:
     if refused:
         # Credentials refused mid-run (a key revoked, a token expired) are settings to fix, as at the start: exit 2.
         return _usage(
-            f"the server refused the credentials for {len(refused)} of {report.total} services; "
+            f"the server refused the credentials for {len(refused)} of {plural(report.total, 'service')}; "
             f"the first: {refused[0].message}"
         )
     if report.total == 0:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING, Final
 
+from aiodataops.cli._common import plural
 from aiodataops.cli._tally import format_duration
 from aiodataops.fleet import (
     Baking,
@@ -86,12 +87,12 @@ class PlainLines:
         """The line for an event (``None`` for the events that get none, such as a service starting)."""
         match event:
             case FleetStarted():
-                total = f"{event.total} targets" if event.total is not None else "targets resolve as the run goes"
+                total = plural(event.total, "target") if event.total is not None else "targets resolve as the run goes"
                 resumed = f", {event.resumed} already ended (journal)" if event.resumed else ""
                 mode = "dry run: " if event.dry_run else ""
                 return f"{mode}{total}, concurrency {event.concurrency}{resumed}"
             case BatchStarted():
-                return f"batch {event.index + 1}: up to {event.size} service{'s' if event.size != 1 else ''}"
+                return f"batch {event.index + 1}: up to {plural(event.size, 'service')}"
             case BatchEnded():
                 counts = ", ".join(f"{n} {o}" for o, n in event.counts.items() if n) or "nothing ran"
                 return f"batch {event.index + 1} done: {counts}"

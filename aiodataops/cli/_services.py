@@ -1,9 +1,11 @@
 """``aiodataops services list|get|update``: look at and change data ops services from the shell.
 
-Output is a table or key/value lines (``--output text``, the default) or JSON (``--output json``); either way
-``account_password`` is shown as ``***``. Progress of ``update --wait`` goes to standard error, results to standard
-output. Exit status: 0 done, 1 the API or the wait failed, 2 bad input (flags, settings, a 400 from the server, or
-credentials the server refuses: 401/403).
+Output is a table or key/value lines (``-o table``, the default; ``text`` is the same), JSON (``-o json``) or YAML
+(``-o yaml``); ``--query EXPR`` picks from the JSON document with a JMESPath expression, as aws-cli does, and the
+result is printed in the chosen format (``table``: plain values, one per line; a row of values tab-separated).
+Either way ``account_password`` is shown as ``***``. Progress of ``update --wait`` goes to standard error, results
+to standard output. Exit status: 0 done, 1 the API or the wait failed, 2 bad input (flags, settings, a 400 from
+the server, credentials the server refuses: 401/403, or a ``--query`` that does not fit the data).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import IO, TYPE_CHECKING, Any, Final
 import anyio
 import attrs
 import orjson
+import yaml
+from jmespath.exceptions import JMESPathError, JMESPathTypeError  # type: ignore[import-untyped]  # ships no types
 
 from aiodataops._errors import (
     AuthenticationError,
@@ -27,9 +31,10 @@ from aiodataops._errors import (
 )
 from aiodataops._models import HostAlias, HostAliasEntry, ServiceUpdate, ServiceWorkload, Workload
 from aiodataops._wire import loads, structure, unstructure
-from aiodataops.cli._argtypes import positive_int, positive_seconds, service_id
+from aiodataops.cli._argtypes import jmespath_expression, positive_int, positive_seconds, service_id
 from aiodataops.cli._common import ExitCode
 from aiodataops.cli._connection import client_from_args, connection_parent
+from aiodataops.cli._flags import add_output_option
 
 if TYPE_CHECKING:
     from aiodataops._clock import Clock
@@ -39,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_update", "parse_workload", "register", "run"]
 
+_OUTPUTS: Final = ("table", "json", "yaml", "text")
 _WORKLOAD_FIELDS: Final = ("cpu", "memory", "replica", "version")
 _COLUMNS: Final = (("ID", 49), ("NAME", 16), ("DATA OPS", 16), ("STATE", 12), ("VERSION", 8), ("MODIFIED", 24))
 _DETAIL_FIELDS: Final = (
@@ -153,10 +159,57 @@ def _row(item: ServiceSummary) -> str:
     return "  ".join(f"{c:<{w}}" for c, (_, w) in zip(cells, _COLUMNS, strict=True)).rstrip()
 
 
-def _print_service(service: Service, output: str, out: IO[str]) -> None:
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _yaml(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def _scalar(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _plain(value: Any) -> str:
+    """A query's result as ``-o table`` prints it: a value as it is (no quotes), a list one item per line, a list of
+    values tab-separated on its line; an object as JSON."""
+    if isinstance(value, dict):
+        return _json(value)
+    rows = value if isinstance(value, list) else [value]
+    lines = []
+    for row in rows:
+        if isinstance(row, list) and not any(isinstance(cell, dict | list) for cell in row):
+            lines.append("\t".join(_scalar(cell) for cell in row))
+        elif isinstance(row, dict | list):
+            lines.append(orjson.dumps(row).decode())
+        else:
+            lines.append(_scalar(row))
+    return "".join(line + "\n" for line in lines)
+
+
+def _print_query(data: Any, args: argparse.Namespace, out: IO[str]) -> None:
+    """Print what ``--query`` picks from ``data`` (the JSON document) in the ``--output`` format."""
+    try:
+        result = args.query.search(data)
+    except JMESPathTypeError as exc:  # a function given the wrong type; its message would hold the whole value
+        expected = " or ".join(exc.expected_types)
+        raise UsageError(f"--query: {exc.function_name}() expects {expected}, got {exc.actual_type}") from None
+    except JMESPathError as exc:  # the expression does not fit the data in another way
+        raise UsageError(f"--query: {' '.join(str(exc).split())}") from None
+    out.write({"json": _json, "yaml": _yaml}.get(args.output, _plain)(result))
+
+
+def _print_service(service: Service, args: argparse.Namespace, out: IO[str]) -> None:
     data = _public(service)
-    if output == "json":
-        out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    if args.query is not None:
+        _print_query(data, args, out)
+        return
+    if args.output == "json":
+        out.write(_json(data))
+        return
+    if args.output == "yaml":
+        out.write(_yaml(data))
         return
     for key in _DETAIL_FIELDS:
         if data.get(key) not in (None, ""):
@@ -166,6 +219,44 @@ def _print_service(service: Service, output: str, out: IO[str]) -> None:
         for role, values in workload.items():
             shown = ", ".join(f"{k}={v}" for k, v in values.items())
             out.write(f"service_workload.{role}: {shown}\n")
+
+
+class _ListWriter:
+    """Writes a listing as it pages, in one of the ``--output`` formats.
+
+    The header (or ``[``) is written with the first row, not before: a listing that fails at once leaves stdout
+    empty (no stray header, no half a JSON document), and the error goes to stderr alone.
+    """
+
+    def __init__(self, output: str, out: IO[str]) -> None:
+        self.output = output
+        self.out = out
+        self.shown = 0
+
+    def _begin(self) -> None:
+        if self.output == "table":
+            self.out.write("  ".join(f"{title:<{w}}" for title, w in _COLUMNS).rstrip() + "\n")
+        elif self.output == "json":
+            self.out.write("[")
+
+    def add(self, item: ServiceSummary) -> None:
+        if not self.shown:
+            self._begin()
+        if self.output == "table":
+            self.out.write(_row(item) + "\n")
+        elif self.output == "json":
+            self.out.write(("," if self.shown else "") + "\n  " + orjson.dumps(_public(item)).decode())
+        else:  # yaml: each item is a whole list entry, so the list streams as it pages
+            self.out.write(_yaml([_public(item)]))
+        self.shown += 1
+
+    def end(self) -> None:
+        if not self.shown:
+            self._begin()
+        if self.output == "json":
+            self.out.write("\n]\n" if self.shown else "]\n")
+        elif self.output == "yaml" and not self.shown:
+            self.out.write("[]\n")
 
 
 # -- commands -----------------------------------------------------------------------------------------------
@@ -192,38 +283,27 @@ async def _list(args: argparse.Namespace, client: Any, out: IO[str]) -> int:
         sort=args.sort,
         **filters,
     )
-    shown = 0
-
-    def begin() -> None:
-        # Written with the first row, not before: a listing that fails at once leaves stdout empty (no stray
-        # header, no half a JSON document), and the error goes to stderr alone.
-        if args.output == "text":
-            out.write("  ".join(f"{title:<{w}}" for title, w in _COLUMNS).rstrip() + "\n")
-        else:
-            out.write("[")
-
+    items: list[dict[str, Any]] = []  # only for --query, whose expression sees the whole list at once
+    writer = _ListWriter(args.output, out)
     try:
         async for item in listing:
-            if args.limit is not None and shown >= args.limit:
+            if args.limit is not None and writer.shown + len(items) >= args.limit:
                 break
-            if not shown:
-                begin()
-            if args.output == "text":
-                out.write(_row(item) + "\n")
+            if args.query is not None:
+                items.append(_public(item))
             else:
-                out.write(("," if shown else "") + "\n  " + orjson.dumps(_public(item)).decode())
-            shown += 1
+                writer.add(item)
     finally:
         await listing.aclose()
-    if not shown:
-        begin()
-    if args.output == "json":
-        out.write("\n]\n" if shown else "]\n")
+    if args.query is not None:
+        _print_query(items, args, out)
+    else:
+        writer.end()
     return ExitCode.OK
 
 
 async def _get(args: argparse.Namespace, client: Any, out: IO[str]) -> int:
-    _print_service(await client.services.get(args.service_id), args.output, out)
+    _print_service(await client.services.get(args.service_id), args, out)
     return ExitCode.OK
 
 
@@ -231,7 +311,7 @@ async def _update(args: argparse.Namespace, client: Any, out: IO[str], err: IO[s
     update = build_update(args)
     accepted = await client.services.update(args.service_id, update)
     if not args.wait:
-        _print_service(accepted, args.output, out)
+        _print_service(accepted, args, out)
         return ExitCode.OK
     err.write(f"accepted: {accepted.id} is {accepted.state}; waiting for it to settle\n")
 
@@ -244,7 +324,7 @@ async def _update(args: argparse.Namespace, client: Any, out: IO[str], err: IO[s
     if args.timeout is not None:
         policy = attrs.evolve(policy, deadline=args.timeout)
     final = await client.services.wait_settled(accepted.id, after=accepted, policy=policy, on_event=progress)
-    _print_service(final, args.output, out)
+    _print_service(final, args, out)
     return ExitCode.OK
 
 
@@ -259,6 +339,8 @@ async def run(
     """Run one ``services`` action; returns the exit status (tests inject a clock and a poll policy)."""
     out = out or sys.stdout
     err = err or sys.stderr
+    if args.output == "text":
+        args.output = "table"  # the name it had before yaml and table came
     try:
         options: dict[str, Any] = {}
         if clock is not None:
@@ -298,7 +380,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     common = connection_parent()
-    common.add_argument("--output", "-o", choices=("text", "json"), default="text", help="output format (default text)")
+    add_output_option(common, _OUTPUTS, "table (default; text is the same), json or yaml")
+    common.add_argument(
+        "--query",
+        type=jmespath_expression,
+        metavar="JMESPATH",
+        help="print what this JMESPath expression picks from the JSON output, e.g. '[].data_ops_service_id'",
+    )
 
     listing = actions.add_parser("list", parents=[common], help="list services (pages are fetched lazily)")
     listing.add_argument("--data-ops-name", help="only services of this data ops")
@@ -313,7 +401,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     listing.add_argument("--limit", type=positive_int, metavar="N", help="stop after N services")
 
     get = actions.add_parser("get", parents=[common], help="show one service")
-    get.add_argument("service_id", type=service_id, metavar="SERVICE_ID")
+    get.add_argument("service_id", type=service_id, metavar="SERVICE_ID", help="the service's id (DOPS_SERVICE-...)")
 
     update = actions.add_parser(
         "update",
@@ -321,12 +409,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="change one service (only what is given is sent)",
         description="Change one service. Only the fields given are sent; workload flags merge into --body.",
     )
-    update.add_argument("service_id", type=service_id, metavar="SERVICE_ID")
+    update.add_argument("service_id", type=service_id, metavar="SERVICE_ID", help="the service's id (DOPS_SERVICE-...)")
     update.add_argument("--body", metavar="PATH", help="a JSON ServiceUpdate ('-' for stdin); flags override it")
-    update.add_argument("--description")
-    update.add_argument("--domain")
-    update.add_argument("--node-selector")
-    update.add_argument("--worker-type")
+    update.add_argument("--description", metavar="TEXT", help="the new description ('' clears it)")
+    update.add_argument("--domain", help="the new domain")
+    update.add_argument("--node-selector", metavar="SELECTOR", help="the new node selector")
+    update.add_argument("--worker-type", metavar="TYPE", help="the new worker type")
     for role in ("scheduler", "web-server", "worker"):
         update.add_argument(
             f"--{role}", type=parse_workload, metavar="cpu=N,memory=N,replica=N", help=f"the {role} workload"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
+from aiodataops.cli._common import plural
 from aiodataops.fleet import (
     Baking,
     BatchEnded,
@@ -172,10 +173,13 @@ class Tally:
                 )
             case Stopping() if event.reason == "interrupted":
                 self.notices.append(
-                    f"stopping: no new service starts, {event.in_flight} in flight settle (Ctrl-C again to abort)"
+                    f"stopping: no new service starts, the {plural(event.in_flight, 'service')} in flight settle first "
+                    "(Ctrl-C again to abort)"
                 )
             case Stopping():
-                self.notices.append(f"stopping ({event.reason}): no new service starts, {event.in_flight} in flight")
+                self.notices.append(
+                    f"stopping ({event.reason}): no new service starts, {plural(event.in_flight, 'service')} in flight"
+                )
             case FleetEnded():
                 self.finished = True
                 self.elapsed_at_end = now - self.opened

@@ -312,7 +312,7 @@ async def test_sigkill_then_resume_never_puts_an_accepted_service_twice(slow_emu
                 break
     await resumed.wait()
 
-    code, out, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl", "--output", "json")
+    code, out, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl", "-o", "json")
     assert code == 0, err
     report = orjson.loads(out)
     ids = sorted(item["data_ops_service_id"] for item in report["items"])
