@@ -250,6 +250,19 @@ async def test_update_and_wait(cli: Cli) -> None:
 
 
 @pytest.mark.anyio
+async def test_update_and_wait_after_a_bodyless_202_follows_the_change_to_its_error(cli: Cli) -> None:
+    """A 202 without a body, then stale RUNNING reads: --wait still follows the change and fails with ERROR."""
+    service_id = cli.emu.service_ids()[1]
+    cli.emu.force_outcome(service_id, "ERROR")
+    cli.emu.reconfigure(faults=(FaultRule("update_service", "accept_no_body"),))
+    status, _, err = await cli("update", service_id, "--worker", "cpu=3", "--wait")
+    assert status == 1, err
+    assert "accepted (the answer had no body)" in err
+    assert "ERROR" in err
+    assert cli.emu.counters.accepted_puts_per_service[service_id] == 1
+
+
+@pytest.mark.anyio
 async def test_update_without_wait_prints_the_accepted_body(cli: Cli) -> None:
     """update without --wait prints the 202 body (UPDATING) and returns at once."""
     status, out, _ = await cli("update", cli.emu.service_ids()[2], "--description", "hello")

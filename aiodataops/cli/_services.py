@@ -309,11 +309,13 @@ async def _get(args: argparse.Namespace, client: Any, out: IO[str]) -> int:
 
 async def _update(args: argparse.Namespace, client: Any, out: IO[str], err: IO[str]) -> int:
     update = build_update(args)
-    accepted = await client.services.update(args.service_id, update)
     if not args.wait:
-        _print_service(accepted, args, out)
+        _print_service(await client.services.update(args.service_id, update), args, out)
         return ExitCode.OK
-    err.write(f"accepted: {accepted.id} is {accepted.state}; waiting for it to settle\n")
+    # put + wait_accepted, never update + wait: a 202 without a body must not be replaced by a GET that may be stale.
+    accepted = await client.services.put(args.service_id, update)
+    state = accepted.state or "accepted (the answer had no body)"
+    err.write(f"accepted: {accepted.resource_id} is {state}; waiting for it to settle\n")
 
     def progress(event: StateEvent) -> None:
         change = f"{event.old_state} -> {event.new_state}" if event.old_state != event.new_state else event.new_state
@@ -323,7 +325,7 @@ async def _update(args: argparse.Namespace, client: Any, out: IO[str], err: IO[s
     policy: PollPolicy = client.poll_policy
     if args.timeout is not None:
         policy = attrs.evolve(policy, deadline=args.timeout)
-    final = await client.services.wait_settled(accepted.id, after=accepted, policy=policy, on_event=progress)
+    final = await client.services.wait_accepted(accepted, policy=policy, on_event=progress)
     _print_service(final, args, out)
     return ExitCode.OK
 
