@@ -70,14 +70,18 @@ def test_region_and_env_in_extra_give_the_published_endpoint(monkeypatch: pytest
     assert client.endpoint == "https://data-ops.kr-west1.e.samsungsdscloud.com"
 
 
-def test_a_proxy_is_ignored_with_a_warning(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
-    """``proxy`` in extra is accepted but not used (the client has no proxy support yet), and the log says so."""
-    extra = {"region": "kr-west1", "env": "e", "proxy": "http://proxy:3128", "colour": "blue"}
+def test_a_proxy_in_extra_reaches_the_client_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """``proxy`` in extra becomes the client's proxy (its password hidden in the repr); unknown fields are named."""
+    extra = {"region": "kr-west1", "env": "e", "proxy": "http://user:pw-secret@proxy:3128", "colour": "blue"}
     set_conn(monkeypatch, login="AK", password=SECRET, extra=extra)
-    DataOpsHook().get_conn()
+    client = DataOpsHook().get_conn()
+    assert "proxy:3128" in repr(client)
+    assert "pw-secret" not in repr(client)
     output = capfd.readouterr()
-    assert "'proxy' is ignored" in output.out + output.err
     assert "unknown extra field(s): colour" in output.out + output.err
+    assert "pw-secret" not in output.out + output.err
 
 
 @pytest.mark.parametrize(

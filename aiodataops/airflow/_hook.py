@@ -3,8 +3,8 @@
 The connection: access key as login, secret key as password, the endpoint as host (a URL; a bare host name means
 ``https://`` and the port field is added), or ``region`` and ``env`` in extra. Extra also takes ``auth_token``
 (temporary credentials), ``ca_bundle`` (a CA file path, passed as the client's ``ssl=``), ``accept_language`` and
-``allow_insecure_http``. ``proxy`` is accepted and ignored with a warning: ``DataOpsClient`` does not go through
-proxies yet. Airflow masks the password and sensitive extras (``auth_token``) in every log; nothing here logs them.
+``allow_insecure_http``, and ``proxy`` (a proxy URL, optionally with ``user:password@``; without it the worker's
+``HTTPS_PROXY``/``NO_PROXY`` decide, as for ``DataOpsClient``). Airflow masks the password and sensitive extras (``auth_token``) in every log; nothing here logs them.
 """
 
 from __future__ import annotations
@@ -79,8 +79,6 @@ class DataOpsHook(BaseHook):
         unknown = sorted(set(extra) - _KNOWN_EXTRA)
         if unknown:
             self.log.warning("%s: ignoring unknown extra field(s): %s", where, ", ".join(unknown))
-        if extra.get("proxy"):
-            self.log.warning("%s: extra 'proxy' is ignored: DataOpsClient does not use proxies yet", where)
         token = extra.get("auth_token") or None
         options: dict[str, Any] = {
             "region": extra.get("region") or None,
@@ -88,6 +86,7 @@ class DataOpsHook(BaseHook):
             "allow_insecure_http": _flag(extra.get("allow_insecure_http", False)),
             **({"accept_language": extra["accept_language"]} if extra.get("accept_language") else {}),
             **({"ssl": extra["ca_bundle"]} if extra.get("ca_bundle") else {}),
+            **({"proxy": extra["proxy"]} if extra.get("proxy") else {}),
             **self.client_options,
         }
         try:
