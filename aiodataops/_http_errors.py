@@ -59,8 +59,12 @@ _BODY_REQUEST_ID_KEYS: Final = ("requestId", "request_id", "traceId", "trace_id"
 _MAX_MESSAGE: Final = 300
 # Words of a refusal about the request's time. A bare "timestamp" is not one: a signature mismatch names the
 # timestamp among the signed inputs, and telling that user to fix their clock would send them the wrong way.
-_CLOCK_WORDS: Final = ("expired", "clock", "skew", "out of range", "too old", "too far", "time window")
-_CLOCK_CODE_WORDS: Final = ("TIMESTAMP", "EXPIRED", "CLOCK", "SKEW")
+_CLOCK_WORDS: Final = ("clock", "skew", "out of range", "too old", "too far", "time window")
+_CLOCK_CODE_WORDS: Final = ("TIMESTAMP", "CLOCK", "SKEW")
+# "Expired" is about the clock only when nothing says what expired, or the request, signature or timestamp did:
+# an expired token (or session, or temporary credentials) needs new credentials, and no clock fixes that.
+_EXPIRED_WORDS: Final = ("expired", "expiry", "has expire", "no longer valid")
+_TEMPORARY_WORDS: Final = ("token", "credential", "session")
 
 _BY_STATUS: Final[Mapping[int, type[APIStatusError]]] = {
     400: BadRequestError,
@@ -303,15 +307,31 @@ def _edge_rejection(text: str, message: str) -> str:
 
 
 def _auth_hint(status: int, message: str, code: str | None) -> str:
+    """The way out of a 401/412, chosen by what the message and code say was refused (tested word by word)."""
     lowered = message.lower()
-    about_time = any(word in lowered for word in _CLOCK_WORDS) or (
-        code is not None and any(word in code.upper() for word in _CLOCK_CODE_WORDS)
+    upper_code = (code or "").upper()
+    expired = any(word in lowered for word in _EXPIRED_WORDS) or "EXPIRE" in upper_code
+    token = "token" in lowered or "TOKEN" in upper_code
+    temporary = token or any(word in lowered for word in _TEMPORARY_WORDS) or "CREDENTIAL" in upper_code
+    if expired and temporary:
+        return (
+            " -- the temporary credentials have expired: renew them and use the new auth token "
+            "(Credentials.auth_token, SCP_AUTH_TOKEN or --auth-token-file) with the access and secret key issued "
+            "with it"
+        )
+    about_time = (
+        expired or any(word in lowered for word in _CLOCK_WORDS) or any(w in upper_code for w in _CLOCK_CODE_WORDS)
     )
     if about_time:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").removesuffix("+00:00")
         return (
             f" -- the server rejected the request time: check your clock (this machine reads {now} UTC); "
             "signatures are valid for 15 minutes"
+        )
+    if token:
+        return (
+            " -- the auth token was refused: check it (SCP_AUTH_TOKEN or --auth-token-file) and, as temporary "
+            "credentials expire, renew them if needed"
         )
     if status == 412:  # noqa: PLR2004 -- the legacy gateway's "wrong signature"
         return " -- the signature did not match: check the secret key"

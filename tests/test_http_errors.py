@@ -135,3 +135,47 @@ def test_a_password_in_an_error_body_is_masked() -> None:
     exc = error(400, body)
     assert "s3cret!" not in exc.body
     assert "s3cret!" not in str(exc)
+
+
+AUTH_HINTS = [
+    # (status, message, code, expected hint words, words that must not appear)
+    (401, "token expired", None, "renew them", "clock"),
+    (401, "The auth token has expired", "AUTH_FAILED", "SCP_AUTH_TOKEN", "clock"),
+    (401, "Unauthorized", "TOKEN_EXPIRED", "temporary credentials have expired", "clock"),
+    (401, "temporary credentials expired at 2026-01-01T00:00:00Z", None, "renew them", "clock"),
+    (
+        401,
+        "Scp-Timestamp is out of range: 20.0 minutes behind",
+        "AUTH_TIMESTAMP_OUT_OF_RANGE",
+        "check your clock",
+        "renew",
+    ),
+    (401, "request expired", None, "check your clock", "renew"),
+    (401, "signature expired", None, "check your clock", "renew"),
+    (401, "denied", "AUTH_CLOCK_SKEW", "check your clock", "renew"),
+    (401, "X-Auth-Token is missing or does not match", "AUTH_INVALID_TOKEN", "auth token was refused", "clock"),
+    (
+        401,
+        "Scp-Signature does not match the request (method, URL as sent, timestamp, access key)",
+        "AUTH_INVALID_SIGNATURE",
+        "check the access key, the secret key",
+        "clock",
+    ),
+    (401, "invalid access key", None, "check the access key, the secret key", "clock"),
+    (412, "signature mismatch", None, "check the secret key", "clock"),
+]
+
+
+@pytest.mark.parametrize(("status", "message", "code", "hint", "not_said"), AUTH_HINTS)
+def test_the_auth_hint_follows_what_was_refused(
+    status: int, message: str, code: str | None, hint: str, not_said: str
+) -> None:
+    """An expired token says renew the credentials, a request-time refusal says clock, anything else the keys."""
+    body: dict[str, Any] = {"errors": [{"status": str(status), "detail": message}]}
+    if code:
+        body["errors"][0]["code"] = code
+    exc = error(status, body, method="GET")
+    assert isinstance(exc, AuthenticationError)
+    said = exc.message.removeprefix(message)
+    assert hint in said
+    assert not_said not in said
