@@ -12,8 +12,10 @@ How one request travels:
    refused by the middleware before anything is sent (a ``TransportError``): credentials, the signature and the
    body (which may hold ``account_password``) never go to a host the user did not configure, and an https to http
    downgrade counts as another origin.
-4. The answer is read with a size limit (``ResponseShapeError`` "too large" without reading the rest); 2xx is
-   returned, anything else becomes the typed error of ``_http_errors``.
+4. The answer is read with a size limit (``ResponseShapeError`` "too large" without reading the rest), counted
+   after decompression, so a small gzip body that inflates past it is named as such; a compressed body that cannot
+   be inflated (corrupt, or a bomb of many gzip members) is a ``ResponseShapeError`` too, never a "dropped
+   connection", and neither is retried. 2xx is returned, anything else becomes the typed error of ``_http_errors``.
 5. Retries: 408/417/429/500/502/503/504, dropped connections and timeouts are retried for idempotent requests
    (GET, PUT, DELETE, and POSTs the caller marks idempotent); any request, POST included, is retried when it
    provably never left (the connection could not be made, or no pooled connection was free in time). Waits are
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
 from urllib.parse import quote, quote_plus
 
 import aiohttp
+from aiohttp.http_exceptions import ContentEncodingError
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -485,6 +488,10 @@ class Transport:
                 timeout=False,
                 retryable=False,
             )
+        if (undecodable := _undecodable(exc, method, url)) is not None:
+            # Not a dropped connection: the bytes arrived and cannot be inflated (a decompression bomb of many gzip
+            # members, or a corrupt body); the server would send the same again, so it is not retried.
+            return _Failure(undecodable, never_sent=False, timeout=False, retryable=False)
         if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
             return _Failure(
                 ConnectError(f"the connection dropped: {type(exc).__name__} {exc}".rstrip(), method=method, url=url),
@@ -510,10 +517,11 @@ class Transport:
         """Read the whole body, refusing one over ``max_response_size`` without reading the rest."""
         limit = self.max_response_size
         length = response.content_length
+        encoding = response.headers.get("Content-Encoding")
         if length is not None and length > limit:
             response.close()
-            raise _too_large(limit, method, url, length)
-        if length is not None and "Content-Encoding" not in response.headers:
+            raise _too_large(limit, method, url, length, encoding)
+        if length is not None and encoding is None:
             return await response.read()
         # Unknown or compressed length: count the decoded bytes as they arrive.
         chunks: list[bytes] = []
@@ -522,15 +530,45 @@ class Transport:
             total += len(chunk)
             if total > limit:
                 response.close()
-                raise _too_large(limit, method, url, None)
+                raise _too_large(limit, method, url, None, encoding)
             chunks.append(chunk)
         return b"".join(chunks)
 
 
-def _too_large(limit: int, method: str, url: str, length: int | None) -> ResponseShapeError:
-    size = f"{length} bytes" if length is not None else f"more than {limit} bytes"
+def _too_large(limit: int, method: str, url: str, length: int | None, encoding: str | None) -> ResponseShapeError:
+    if length is not None:
+        what = f"{length} bytes{f' ({encoding}-compressed)' if encoding else ''}"
+    elif encoding:
+        # A small compressed body that inflates past the cap: a decompression bomb, or just far too much data.
+        what = f"its {encoding}-compressed body inflated past {limit} bytes and was abandoned"
+    else:
+        what = f"more than {limit} bytes"
     return ResponseShapeError(
-        f"answer to {method} {url} too large: {size}, over the limit of {limit} bytes (max_response_size)"
+        f"answer to {method} {url} too large: {what}, over the limit of {limit} bytes "
+        "(max_response_size, the size cap); not retried"
+    )
+
+
+def _undecodable(exc: BaseException, method: str, url: str) -> ResponseShapeError | None:
+    """The error for an answer whose ``Content-Encoding`` could not be decoded, or ``None`` for any other failure."""
+    seen: BaseException | None = exc
+    encoding_error: BaseException | None = None
+    depth = 0
+    while seen is not None and depth < 8:  # noqa: PLR2004 -- aiohttp chains three; a bound, not a meaning
+        if isinstance(seen, ContentEncodingError):
+            encoding_error = seen
+        elif encoding_error is not None and "members" in str(seen):
+            # aiohttp refuses a gzip/zstd stream of over 1024 members: a decompression bomb's usual shape.
+            return ResponseShapeError(
+                f"answer to {method} {url} refused: its compressed body is a decompression bomb ({seen}); not retried"
+            )
+        seen = seen.__cause__ or seen.__context__
+        depth += 1
+    if encoding_error is None:
+        return None
+    return ResponseShapeError(
+        f"answer to {method} {url} could not be decompressed (corrupt or not what its Content-Encoding says: "
+        f"{getattr(encoding_error, 'message', encoding_error)}); not retried"
     )
 
 
