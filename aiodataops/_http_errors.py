@@ -19,8 +19,9 @@ Two 4xx answers are told apart by their body: a 400 saying that an id is unknown
 unknown or malformed id) is an ``IdNotFoundError``, and a 406 ``NoSuchVersion`` an ``UnsupportedVersionError``
 naming the operation and the version sent.
 
-The raw body is always kept (masked by ``redact_body``) with the status; a request id comes from a response header
-or the body, wherever present.
+Every string taken from the answer is masked (``_masking``): ``account_password`` values by key, and the passwords
+the request carried by value, wherever the server repeats them. The raw body is always kept (masked) with the
+status; a request id comes from a response header or the body, wherever present.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from aiodataops._errors import (
     ThrottledError,
     UnsupportedVersionError,
 )
+from aiodataops._masking import NO_SECRETS, Secrets, mask_text, mask_value
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -225,12 +227,15 @@ def error_from_response(
     retry_after: float | None = None,
     operation: str = "",
     api_version: str = "",
+    secrets: Secrets = NO_SECRETS,
 ) -> APIStatusError:
     """Build the typed error for one HTTP error answer; never raises, whatever the body holds.
 
     ``operation`` and ``api_version`` (what the request was sent as) name the way out of a 406 ``NoSuchVersion``.
+    ``secrets`` are the passwords the request carried: a server that repeats the request back in its error shows
+    none of them (masked in the text and the decoded body before anything is read from them, or cut short).
     """
-    text = body.decode("utf-8", "replace")
+    text = mask_text(body.decode("utf-8", "replace"), secrets)
     message: str | None = None
     code: str | None = None
     body_request_id: str | None = None
@@ -238,7 +243,7 @@ def error_from_response(
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            details = orjson.loads(body)
+            details = mask_value(orjson.loads(body), secrets)
         except orjson.JSONDecodeError:
             details = None
         else:
@@ -282,6 +287,7 @@ def error_from_response(
         body=text,
         details=details,
         retry_after=retry_after,
+        secrets=secrets,
         **extra,
     )
 

@@ -52,6 +52,7 @@ from aiodataops._errors import (
     TransportError,
 )
 from aiodataops._http_errors import error_from_response
+from aiodataops._masking import Secrets, secrets_in_body
 from aiodataops._retry import RetryBudget, RetryPolicy, parse_retry_after
 from aiodataops._signing import (
     CLIENT_TYPE,
@@ -436,10 +437,12 @@ class Transport:
                     retry_after=retry_after,
                     operation=operation,
                     api_version=api_version,
+                    # The passwords this request carried: masked wherever the server repeats them.
+                    secrets=secrets_in_body(body),
                 )
                 return _Failure(error, never_sent=False, timeout=False, retryable=retryable, retry_after=retry_after)
         except aiohttp.ClientError as exc:
-            return self._classify(exc, method, url_text)
+            return self._classify(exc, method, url_text, secrets_in_body(body))
         except TimeoutError:
             # aiohttp's total timeout for the attempt: the request may have been received.
             return _Failure(
@@ -449,12 +452,12 @@ class Transport:
                 retryable=self.retry.retry_timeouts,
             )
 
-    def _classify(self, exc: aiohttp.ClientError, method: str, url: str) -> _Failure:  # noqa: PLR0911 -- one return per failure kind
+    def _classify(self, exc: aiohttp.ClientError, method: str, url: str, secrets: Secrets) -> _Failure:  # noqa: PLR0911 -- one return per failure kind
         policy = self.retry
         if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
             # Certificate and TLS failures do not heal by retrying.
             return _Failure(
-                ConnectError(f"TLS failed: {exc}", method=method, url=url),
+                ConnectError(f"TLS failed: {exc}", method=method, url=url, secrets=secrets),
                 never_sent=True,
                 timeout=False,
                 retryable=False,
@@ -462,7 +465,7 @@ class Transport:
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             # Raised while waiting for a connection: nothing of this request was sent yet.
             return _Failure(
-                TimeoutError_(f"could not connect in time: {exc}", method=method, url=url),
+                TimeoutError_(f"could not connect in time: {exc}", method=method, url=url, secrets=secrets),
                 never_sent=True,
                 timeout=True,
                 retryable=policy.retry_timeouts,
@@ -476,7 +479,7 @@ class Transport:
             )
         if isinstance(exc, aiohttp.ClientConnectorError):
             return _Failure(
-                ConnectError(f"could not connect: {exc.os_error or exc}", method=method, url=url),
+                ConnectError(f"could not connect: {exc.os_error or exc}", method=method, url=url, secrets=secrets),
                 never_sent=True,
                 timeout=False,
                 retryable=policy.retry_connection_errors,
@@ -494,20 +497,25 @@ class Transport:
             return _Failure(undecodable, never_sent=False, timeout=False, retryable=False)
         if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
             return _Failure(
-                ConnectError(f"the connection dropped: {type(exc).__name__} {exc}".rstrip(), method=method, url=url),
+                ConnectError(
+                    f"the connection dropped: {type(exc).__name__} {exc}".rstrip(),
+                    method=method,
+                    url=url,
+                    secrets=secrets,
+                ),
                 never_sent=False,
                 timeout=False,
                 retryable=policy.retry_connection_errors,
             )
         if isinstance(exc, aiohttp.ClientResponseError):
             return _Failure(
-                ConnectError(f"not a valid HTTP answer: {exc.message}", method=method, url=url),
+                ConnectError(f"not a valid HTTP answer: {exc.message}", method=method, url=url, secrets=secrets),
                 never_sent=False,
                 timeout=False,
                 retryable=policy.retry_connection_errors,
             )
         return _Failure(
-            TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url),
+            TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url, secrets=secrets),
             never_sent=False,
             timeout=False,
             retryable=False,
