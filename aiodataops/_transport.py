@@ -21,6 +21,10 @@ How one request travels:
    provably never left (the connection could not be made, or no pooled connection was free in time). Waits are
    full-jitter exponential or the server's ``Retry-After`` (capped), slept through the injected ``Clock``, and
    every retry spends from the client's shared ``RetryBudget``.
+6. Deadlines: each attempt is bounded by ``Timeouts`` (connect, a stalled read, the whole answer), and the whole
+   request, attempts and waits, by ``RetryPolicy.total_deadline``. The error says which one ran out: the setting's
+   name, and for the deadline the attempt it cut, what that attempt was waiting for (no status line yet, or a body
+   still trickling in, with the bytes received) and how the attempt before it failed.
 
 Logging goes to ``aiodataops.transport`` at DEBUG, with headers from an allow-list only: the signature, the access
 key, the token and bodies never reach a log line. Nothing is formatted unless DEBUG is enabled.
@@ -38,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
 from urllib.parse import quote, quote_plus
 
 import aiohttp
+import anyio
 from aiohttp.http_exceptions import ContentEncodingError
 from multidict import CIMultiDict
 from yarl import URL
@@ -184,6 +189,37 @@ class _Failure(NamedTuple):
     timeout: bool
     retryable: bool
     retry_after: float | None = None
+
+
+class _Progress:
+    """How far one attempt got, for saying what a deadline cut: its response, once the status line arrived."""
+
+    __slots__ = ("response",)
+
+    def __init__(self) -> None:
+        self.response: ClientResponse | None = None
+
+
+class _Deadline:
+    """The time left to one request: the event loop's time spent on its attempts, plus its waits as the injected
+    ``Clock`` slept them (so a ``VirtualClock``'s instant waits still count for what they stand for)."""
+
+    __slots__ = ("_credit", "_start", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._start = anyio.current_time()
+        self._credit = 0.0  # the waits' clock time minus the loop time they took (0 on the real clock)
+
+    def remaining(self) -> float:
+        """Seconds left, never below 0."""
+        return max(self.seconds - (anyio.current_time() - self._start + self._credit), 0.0)
+
+    async def sleep(self, clock: Clock, delay: float) -> None:
+        """Sleep ``delay`` on ``clock``, counting it as ``delay`` however long the event loop took."""
+        started = anyio.current_time()
+        await clock.sleep(delay)
+        self._credit += delay - (anyio.current_time() - started)
 
 
 class Transport:
@@ -350,11 +386,14 @@ class Transport:
         if body is not None:
             headers.update(_JSON_HEADERS)
         retry_sent = (method in _IDEMPOTENT_METHODS) if idempotent is None else idempotent
-        policy = self.retry
+        total_deadline = self.retry.total_deadline
+        deadline = None if total_deadline is None else _Deadline(total_deadline)
         spent = 0
         attempt = 0
+        failures: list[_Failure] = []
         while True:
-            outcome = await self._attempt(
+            progress = _Progress()
+            call = self._attempt(
                 session,
                 method,
                 url,
@@ -364,25 +403,83 @@ class Transport:
                 operation=operation,
                 api_version=version,
                 attempt=attempt,
+                progress=progress,
             )
+            if deadline is None:
+                outcome = await call
+            else:
+                with anyio.move_on_after(deadline.remaining()) as scope:
+                    outcome = await call
+                if scope.cancelled_caught:
+                    raise self._deadline_error(method, url_text, attempt, progress, failures) from (
+                        failures[-1].error if failures else None
+                    )
             if isinstance(outcome, Answer):
                 self.retry_budget.refund(spent)
                 return outcome
-            if not (outcome.retryable and (retry_sent or outcome.never_sent) and attempt + 1 < policy.max_attempts):
-                raise outcome.error
-            cost = self.retry_budget.try_spend(timeout=outcome.timeout)
-            if cost is None:
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("retry budget exhausted: not retrying %s %s", method, url_text)
-                raise outcome.error
+            failures.append(outcome)
+            delay, cost = self._next_wait(outcome, attempt, retry_sent=retry_sent, deadline=deadline)
             spent += cost
-            delay = policy.delay(attempt, outcome.retry_after, self._rng)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "retry %s %s in %.3fs after attempt %d: %s", method, url_text, delay, attempt + 1, outcome.error
                 )
-            await self.clock.sleep(delay)
+            if deadline is None:
+                await self.clock.sleep(delay)
+            else:
+                await deadline.sleep(self.clock, delay)
             attempt += 1
+
+    def _next_wait(
+        self, outcome: _Failure, attempt: int, *, retry_sent: bool, deadline: _Deadline | None
+    ) -> tuple[float, int]:
+        """The wait before the next attempt and the budget it spent; raises the failure's error when not retrying.
+
+        Not retried: a failure the policy does not retry, the last attempt, a wait that would end past the request
+        deadline (the error gets a note saying so), an empty retry budget.
+        """
+        policy = self.retry
+        if not (outcome.retryable and (retry_sent or outcome.never_sent) and attempt + 1 < policy.max_attempts):
+            raise outcome.error
+        delay = policy.delay(attempt, outcome.retry_after, self._rng)
+        if deadline is not None and delay >= deadline.remaining():
+            note = (
+                f"not retried: the wait of {delay:.3g}s before attempt {attempt + 2} would pass the request "
+                f"deadline of {policy.total_deadline:g}s (RetryPolicy.total_deadline)"
+            )
+            logger.debug("%s", note)
+            outcome.error.add_note(note)
+            raise outcome.error
+        cost = self.retry_budget.try_spend(timeout=outcome.timeout)
+        if cost is None:
+            logger.debug("retry budget exhausted: not retrying after %s", outcome.error)
+            raise outcome.error
+        return delay, cost
+
+    def _deadline_error(
+        self, method: str, url: str, attempt: int, progress: _Progress, failures: list[_Failure]
+    ) -> TimeoutError_:
+        """Say that the request deadline cut attempt ``attempt`` (0-based), what it was waiting for, and before."""
+        response = progress.response
+        if response is None:
+            doing = "had no answer yet (connecting, sending, or waiting for the status line)"
+        else:
+            received = response.content.total_bytes
+            doing = (
+                f"had received HTTP {response.status} and {received} bytes of its body, still arriving "
+                "(a trickling answer)"
+                if received
+                else f"had received HTTP {response.status} and was waiting for its body"
+            )
+        message = (
+            f"no answer within the request deadline of {self.retry.total_deadline:g}s "
+            f"(RetryPolicy.total_deadline) across {attempt + 1} attempt{'s' if attempt else ''}: "
+            f"attempt {attempt + 1} {doing}"
+        )
+        if failures:
+            before = str(failures[-1].error).removeprefix(f"{method} {url}: ")
+            message += f"; attempt {attempt} failed with: {before}"
+        return TimeoutError_(message, method=method, url=url)
 
     async def _attempt(
         self,
@@ -396,6 +493,7 @@ class Transport:
         operation: str,
         api_version: str,
         attempt: int,
+        progress: _Progress,
     ) -> Answer | _Failure:
         """Make one attempt; return the 2xx answer, or the failure with what the retry decision needs."""
         debug = logger.isEnabledFor(logging.DEBUG)
@@ -409,6 +507,7 @@ class Transport:
                 allow_redirects=True,
                 max_redirects=self._max_redirects,
             ) as response:
+                progress.response = response
                 status = response.status
                 data = await self._read(response, method, url_text)
                 if debug:
@@ -446,7 +545,11 @@ class Transport:
         except TimeoutError:
             # aiohttp's total timeout for the attempt: the request may have been received.
             return _Failure(
-                TimeoutError_(f"no complete answer within {self.timeouts.total}s", method=method, url=url_text),
+                TimeoutError_(
+                    f"no complete answer within {self.timeouts.total:g}s (Timeouts.total, one attempt)",
+                    method=method,
+                    url=url_text,
+                ),
                 never_sent=False,
                 timeout=True,
                 retryable=self.retry.retry_timeouts,
@@ -465,14 +568,24 @@ class Transport:
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             # Raised while waiting for a connection: nothing of this request was sent yet.
             return _Failure(
-                TimeoutError_(f"could not connect in time: {exc}", method=method, url=url, secrets=secrets),
+                TimeoutError_(
+                    f"could not connect in time (Timeouts.connect, or Timeouts.pool waiting for a free connection): "
+                    f"{exc}",
+                    method=method,
+                    url=url,
+                    secrets=secrets,
+                ),
                 never_sent=True,
                 timeout=True,
                 retryable=policy.retry_timeouts,
             )
         if isinstance(exc, aiohttp.ServerTimeoutError):
             return _Failure(
-                TimeoutError_(f"the answer stalled for over {self.timeouts.read}s", method=method, url=url),
+                TimeoutError_(
+                    f"the answer stalled: nothing arrived for {self.timeouts.read:g}s (Timeouts.read)",
+                    method=method,
+                    url=url,
+                ),
                 never_sent=False,
                 timeout=True,
                 retryable=policy.retry_timeouts,
