@@ -17,8 +17,9 @@ DataOpsError                      base of everything raised on purpose
 │   └── ServerError               5xx, and 408
 ├── TransportError                no usable HTTP answer
 │   ├── ConnectError              could not connect, or the connection dropped
-│   └── RequestTimeoutError       connecting or reading took too long (not the builtin: see below)
-├── ResponseShapeError            an answer that does not fit the model (names the field path)
+│   └── RequestTimeoutError       an attempt's Timeouts, or the request deadline across attempts, ran out
+├── ResponseShapeError            an answer that does not fit the model (names the field path), is over
+│                                 max_response_size (decompressed) or cannot be decompressed; never retried
 │   └── ListingError              a listing that would never end (a page repeats, past total_count or the cap)
 └── WaitError                     a wait for a settled state ended without success
     ├── WaitFailedError           the service reached a failure state (ERROR, FAILED)
@@ -27,7 +28,9 @@ DataOpsError                      base of everything raised on purpose
     └── WaitTransientError        too many transient errors in a row while polling
 ```
 
-``RequestTimeoutError`` does not subclass the builtin ``TimeoutError`` on purpose: anyio's and asyncio's
+``RequestTimeoutError`` names what ran out: ``Timeouts.connect``/``pool``, ``Timeouts.read`` (a stalled answer),
+``Timeouts.total`` (one attempt) or ``RetryPolicy.total_deadline`` (the whole request, with the attempt it cut and
+what that attempt was waiting for). It does not subclass the builtin ``TimeoutError`` on purpose: anyio's and asyncio's
 cancellation machinery treat the builtin specially, and a request timeout must never look like a cancelled scope.
 Its first name, ``TimeoutError_``, stays an alias of it for one release.
 
@@ -194,7 +197,7 @@ class ConnectError(TransportError):
 
 
 class RequestTimeoutError(TransportError):
-    """Connecting or reading took longer than the configured timeout."""
+    """A timeout ran out: one of an attempt's ``Timeouts`` or ``RetryPolicy.total_deadline``; the message says which."""
 
 
 #: The first name of ``RequestTimeoutError``, kept for one release.
