@@ -32,10 +32,12 @@ _SECRET_KEY_WORD: Final = "password"  # noqa: S105 -- the word a secret's key ho
 # The key (quoted, or quoted inside a JSON string) and ``:`` or ``=``, or the bare key and ``=`` (a bare key and a
 # colon is prose: "account.account_password: too short" names a field, not a value), then the value: a JSON
 # string, a Python string, an escaped JSON string, or any bare scalar (a number, true, null): a password never
-# shows, whatever its type.
+# shows, whatever its type. Quoted values are looked for up to 1 KiB ahead, so that a hostile body of many keys and
+# no closing quote costs linear time (and runs of backslashes or spaces are bounded for the same reason).
 _PASSWORD_RE: Final = re.compile(
-    r"""((?:\\*["'])account_password(?:\\*["'])\s*[:=]\s*|\baccount_password\s*=\s*)"""
-    r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|(?P<q>\\+["'])(?:.*?[^\\])?(?P=q)|[^,;}\]\s]+)""",
+    r"""((?:\\{0,8}["'])account_password(?:\\{0,8}["'])\s{0,8}[:=]\s{0,8}|\baccount_password\s{0,8}=\s{0,8})"""
+    r"""("(?:[^"\\]|\\.){0,1024}"|'(?:[^'\\]|\\.){0,1024}'|(?P<q>\\{1,8}["'])(?:.{0,1024}?[^\\])?(?P=q)"""
+    r"""|[^,;}\]\s]+)""",
     re.DOTALL,
 )
 
