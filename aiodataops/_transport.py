@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
 from urllib.parse import quote, quote_plus
 
 import aiohttp
-import anyio
+import attrs
 from aiohttp.http_exceptions import ContentEncodingError
 from multidict import CIMultiDict
 from yarl import URL
@@ -189,6 +189,7 @@ class _Failure(NamedTuple):
     timeout: bool
     retryable: bool
     retry_after: float | None = None
+    deadline: bool = False  # the request deadline ran out during this attempt
 
 
 class _Progress:
@@ -208,18 +209,18 @@ class _Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._start = anyio.current_time()
+        self._start = time.monotonic()
         self._credit = 0.0  # the waits' clock time minus the loop time they took (0 on the real clock)
 
     def remaining(self) -> float:
         """Seconds left, never below 0."""
-        return max(self.seconds - (anyio.current_time() - self._start + self._credit), 0.0)
+        return max(self.seconds - (time.monotonic() - self._start + self._credit), 0.0)
 
     async def sleep(self, clock: Clock, delay: float) -> None:
         """Sleep ``delay`` on ``clock``, counting it as ``delay`` however long the event loop took."""
-        started = anyio.current_time()
+        started = time.monotonic()
         await clock.sleep(delay)
-        self._credit += delay - (anyio.current_time() - started)
+        self._credit += delay - (time.monotonic() - started)
 
 
 class Transport:
@@ -404,16 +405,13 @@ class Transport:
                 api_version=version,
                 attempt=attempt,
                 progress=progress,
+                time_left=None if deadline is None else deadline.remaining(),
             )
-            if deadline is None:
-                outcome = await call
-            else:
-                with anyio.move_on_after(deadline.remaining()) as scope:
-                    outcome = await call
-                if scope.cancelled_caught:
-                    raise self._deadline_error(method, url_text, attempt, progress, failures) from (
-                        failures[-1].error if failures else None
-                    )
+            outcome = await call
+            if isinstance(outcome, _Failure) and outcome.deadline:
+                raise self._deadline_error(method, url_text, attempt, progress, failures) from (
+                    failures[-1].error if failures else None
+                )
             if isinstance(outcome, Answer):
                 self.retry_budget.refund(spent)
                 return outcome
@@ -494,10 +492,21 @@ class Transport:
         api_version: str,
         attempt: int,
         progress: _Progress,
+        time_left: float | None,
     ) -> Answer | _Failure:
-        """Make one attempt; return the 2xx answer, or the failure with what the retry decision needs."""
+        """Make one attempt; return the 2xx answer, or the failure with what the retry decision needs.
+
+        ``time_left`` is what remains of the request deadline: when it is shorter than ``Timeouts.total`` it becomes
+        this attempt's total timeout (aiohttp's own timer: no cost when the deadline is far), and running out is a
+        ``_Failure`` marked ``deadline``.
+        """
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
+        timeout = session.timeout
+        per_attempt = timeout.total
+        deadline_binds = time_left is not None and (per_attempt is None or time_left < per_attempt)
+        if deadline_binds:
+            timeout = attrs.evolve(timeout, total=max(time_left or 0.0, 0.001))
         try:
             async with session.request(
                 method,
@@ -506,6 +515,7 @@ class Transport:
                 headers=headers,
                 allow_redirects=True,
                 max_redirects=self._max_redirects,
+                timeout=timeout,
             ) as response:
                 progress.response = response
                 status = response.status
@@ -542,8 +552,10 @@ class Transport:
                 return _Failure(error, never_sent=False, timeout=False, retryable=retryable, retry_after=retry_after)
         except aiohttp.ClientError as exc:
             return self._classify(exc, method, url_text, secrets_in_body(body))
-        except TimeoutError:
+        except TimeoutError as exc:
             # aiohttp's total timeout for the attempt: the request may have been received.
+            if deadline_binds:  # the request deadline, not Timeouts.total, set this attempt's total
+                return _Failure(exc, never_sent=False, timeout=True, retryable=False, deadline=True)
             return _Failure(
                 TimeoutError_(
                     f"no complete answer within {self.timeouts.total:g}s (Timeouts.total, one attempt)",
