@@ -17,8 +17,9 @@ DataOpsError                      base of everything raised on purpose
 │   └── ServerError               5xx, and 408
 ├── TransportError                no usable HTTP answer
 │   ├── ConnectError              could not connect, or the connection dropped
-│   └── RequestTimeoutError       connecting or reading took too long (not the builtin: see below)
-├── ResponseShapeError            an answer that does not fit the model (names the field path)
+│   └── RequestTimeoutError       an attempt's Timeouts, or the request deadline across attempts, ran out
+├── ResponseShapeError            an answer that does not fit the model (names the field path), is over
+│                                 max_response_size (decompressed) or cannot be decompressed; never retried
 │   └── ListingError              a listing that would never end (a page repeats, past total_count or the cap)
 └── WaitError                     a wait for a settled state ended without success
     ├── WaitFailedError           the service reached a failure state (ERROR, FAILED)
@@ -28,18 +29,23 @@ DataOpsError                      base of everything raised on purpose
     └── WaitTransientError        too many transient errors in a row while polling
 ```
 
-``RequestTimeoutError`` does not subclass the builtin ``TimeoutError`` on purpose: anyio's and asyncio's
+``RequestTimeoutError`` names what ran out: ``Timeouts.connect``/``pool``, ``Timeouts.read`` (a stalled answer),
+``Timeouts.total`` (one attempt) or ``RetryPolicy.total_deadline`` (the whole request, with the attempt it cut and
+what that attempt was waiting for). It does not subclass the builtin ``TimeoutError`` on purpose: anyio's and asyncio's
 cancellation machinery treat the builtin specially, and a request timeout must never look like a cancelled scope.
 Its first name, ``TimeoutError_``, stays an alias of it for one release.
 
 No message, attribute or repr here holds a secret: bodies are kept raw for debugging, but the server never echoes
-the signature, and ``account_password`` values are masked before a body is stored (see ``redact_body``).
+the signature, and passwords are masked (``_masking``) in every string taken from an answer (message, details, body,
+code, request id) before it is stored: by key (``account_password``), and by value, the transport passing the
+passwords its request carried (``secrets``), so a server repeating the request back shows none of them.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from aiodataops._masking import NO_SECRETS, Secrets, mask_text, mask_value, redact_body
 
 __all__ = [
     "APIStatusError",
@@ -70,18 +76,6 @@ __all__ = [
     "redact_body",
 ]
 
-_MAX_BODY = 4096
-# A quoted value, or any bare JSON scalar (a number, true, null): a password must never show, whatever its type.
-_PASSWORD_RE = re.compile(r'("account_password"\s*:\s*)(?:"(?:[^"\\]|\\.)*"|[^,}\]\s]+)')
-
-
-def redact_body(text: str) -> str:
-    """Mask every ``account_password`` value in a raw body and cut it to a size fit for an exception."""
-    masked = _PASSWORD_RE.sub(r'\1"***"', text)
-    if len(masked) > _MAX_BODY:
-        return masked[:_MAX_BODY] + f"... [{len(masked) - _MAX_BODY} more characters]"
-    return masked
-
 
 class DataOpsError(Exception):
     """Base of every error aiodataops raises on purpose."""
@@ -106,22 +100,23 @@ class APIStatusError(DataOpsError):
         body: str = "",
         details: Any = None,
         retry_after: float | None = None,
+        secrets: Secrets = NO_SECRETS,
     ) -> None:
         self.status = status
         self.method = method
         self.url = url
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-        self.body = redact_body(body)
-        self.details = details
+        self.code = None if code is None else mask_text(code, secrets)
+        self.message = message = mask_text(message, secrets)
+        self.request_id = None if request_id is None else mask_text(request_id, secrets)
+        self.body = redact_body(body, secrets)
+        self.details = mask_value(details, secrets)
         self.retry_after = retry_after
         parts = [f"{method} {url} -> HTTP {status}"]
-        if code:
-            parts.append(f"[{code}]")
+        if self.code:
+            parts.append(f"[{self.code}]")
         parts.append(message)
-        if request_id:
-            parts.append(f"(request id {request_id})")
+        if self.request_id:
+            parts.append(f"(request id {self.request_id})")
         super().__init__(" ".join(parts))
 
 
@@ -193,10 +188,10 @@ class ServerError(APIStatusError):
 class TransportError(DataOpsError):
     """No usable HTTP answer arrived."""
 
-    def __init__(self, message: str, *, method: str, url: str) -> None:
+    def __init__(self, message: str, *, method: str, url: str, secrets: Secrets = NO_SECRETS) -> None:
         self.method = method
         self.url = url
-        super().__init__(f"{method} {url}: {message}")
+        super().__init__(f"{method} {url}: {mask_text(message, secrets)}")
 
 
 class ConnectError(TransportError):
@@ -204,7 +199,7 @@ class ConnectError(TransportError):
 
 
 class RequestTimeoutError(TransportError):
-    """Connecting or reading took longer than the configured timeout."""
+    """A timeout ran out: one of an attempt's ``Timeouts`` or ``RetryPolicy.total_deadline``; the message says which."""
 
 
 #: The first name of ``RequestTimeoutError``, kept for one release.
@@ -214,10 +209,10 @@ TimeoutError_ = RequestTimeoutError
 class ResponseShapeError(DataOpsError):
     """An answer does not fit the model; ``path`` names the field, e.g. ``$.contents[3].state``."""
 
-    def __init__(self, message: str, *, path: str = "$", body: str = "") -> None:
+    def __init__(self, message: str, *, path: str = "$", body: str = "", secrets: Secrets = NO_SECRETS) -> None:
         self.path = path
-        self.problem = message
-        self.body = redact_body(body)
+        self.problem = message = mask_text(message, secrets)
+        self.body = redact_body(body, secrets)
         super().__init__(f"field {path}: {message}")
 
 

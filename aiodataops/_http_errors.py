@@ -19,8 +19,9 @@ Two 4xx answers are told apart by their body: a 400 saying that an id is unknown
 unknown or malformed id) is an ``IdNotFoundError``, and a 406 ``NoSuchVersion`` an ``UnsupportedVersionError``
 naming the operation and the version sent.
 
-The raw body is always kept (masked by ``redact_body``) with the status; a request id comes from a response header
-or the body, wherever present.
+Every string taken from the answer is masked (``_masking``): ``account_password`` values by key, and the passwords
+the request carried by value, wherever the server repeats them. The raw body is always kept (masked) with the
+status; a request id comes from a response header or the body, wherever present.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from aiodataops._errors import (
     ThrottledError,
     UnsupportedVersionError,
 )
+from aiodataops._masking import NO_SECRETS, Secrets, mask_text, mask_value
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -59,8 +61,12 @@ _BODY_REQUEST_ID_KEYS: Final = ("requestId", "request_id", "traceId", "trace_id"
 _MAX_MESSAGE: Final = 300
 # Words of a refusal about the request's time. A bare "timestamp" is not one: a signature mismatch names the
 # timestamp among the signed inputs, and telling that user to fix their clock would send them the wrong way.
-_CLOCK_WORDS: Final = ("expired", "clock", "skew", "out of range", "too old", "too far", "time window")
-_CLOCK_CODE_WORDS: Final = ("TIMESTAMP", "EXPIRED", "CLOCK", "SKEW")
+_CLOCK_WORDS: Final = ("clock", "skew", "out of range", "too old", "too far", "time window")
+_CLOCK_CODE_WORDS: Final = ("TIMESTAMP", "CLOCK", "SKEW")
+# "Expired" is about the clock only when nothing says what expired, or the request, signature or timestamp did:
+# an expired token (or session, or temporary credentials) needs new credentials, and no clock fixes that.
+_EXPIRED_WORDS: Final = ("expired", "expiry", "has expire", "no longer valid")
+_TEMPORARY_WORDS: Final = ("token", "credential", "session")
 
 _BY_STATUS: Final[Mapping[int, type[APIStatusError]]] = {
     400: BadRequestError,
@@ -221,12 +227,15 @@ def error_from_response(
     retry_after: float | None = None,
     operation: str = "",
     api_version: str = "",
+    secrets: Secrets = NO_SECRETS,
 ) -> APIStatusError:
     """Build the typed error for one HTTP error answer; never raises, whatever the body holds.
 
     ``operation`` and ``api_version`` (what the request was sent as) name the way out of a 406 ``NoSuchVersion``.
+    ``secrets`` are the passwords the request carried: a server that repeats the request back in its error shows
+    none of them (masked in the text and the decoded body before anything is read from them, or cut short).
     """
-    text = body.decode("utf-8", "replace")
+    text = mask_text(body.decode("utf-8", "replace"), secrets)
     message: str | None = None
     code: str | None = None
     body_request_id: str | None = None
@@ -234,7 +243,7 @@ def error_from_response(
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            details = orjson.loads(body)
+            details = mask_value(orjson.loads(body), secrets)
         except orjson.JSONDecodeError:
             details = None
         else:
@@ -278,6 +287,7 @@ def error_from_response(
         body=text,
         details=details,
         retry_after=retry_after,
+        secrets=secrets,
         **extra,
     )
 
@@ -303,15 +313,31 @@ def _edge_rejection(text: str, message: str) -> str:
 
 
 def _auth_hint(status: int, message: str, code: str | None) -> str:
+    """The way out of a 401/412, chosen by what the message and code say was refused (tested word by word)."""
     lowered = message.lower()
-    about_time = any(word in lowered for word in _CLOCK_WORDS) or (
-        code is not None and any(word in code.upper() for word in _CLOCK_CODE_WORDS)
+    upper_code = (code or "").upper()
+    expired = any(word in lowered for word in _EXPIRED_WORDS) or "EXPIRE" in upper_code
+    token = "token" in lowered or "TOKEN" in upper_code
+    temporary = token or any(word in lowered for word in _TEMPORARY_WORDS) or "CREDENTIAL" in upper_code
+    if expired and temporary:
+        return (
+            " -- the temporary credentials have expired: renew them and use the new auth token "
+            "(Credentials.auth_token, SCP_AUTH_TOKEN or --auth-token-file) with the access and secret key issued "
+            "with it"
+        )
+    about_time = (
+        expired or any(word in lowered for word in _CLOCK_WORDS) or any(w in upper_code for w in _CLOCK_CODE_WORDS)
     )
     if about_time:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").removesuffix("+00:00")
         return (
             f" -- the server rejected the request time: check your clock (this machine reads {now} UTC); "
             "signatures are valid for 15 minutes"
+        )
+    if token:
+        return (
+            " -- the auth token was refused: check it (SCP_AUTH_TOKEN or --auth-token-file) and, as temporary "
+            "credentials expire, renew them if needed"
         )
     if status == 412:  # noqa: PLR2004 -- the legacy gateway's "wrong signature"
         return " -- the signature did not match: check the secret key"

@@ -9,6 +9,12 @@
 ``RetryPolicy`` and ``PollPolicy`` (``_polling``) share one vocabulary: ``first_delay``, ``max_delay``,
 ``max_retry_after``, and ``delay(n, retry_after=None, rng=None)``. The first names of ``RetryPolicy`` (``base``,
 ``cap``, ``retry_after_cap``) still work for one release, with a ``DeprecationWarning``.
+- ``total_deadline`` bounds one request, every attempt and every wait between them included (default 180 s): the
+  per-attempt ``Timeouts`` alone let a server that never answers hold a call for attempts x ``Timeouts.total``
+  (4 x 120 s). An attempt still running at the deadline is cut (``RequestTimeoutError`` saying which attempt and
+  what it was waiting for), and a retry whose wait would end past it is not started (the last error is raised, with
+  a note). 180 s leaves one whole default attempt (120 s) and a retry; it applies to writes too, whose lost answers
+  the fleet already handles by reading before it re-sends.
 - A ``RetryBudget`` (botocore's ``RetryQuota``) is shared by every request of one client: each retry spends
   tokens and each success earns one back, so when the API is sick and most calls fail the budget runs dry and
   calls fail fast instead of multiplying the load.
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RETRYABLE_STATUSES",
+    "DEFAULT_TOTAL_DEADLINE",
     "RetryBudget",
     "RetryPolicy",
     "parse_retry_after",
@@ -40,6 +47,8 @@ __all__ = [
 #: 417 is the platform edge's "Request Rejected" HTML page for bursts (seen live on another SCP service): throttling,
 #: retried like a 429.
 DEFAULT_RETRYABLE_STATUSES: Final = frozenset({408, 417, 429, 500, 502, 503, 504})
+#: Seconds one request may take, all its attempts and waits included (see the module docstring).
+DEFAULT_TOTAL_DEADLINE: Final = 180.0
 
 
 def _at_least(minimum: float) -> Callable[[object, attrs.Attribute[Any], Any], None]:
@@ -48,6 +57,12 @@ def _at_least(minimum: float) -> Callable[[object, attrs.Attribute[Any], Any], N
             raise ValueError(f"RetryPolicy.{attribute.name}: must be >= {minimum}, got {value!r}")
 
     return check
+
+
+def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    if value is not None and not ok:
+        raise ValueError(f"RetryPolicy.{attribute.name}: must be a positive number of seconds or None, got {value!r}")
 
 
 def _statuses(values: Iterable[int]) -> frozenset[int]:
@@ -75,6 +90,7 @@ class RetryPolicy:
     jittered backoff (see the module docstring), ``max_retry_after`` a server's ``Retry-After``. Only idempotent
     requests (GET, PUT, DELETE, and POSTs that only check something) are retried after the server may have seen
     them; any request is retried when it provably never left (the connection could not be made).
+    ``total_deadline`` (seconds, ``None`` for none) bounds the whole request: attempts and the waits between them.
     """
 
     max_attempts: int = attrs.field(validator=_at_least(1))
@@ -84,6 +100,7 @@ class RetryPolicy:
     retryable_statuses: frozenset[int] = attrs.field(converter=_statuses)
     retry_connection_errors: bool
     retry_timeouts: bool
+    total_deadline: float | None = attrs.field(validator=_positive_or_none)
 
     def __init__(  # noqa: PLR0917 -- the order attrs gave it, for callers passing values by position
         self,
@@ -95,6 +112,7 @@ class RetryPolicy:
         retry_connection_errors: bool = True,
         retry_timeouts: bool = True,
         *,
+        total_deadline: float | None = DEFAULT_TOTAL_DEADLINE,
         base: float | None = None,
         cap: float | None = None,
         retry_after_cap: float | None = None,
@@ -116,6 +134,7 @@ class RetryPolicy:
             retryable_statuses,
             retry_connection_errors,
             retry_timeouts,
+            total_deadline,
         )
 
     @property

@@ -12,13 +12,19 @@ How one request travels:
    refused by the middleware before anything is sent (a ``TransportError``): credentials, the signature and the
    body (which may hold ``account_password``) never go to a host the user did not configure, and an https to http
    downgrade counts as another origin.
-4. The answer is read with a size limit (``ResponseShapeError`` "too large" without reading the rest); 2xx is
-   returned, anything else becomes the typed error of ``_http_errors``.
+4. The answer is read with a size limit (``ResponseShapeError`` "too large" without reading the rest), counted
+   after decompression, so a small gzip body that inflates past it is named as such; a compressed body that cannot
+   be inflated (corrupt, or a bomb of many gzip members) is a ``ResponseShapeError`` too, never a "dropped
+   connection", and neither is retried. 2xx is returned, anything else becomes the typed error of ``_http_errors``.
 5. Retries: 408/417/429/500/502/503/504, dropped connections and timeouts are retried for idempotent requests
    (GET, PUT, DELETE, and POSTs the caller marks idempotent); any request, POST included, is retried when it
    provably never left (the connection could not be made, or no pooled connection was free in time). Waits are
    full-jitter exponential or the server's ``Retry-After`` (capped), slept through the injected ``Clock``, and
    every retry spends from the client's shared ``RetryBudget``.
+6. Deadlines: each attempt is bounded by ``Timeouts`` (connect, a stalled read, the whole answer), and the whole
+   request, attempts and waits, by ``RetryPolicy.total_deadline``. The error says which one ran out: the setting's
+   name, and for the deadline the attempt it cut, what that attempt was waiting for (no status line yet, or a body
+   still trickling in, with the bytes received) and how the attempt before it failed.
 
 Logging goes to ``aiodataops.transport`` at DEBUG, with headers from an allow-list only: the signature, the access
 key, the token and bodies never reach a log line. Nothing is formatted unless DEBUG is enabled.
@@ -36,6 +42,8 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
 from urllib.parse import quote, quote_plus
 
 import aiohttp
+import attrs
+from aiohttp.http_exceptions import ContentEncodingError
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -49,6 +57,7 @@ from aiodataops._errors import (
     TransportError,
 )
 from aiodataops._http_errors import error_from_response
+from aiodataops._masking import Secrets, secrets_in_body
 from aiodataops._retry import RetryBudget, RetryPolicy, parse_retry_after
 from aiodataops._signing import (
     CLIENT_TYPE,
@@ -182,6 +191,38 @@ class _Failure(NamedTuple):
     timeout: bool
     retryable: bool
     retry_after: float | None = None
+    deadline: bool = False  # the request deadline ran out during this attempt
+
+
+class _Progress:
+    """How far one attempt got, for saying what a deadline cut: its response, once the status line arrived."""
+
+    __slots__ = ("response",)
+
+    def __init__(self) -> None:
+        self.response: ClientResponse | None = None
+
+
+class _Deadline:
+    """The time left to one request: the event loop's time spent on its attempts, plus its waits as the injected
+    ``Clock`` slept them (so a ``VirtualClock``'s instant waits still count for what they stand for)."""
+
+    __slots__ = ("_credit", "_start", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._start = time.monotonic()
+        self._credit = 0.0  # the waits' clock time minus the loop time they took (0 on the real clock)
+
+    def remaining(self) -> float:
+        """Seconds left, never below 0."""
+        return max(self.seconds - (time.monotonic() - self._start + self._credit), 0.0)
+
+    async def sleep(self, clock: Clock, delay: float) -> None:
+        """Sleep ``delay`` on ``clock``, counting it as ``delay`` however long the event loop took."""
+        started = time.monotonic()
+        await clock.sleep(delay)
+        self._credit += delay - (time.monotonic() - started)
 
 
 class Transport:
@@ -372,11 +413,14 @@ class Transport:
         version = api_version_for(operation, _CALL_VERSIONS.get(), self.api_versions)
         headers = self._headers(version, has_body=body is not None)
         retry_sent = (method in _IDEMPOTENT_METHODS) if idempotent is None else idempotent
-        policy = self.retry
+        total_deadline = self.retry.total_deadline
+        deadline = None if total_deadline is None else _Deadline(total_deadline)
         spent = 0
         attempt = 0
+        failures: list[_Failure] = []
         while True:
-            outcome = await self._attempt(
+            progress = _Progress()
+            call = self._attempt(
                 session,
                 method,
                 url,
@@ -386,25 +430,80 @@ class Transport:
                 operation=operation,
                 api_version=version,
                 attempt=attempt,
+                progress=progress,
+                time_left=None if deadline is None else deadline.remaining(),
             )
+            outcome = await call
+            if isinstance(outcome, _Failure) and outcome.deadline:
+                raise self._deadline_error(method, url_text, attempt, progress, failures) from (
+                    failures[-1].error if failures else None
+                )
             if isinstance(outcome, Answer):
                 self.retry_budget.refund(spent)
                 return outcome
-            if not (outcome.retryable and (retry_sent or outcome.never_sent) and attempt + 1 < policy.max_attempts):
-                raise outcome.error
-            cost = self.retry_budget.try_spend(timeout=outcome.timeout)
-            if cost is None:
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("retry budget exhausted: not retrying %s %s", method, url_text)
-                raise outcome.error
+            failures.append(outcome)
+            delay, cost = self._next_wait(outcome, attempt, retry_sent=retry_sent, deadline=deadline)
             spent += cost
-            delay = policy.delay(attempt, outcome.retry_after, self._rng)
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(
                     "retry %s %s in %.3fs after attempt %d: %s", method, url_text, delay, attempt + 1, outcome.error
                 )
-            await self.clock.sleep(delay)
+            if deadline is None:
+                await self.clock.sleep(delay)
+            else:
+                await deadline.sleep(self.clock, delay)
             attempt += 1
+
+    def _next_wait(
+        self, outcome: _Failure, attempt: int, *, retry_sent: bool, deadline: _Deadline | None
+    ) -> tuple[float, int]:
+        """The wait before the next attempt and the budget it spent; raises the failure's error when not retrying.
+
+        Not retried: a failure the policy does not retry, the last attempt, a wait that would end past the request
+        deadline (the error gets a note saying so), an empty retry budget.
+        """
+        policy = self.retry
+        if not (outcome.retryable and (retry_sent or outcome.never_sent) and attempt + 1 < policy.max_attempts):
+            raise outcome.error
+        delay = policy.delay(attempt, outcome.retry_after, self._rng)
+        if deadline is not None and delay >= deadline.remaining():
+            note = (
+                f"not retried: the wait of {delay:.3g}s before attempt {attempt + 2} would pass the request "
+                f"deadline of {policy.total_deadline:g}s (RetryPolicy.total_deadline)"
+            )
+            logger.debug("%s", note)
+            outcome.error.add_note(note)
+            raise outcome.error
+        cost = self.retry_budget.try_spend(timeout=outcome.timeout)
+        if cost is None:
+            logger.debug("retry budget exhausted: not retrying after %s", outcome.error)
+            raise outcome.error
+        return delay, cost
+
+    def _deadline_error(
+        self, method: str, url: str, attempt: int, progress: _Progress, failures: list[_Failure]
+    ) -> RequestTimeoutError:
+        """Say that the request deadline cut attempt ``attempt`` (0-based), what it was waiting for, and before."""
+        response = progress.response
+        if response is None:
+            doing = "had no answer yet (connecting, sending, or waiting for the status line)"
+        else:
+            received = response.content.total_bytes
+            doing = (
+                f"had received HTTP {response.status} and {received} bytes of its body, still arriving "
+                "(a trickling answer)"
+                if received
+                else f"had received HTTP {response.status} and was waiting for its body"
+            )
+        message = (
+            f"no answer within the request deadline of {self.retry.total_deadline:g}s "
+            f"(RetryPolicy.total_deadline) across {attempt + 1} attempt{'s' if attempt else ''}: "
+            f"attempt {attempt + 1} {doing}"
+        )
+        if failures:
+            before = str(failures[-1].error).removeprefix(f"{method} {url}: ")
+            message += f"; attempt {attempt} failed with: {before}"
+        return RequestTimeoutError(message, method=method, url=url)
 
     async def _attempt(
         self,
@@ -418,10 +517,22 @@ class Transport:
         operation: str,
         api_version: str,
         attempt: int,
+        progress: _Progress,
+        time_left: float | None,
     ) -> Answer | _Failure:
-        """Make one attempt; return the 2xx answer, or the failure with what the retry decision needs."""
+        """Make one attempt; return the 2xx answer, or the failure with what the retry decision needs.
+
+        ``time_left`` is what remains of the request deadline: when it is shorter than ``Timeouts.total`` it becomes
+        this attempt's total timeout (aiohttp's own timer: no cost when the deadline is far), and running out is a
+        ``_Failure`` marked ``deadline``.
+        """
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
+        timeout = session.timeout
+        per_attempt = timeout.total
+        deadline_binds = time_left is not None and (per_attempt is None or time_left < per_attempt)
+        if deadline_binds:
+            timeout = attrs.evolve(timeout, total=max(time_left or 0.0, 0.001))
         try:
             async with session.request(
                 method,
@@ -431,7 +542,9 @@ class Transport:
                 allow_redirects=True,
                 max_redirects=self._max_redirects,
                 proxy_headers=self._proxy_headers,
+                timeout=timeout,
             ) as response:
+                progress.response = response
                 status = response.status
                 data = await self._read(response, method, url_text)
                 if debug:
@@ -460,25 +573,33 @@ class Transport:
                     retry_after=retry_after,
                     operation=operation,
                     api_version=api_version,
+                    # The passwords this request carried: masked wherever the server repeats them.
+                    secrets=secrets_in_body(body),
                 )
                 return _Failure(error, never_sent=False, timeout=False, retryable=retryable, retry_after=retry_after)
         except aiohttp.ClientError as exc:
-            return self._classify(exc, method, url_text)
-        except TimeoutError:
+            return self._classify(exc, method, url_text, secrets_in_body(body))
+        except TimeoutError as exc:
             # aiohttp's total timeout for the attempt: the request may have been received.
+            if deadline_binds:  # the request deadline, not Timeouts.total, set this attempt's total
+                return _Failure(exc, never_sent=False, timeout=True, retryable=False, deadline=True)
             return _Failure(
-                RequestTimeoutError(f"no complete answer within {self.timeouts.total}s", method=method, url=url_text),
+                RequestTimeoutError(
+                    f"no complete answer within {self.timeouts.total:g}s (Timeouts.total, one attempt)",
+                    method=method,
+                    url=url_text,
+                ),
                 never_sent=False,
                 timeout=True,
                 retryable=self.retry.retry_timeouts,
             )
 
-    def _classify(self, exc: aiohttp.ClientError, method: str, url: str) -> _Failure:  # noqa: PLR0911 -- one return per failure kind
+    def _classify(self, exc: aiohttp.ClientError, method: str, url: str, secrets: Secrets) -> _Failure:  # noqa: PLR0911 -- one return per failure kind
         policy = self.retry
         if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
             # Certificate and TLS failures do not heal by retrying.
             return _Failure(
-                ConnectError(f"TLS failed: {exc}", method=method, url=url),
+                ConnectError(f"TLS failed: {exc}", method=method, url=url, secrets=secrets),
                 never_sent=True,
                 timeout=False,
                 retryable=False,
@@ -486,14 +607,24 @@ class Transport:
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             # Raised while waiting for a connection: nothing of this request was sent yet.
             return _Failure(
-                RequestTimeoutError(f"could not connect in time: {exc}", method=method, url=url),
+                RequestTimeoutError(
+                    f"could not connect in time (Timeouts.connect, or Timeouts.pool waiting for a free connection): "
+                    f"{exc}",
+                    method=method,
+                    url=url,
+                    secrets=secrets,
+                ),
                 never_sent=True,
                 timeout=True,
                 retryable=policy.retry_timeouts,
             )
         if isinstance(exc, aiohttp.ServerTimeoutError):
             return _Failure(
-                RequestTimeoutError(f"the answer stalled for over {self.timeouts.read}s", method=method, url=url),
+                RequestTimeoutError(
+                    f"the answer stalled: nothing arrived for {self.timeouts.read:g}s (Timeouts.read)",
+                    method=method,
+                    url=url,
+                ),
                 never_sent=False,
                 timeout=True,
                 retryable=policy.retry_timeouts,
@@ -502,7 +633,7 @@ class Transport:
             return self._proxy_failure(exc, method, url)
         if isinstance(exc, aiohttp.ClientConnectorError):
             return _Failure(
-                ConnectError(f"could not connect: {exc.os_error or exc}", method=method, url=url),
+                ConnectError(f"could not connect: {exc.os_error or exc}", method=method, url=url, secrets=secrets),
                 never_sent=True,
                 timeout=False,
                 retryable=policy.retry_connection_errors,
@@ -514,22 +645,31 @@ class Transport:
                 timeout=False,
                 retryable=False,
             )
+        if (undecodable := _undecodable(exc, method, url)) is not None:
+            # Not a dropped connection: the bytes arrived and cannot be inflated (a decompression bomb of many gzip
+            # members, or a corrupt body); the server would send the same again, so it is not retried.
+            return _Failure(undecodable, never_sent=False, timeout=False, retryable=False)
         if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
             return _Failure(
-                ConnectError(f"the connection dropped: {type(exc).__name__} {exc}".rstrip(), method=method, url=url),
+                ConnectError(
+                    f"the connection dropped: {type(exc).__name__} {exc}".rstrip(),
+                    method=method,
+                    url=url,
+                    secrets=secrets,
+                ),
                 never_sent=False,
                 timeout=False,
                 retryable=policy.retry_connection_errors,
             )
         if isinstance(exc, aiohttp.ClientResponseError):
             return _Failure(
-                ConnectError(f"not a valid HTTP answer: {exc.message}", method=method, url=url),
+                ConnectError(f"not a valid HTTP answer: {exc.message}", method=method, url=url, secrets=secrets),
                 never_sent=False,
                 timeout=False,
                 retryable=policy.retry_connection_errors,
             )
         return _Failure(
-            TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url),
+            TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url, secrets=secrets),
             never_sent=False,
             timeout=False,
             retryable=False,
@@ -564,10 +704,11 @@ class Transport:
         """Read the whole body, refusing one over ``max_response_size`` without reading the rest."""
         limit = self.max_response_size
         length = response.content_length
+        encoding = response.headers.get("Content-Encoding")
         if length is not None and length > limit:
             response.close()
-            raise _too_large(limit, method, url, length)
-        if length is not None and "Content-Encoding" not in response.headers:
+            raise _too_large(limit, method, url, length, encoding)
+        if length is not None and encoding is None:
             return await response.read()
         # Unknown or compressed length: count the decoded bytes as they arrive.
         chunks: list[bytes] = []
@@ -576,15 +717,45 @@ class Transport:
             total += len(chunk)
             if total > limit:
                 response.close()
-                raise _too_large(limit, method, url, None)
+                raise _too_large(limit, method, url, None, encoding)
             chunks.append(chunk)
         return b"".join(chunks)
 
 
-def _too_large(limit: int, method: str, url: str, length: int | None) -> ResponseShapeError:
-    size = f"{length} bytes" if length is not None else f"more than {limit} bytes"
+def _too_large(limit: int, method: str, url: str, length: int | None, encoding: str | None) -> ResponseShapeError:
+    if length is not None:
+        what = f"{length} bytes{f' ({encoding}-compressed)' if encoding else ''}"
+    elif encoding:
+        # A small compressed body that inflates past the cap: a decompression bomb, or just far too much data.
+        what = f"its {encoding}-compressed body inflated past {limit} bytes and was abandoned"
+    else:
+        what = f"more than {limit} bytes"
     return ResponseShapeError(
-        f"answer to {method} {url} too large: {size}, over the limit of {limit} bytes (max_response_size)"
+        f"answer to {method} {url} too large: {what}, over the limit of {limit} bytes "
+        "(max_response_size, the size cap); not retried"
+    )
+
+
+def _undecodable(exc: BaseException, method: str, url: str) -> ResponseShapeError | None:
+    """The error for an answer whose ``Content-Encoding`` could not be decoded, or ``None`` for any other failure."""
+    seen: BaseException | None = exc
+    encoding_error: BaseException | None = None
+    depth = 0
+    while seen is not None and depth < 8:  # noqa: PLR2004 -- aiohttp chains three; a bound, not a meaning
+        if isinstance(seen, ContentEncodingError):
+            encoding_error = seen
+        elif encoding_error is not None and "members" in str(seen):
+            # aiohttp refuses a gzip/zstd stream of over 1024 members: a decompression bomb's usual shape.
+            return ResponseShapeError(
+                f"answer to {method} {url} refused: its compressed body is a decompression bomb ({seen}); not retried"
+            )
+        seen = seen.__cause__ or seen.__context__
+        depth += 1
+    if encoding_error is None:
+        return None
+    return ResponseShapeError(
+        f"answer to {method} {url} could not be decompressed (corrupt or not what its Content-Encoding says: "
+        f"{getattr(encoding_error, 'message', encoding_error)}); not retried"
     )
 
 

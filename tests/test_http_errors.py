@@ -19,6 +19,7 @@ from aiodataops._errors import (
     UnsupportedVersionError,
 )
 from aiodataops._http_errors import error_from_response
+from aiodataops._masking import secrets_in_body
 from aiodataops._retry import DEFAULT_RETRYABLE_STATUSES
 
 URL = "https://data-ops.kr-west1.e.samsungsdscloud.com/v1/data-ops"
@@ -135,3 +136,88 @@ def test_a_password_in_an_error_body_is_masked() -> None:
     exc = error(400, body)
     assert "s3cret!" not in exc.body
     assert "s3cret!" not in str(exc)
+
+
+AUTH_HINTS = [
+    # (status, message, code, expected hint words, words that must not appear)
+    (401, "token expired", None, "renew them", "clock"),
+    (401, "The auth token has expired", "AUTH_FAILED", "SCP_AUTH_TOKEN", "clock"),
+    (401, "Unauthorized", "TOKEN_EXPIRED", "temporary credentials have expired", "clock"),
+    (401, "temporary credentials expired at 2026-01-01T00:00:00Z", None, "renew them", "clock"),
+    (
+        401,
+        "Scp-Timestamp is out of range: 20.0 minutes behind",
+        "AUTH_TIMESTAMP_OUT_OF_RANGE",
+        "check your clock",
+        "renew",
+    ),
+    (401, "request expired", None, "check your clock", "renew"),
+    (401, "signature expired", None, "check your clock", "renew"),
+    (401, "denied", "AUTH_CLOCK_SKEW", "check your clock", "renew"),
+    (401, "X-Auth-Token is missing or does not match", "AUTH_INVALID_TOKEN", "auth token was refused", "clock"),
+    (
+        401,
+        "Scp-Signature does not match the request (method, URL as sent, timestamp, access key)",
+        "AUTH_INVALID_SIGNATURE",
+        "check the access key, the secret key",
+        "clock",
+    ),
+    (401, "invalid access key", None, "check the access key, the secret key", "clock"),
+    (412, "signature mismatch", None, "check the secret key", "clock"),
+]
+
+
+@pytest.mark.parametrize(("status", "message", "code", "hint", "not_said"), AUTH_HINTS)
+def test_the_auth_hint_follows_what_was_refused(
+    status: int, message: str, code: str | None, hint: str, not_said: str
+) -> None:
+    """An expired token says renew the credentials, a request-time refusal says clock, anything else the keys."""
+    body: dict[str, Any] = {"errors": [{"status": str(status), "detail": message}]}
+    if code:
+        body["errors"][0]["code"] = code
+    exc = error(status, body, method="GET")
+    assert isinstance(exc, AuthenticationError)
+    said = exc.message.removeprefix(message)
+    assert hint in said
+    assert not_said not in said
+
+
+def test_a_password_the_request_carried_is_masked_wherever_the_error_repeats_it() -> None:
+    """Given the request's passwords, the message, details, body, code and request id show none of them."""
+    secrets = secrets_in_body(orjson.dumps({"account": {"account_id": "a", "account_password": "Pw-9x"}}))
+    body = {
+        "errors": [
+            {"code": "BAD_Pw-9x", "detail": ["rejected value [Pw-9x]", "{'account_password': 'Pw-9x'}"]},
+        ],
+        "requestId": "req-Pw-9x",
+    }
+    exc = error(400, body, secrets=secrets)
+    shown = "\n".join(
+        [str(exc), repr(exc), exc.message, exc.body, repr(exc.details), str(exc.code), str(exc.request_id)]
+    )
+    assert "Pw-9x" not in shown
+    assert exc.message == "rejected value [***]; {'account_password': '***'}"
+    text = error(502, b"upstream said: rejected value [Pw-9x]", secrets=secrets)
+    assert text.message == "upstream said: rejected value [***]"
+
+
+def test_a_password_key_is_masked_by_key_even_when_its_value_is_unknown() -> None:
+    """With no known secrets, values after an account_password key are masked in JSON, repr and escaped JSON."""
+    detail = [
+        '{"account_password": "held-1"}',
+        "{'account_password': 'held-2'}",
+        'outer {\\"account_password\\": \\"held-3\\"} end',
+        "account_password=held-4",
+    ]
+    exc = error(400, {"errors": [{"detail": detail}]})
+    shown = str(exc) + exc.body + repr(exc.details)
+    assert not [n for n in ("held-1", "held-2", "held-3", "held-4") if n in shown]
+    assert "end" in exc.message
+
+
+def test_a_field_named_account_password_in_prose_keeps_the_reason() -> None:
+    """'account.account_password: too short' names a field, not a value: the reason stays readable."""
+    items = [{"loc": ["body", "account", "account_password"], "msg": "String should have at least 8 characters"}]
+    assert error(422, {"detail": items}).message == (
+        "body.account.account_password: String should have at least 8 characters"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import logging
 import ssl
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ from aiodataops._timeouts import Timeouts
 from aiodataops._transport import Transport, encode_path, encode_query
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
 pytestmark = pytest.mark.anyio
 
@@ -630,3 +631,58 @@ async def test_a_number_timeout_ends_an_attempt_that_stalls() -> None:
             finally:
                 release.set()
     assert recorder.count == 1
+
+
+# -- compressed answers -------------------------------------------------------------------------------------
+
+
+def gzip_answer(body: bytes, *, chunked: bool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A handler sending ``body`` as is, labelled gzip, with a Content-Length or chunked."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        if not chunked:
+            return web.Response(body=body, headers=headers)
+        response = web.StreamResponse(headers=headers)
+        await response.prepare(request)
+        await response.write(body)
+        await response.write_eof()
+        return response
+
+    return handler
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_gzip_body_inflating_past_the_cap_is_named_and_not_retried(*, chunked: bool) -> None:
+    """A 1 KB gzip body that inflates to 8 MB is refused naming the decompressed size cap, after one attempt."""
+    bomb = gzip.compress(b"\0" * (8 << 20))
+    assert len(bomb) < 16_384
+    async with transport_for({"/x": gzip_answer(bomb, chunked=chunked)}, max_response_size=65_536) as (t, rec, clock):
+        with pytest.raises(ResponseShapeError) as caught:
+            await t.request("GET", "/x")
+    assert "gzip-compressed body inflated past 65536 bytes" in str(caught.value)
+    assert "max_response_size" in str(caught.value)
+    assert "dropped" not in str(caught.value)
+    assert rec.count == 1
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_a_gzip_bomb_of_many_members_is_named_and_not_retried(*, chunked: bool) -> None:
+    """A gzip body of 2,000 tiny members (which aiohttp refuses to inflate) is a named bomb, never a dropped link."""
+    bomb = gzip.compress(b"\0" * 100) * 2000
+    async with transport_for({"/x": gzip_answer(bomb, chunked=chunked)}, max_response_size=1 << 20) as (t, rec, clock):
+        with pytest.raises(ResponseShapeError, match="decompression bomb") as caught:
+            await t.request("GET", "/x")
+    assert "dropped" not in str(caught.value)
+    assert rec.count == 1
+    assert clock.sleeps == []
+
+
+async def test_a_corrupt_gzip_body_is_named_and_not_retried() -> None:
+    """A body labelled gzip that is not gzip is 'could not be decompressed', not a dropped connection."""
+    async with transport_for({"/x": gzip_answer(b"not gzip at all" * 10, chunked=True)}) as (t, rec, clock):
+        with pytest.raises(ResponseShapeError, match="could not be decompressed"):
+            await t.request("GET", "/x")
+    assert rec.count == 1
+    assert clock.sleeps == []

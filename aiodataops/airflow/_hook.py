@@ -4,7 +4,8 @@ The connection: access key as login, secret key as password, the endpoint as hos
 ``https://`` and the port field is added), or ``region`` and ``env`` in extra. Extra also takes ``auth_token``
 (temporary credentials), ``ca_bundle`` (a CA file path, passed as the client's ``ssl=``), ``accept_language`` and
 ``allow_insecure_http``, and ``proxy`` (a proxy URL, optionally with ``user:password@``; without it the worker's
-``HTTPS_PROXY``/``NO_PROXY`` decide, as for ``DataOpsClient``). Airflow masks the password and sensitive extras (``auth_token``) in every log; nothing here logs them.
+``HTTPS_PROXY``/``NO_PROXY`` decide, as for ``DataOpsClient``). Airflow masks the password and sensitive extras
+(``auth_token``) in every log; nothing here logs them.
 """
 
 from __future__ import annotations

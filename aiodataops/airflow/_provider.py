@@ -56,7 +56,9 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "To a non-loopback host (a trusted network only)",
                         "schema": {"type": ["boolean", "null"], "default": False},
                     },
-                    "proxy": _text("Proxy", "http://[user:password@]host:port; empty: the worker's HTTPS_PROXY/NO_PROXY"),
+                    "proxy": _text(
+                        "Proxy", "http://[user:password@]host:port; empty: the worker's HTTPS_PROXY/NO_PROXY"
+                    ),
                 },
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "extra"],

@@ -23,6 +23,8 @@ Rules:
   match). Globs are case-sensitive, except on ``state``, which the API spells in varying case. Datetime fields
   match their wire form (``2025-01-31T09:00:00.000Z``). An empty ``select`` is an error: write
   ``{data_ops_service_id: "*"}`` to mean every service.
+- A service id is checked by the rule the CLI uses (``aiodataops._ids``): not empty, ``.`` or ``..``, and no
+  ``/``, whitespace or control characters.
 - The same id listed twice, or the same selector twice, is an error. A service matched by a selector and also
   listed by id is updated once, with the listed entry's update; a service matched by two selectors takes the
   first one's.
@@ -46,6 +48,7 @@ import orjson
 import yaml
 
 from aiodataops._errors import DataOpsError
+from aiodataops._ids import ID_RULE, id_problem
 from aiodataops._models import ServiceSummary, ServiceUpdate
 from aiodataops._wire import WireValueError, converter, describe, format_datetime, format_path, iter_problems
 
@@ -481,6 +484,9 @@ class _Checker:
             return None
         if value != value.strip() or any(c.isspace() for c in value):
             self.add(place, f"a service id has no spaces, got {value!r}")
+            return None
+        if (problem := id_problem(value)) is not None:
+            self.add(place, f"not a usable service id: {problem} ({ID_RULE})")
             return None
         if _GLOB_CHARS & set(value):
             self.add(place, f"{value!r} looks like a glob; use select: {{data_ops_service_id: {value!r}}}")

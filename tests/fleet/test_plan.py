@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiodataops._models import HostAlias, ServiceSummary, ServiceUpdate, ServiceWorkload, Workload
+from aiodataops.cli._argtypes import service_id
 from aiodataops.fleet._plan import Plan, PlanError, Resolver, load_plan, parse_plan
 
 if TYPE_CHECKING:
@@ -129,6 +131,36 @@ def test_bad_plan_names_the_place_and_the_problem(text: str, place: str, problem
     assert matching, f"no problem at {place!r} in {error.problems}"
     assert any(problem in p for p in matching), error.problems
     assert str(error).startswith("plan.yaml: ")
+
+
+@pytest.mark.parametrize("bad", [".", "..", "a/b", "/", "x\u0000y", "x\u007fy", "x\u200by", "\u0085x", "x\ty"])
+@pytest.mark.parametrize("as_mapping", [False, True])
+def test_ids_that_cannot_be_sent_are_refused_naming_the_target(bad: str, *, as_mapping: bool) -> None:
+    """An id that is '.', '..', holds a '/', whitespace or a control character is a PlanError naming targets[i]."""
+    entry: object = {"data_ops_service_id": bad} if as_mapping else bad
+    place = "targets[1].data_ops_service_id" if as_mapping else "targets[1]"
+    with pytest.raises(PlanError) as caught:
+        parse_plan({"update": {"description": "a"}, "targets": ["DOPS_SERVICE-ok", entry]})
+    assert caught.value.place == place
+    assert caught.value.problem.startswith(("not a usable service id", "a service id has no spaces"))
+
+
+def test_the_plan_and_the_cli_share_one_id_rule() -> None:
+    """Every id the CLI's service_id refuses, the plan refuses too, and the ids both accept are the same."""
+    for text in ["", ".", "..", "a/b", "a b", "x\u0000", "x\u007f", "DOPS_SERVICE-1", "..x", "a.b", "한글"]:
+        try:
+            service_id(text)
+        except argparse.ArgumentTypeError:
+            cli_ok = False
+        else:
+            cli_ok = True
+        try:
+            parse_plan({"update": {"description": "a"}, "targets": [text]})
+        except PlanError:
+            plan_ok = False
+        else:
+            plan_ok = True
+        assert cli_ok == plan_ok, text
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -131,6 +131,14 @@ BAD_PLANS: list[tuple[str, bytes, str]] = [
     ("plan.yaml", GOOD_UPDATE + b"targets: [x]\ntargets: [y]\n", "appears twice"),
     ("plan.yaml", GOOD_UPDATE + b"targets: []\n", "targets: empty"),
     ("plan.yaml", GOOD_UPDATE + b"targets: [{select: {}}]\n", "would match every service"),
+    ("plan.yaml", GOOD_UPDATE + b"targets: [DOPS_SERVICE-1, '..']\n", "targets[1]: not a usable service id"),
+    ("plan.yaml", GOOD_UPDATE + b"targets: ['.']\n", "targets[0]: not a usable service id"),
+    ("plan.json", b'{"update": {"description": "a"}, "targets": ["a/b"]}', "targets[0]: not a usable service id"),
+    (
+        "plan.json",
+        b'{"update": {"description": "a"}, "targets": [{"data_ops_service_id": "x\\u0007"}]}',
+        "targets[0].data_ops_service_id: not a usable service id",
+    ),
 ]
 
 
