@@ -10,6 +10,8 @@ from typing import Any, Final
 import jmespath  # type: ignore[import-untyped]  # it ships no types; compile() is all this calls
 from jmespath.exceptions import JMESPathError  # type: ignore[import-untyped]  # the same
 
+from aiodataops._ids import ID_RULE, id_problem
+
 __all__ = [
     "MAX_CONCURRENCY",
     "concurrency",
@@ -84,13 +86,9 @@ def seconds_or_zero(text: str) -> float:
 
 
 def service_id(text: str) -> str:
-    """A service id as the API writes one (``DOPS_SERVICE-...``): not empty, ``.`` or ``..``, and without ``/``,
-    spaces or control characters, none of which an id holds and each of which would address something else."""
-    if text in {"", ".", ".."} or "/" in text or not all(c.isprintable() and not c.isspace() for c in text):
-        raise argparse.ArgumentTypeError(
-            f"expected a service id such as DOPS_SERVICE-..., got {text!r} "
-            "(no '/', spaces or control characters; not empty, '.' or '..')"
-        )
+    """A service id as the API writes one (``DOPS_SERVICE-...``), by the rule plans follow too (``_ids``)."""
+    if id_problem(text) is not None:
+        raise argparse.ArgumentTypeError(f"expected a service id such as DOPS_SERVICE-..., got {text!r} ({ID_RULE})")
     return text
 
 
