@@ -9,7 +9,7 @@ from aiodataops._wire import unstructure
 from aiodataops.emulator import _seed
 from aiodataops.emulator._refusals import BadQueryError, BusyError, InvalidError, MissingError, UnknownIdError
 from aiodataops.emulator._table import Table
-from aiodataops.emulator._timeline import CREATING, RUNNING, Record
+from aiodataops.emulator._timeline import CREATING, Record
 from aiodataops.emulator._validate import check_host_alias_groups, check_name, check_not_empty
 
 if TYPE_CHECKING:
@@ -177,17 +177,7 @@ class DataOpsTable(Table):
             account_password=account.account_password if account else None,
         )
         body["ingress_controller_name"] = request.ingress_controller_name
-        record = self.add(body, CREATING)
-        record.last_ms = placeholder.last_ms
-        self.timeline.begin(
-            record,
-            now,
-            previous=None,
-            in_progress=CREATING,
-            duration=self.timeline.config.create_duration,
-            target=RUNNING,
-        )
-        return record.body
+        return self.accept_create(body, placeholder, now)
 
     def delete(self, data_ops_id: str, now: float, actor: str) -> dict[str, Any]:
         """Accept a data ops delete; refused (409) while it still has services."""

@@ -123,17 +123,7 @@ class ServiceTable(Table):
         )
         if request.tags:
             body["tags"] = [unstructure(tag) for tag in request.tags]
-        record = self.add(body, CREATING)
-        record.last_ms = placeholder.last_ms
-        self.timeline.begin(
-            record,
-            now,
-            previous=None,
-            in_progress=CREATING,
-            duration=self.timeline.config.create_duration,
-            target=RUNNING,
-        )
-        return record.body
+        return self.accept_create(body, placeholder, now)
 
     def delete(self, service_id: str, now: float, actor: str) -> dict[str, Any]:
         """Accept a delete: the body in TERMINATING; the service answers 404 once it ends."""

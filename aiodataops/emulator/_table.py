@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from aiodataops.emulator._refusals import BusyError, MissingError, UnknownIdError
-from aiodataops.emulator._timeline import BUSY, GONE, RUNNING, TERMINATING, UPDATING, Record
+from aiodataops.emulator._timeline import BUSY, CREATING, GONE, RUNNING, TERMINATING, UPDATING, Record
 
 if TYPE_CHECKING:
     import re
@@ -51,6 +51,20 @@ class Table:
         self.issued.add(record.id)
         self.names[body[self.name_key]] = record.id
         return record
+
+    def accept_create(self, body: dict[str, Any], placeholder: Record, now: float) -> dict[str, Any]:
+        """Add an accepted create in CREATING, stamped as ``placeholder`` was, on its way to RUNNING."""
+        record = self.add(body, CREATING)
+        record.last_ms = placeholder.last_ms
+        self.timeline.begin(
+            record,
+            now,
+            previous=None,
+            in_progress=CREATING,
+            duration=self.timeline.config.create_duration,
+            target=RUNNING,
+        )
+        return record.body
 
     def remove(self, record: Record) -> None:
         """Forget a record whose delete has ended."""
