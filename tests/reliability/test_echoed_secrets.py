@@ -177,8 +177,10 @@ async def test_a_fleet_run_against_an_echoing_server_writes_no_password(
     update = ServiceUpdate(description="echo me")
     async with emu, DataOpsClient(emu.base_url, emu.credentials, retry=FAST) as client:
         held = [emu.service_body(sid)["account"]["account_password"] for sid in emu.service_ids()]
+        # timeout=2: after each 503 the engine looks for proof the PUT did not land before sending it again, for up
+        # to half the service's timeout; the default (a minute per look) would only make the test slow.
         report = await client.fleet.apply(
-            [(sid, update) for sid in emu.service_ids()], journal=journal, max_failures=None
+            [(sid, update) for sid in emu.service_ids()], journal=journal, max_failures=None, timeout=2.0
         )
     assert all(held)
     assert report.counts["failed"] == 3
