@@ -229,15 +229,15 @@ def test_a_number_timeout_bounds_every_phase_of_one_attempt() -> None:
     """``timeout=5.0`` (or ``5``) means 5 s per attempt: every phase, and the whole attempt, within 5 s."""
     for timeout in (5.0, 5):
         client = DataOpsClient("https://example.com", Credentials("AK", "sk"), timeout=timeout)
-        assert client.transport.timeouts == Timeouts(connect=5.0, pool=5.0, read=5.0, total=5.0)
-        assert client.transport.timeouts == Timeouts.per_attempt(5.0)
+        assert client._transport.timeouts == Timeouts(connect=5.0, pool=5.0, read=5.0, total=5.0)
+        assert client._transport.timeouts == Timeouts.per_attempt(5.0)
     detailed = Timeouts(connect=1.0, total=30.0)
     assert (
-        DataOpsClient("https://example.com", Credentials("AK", "sk"), timeout=detailed).transport.timeouts is detailed
+        DataOpsClient("https://example.com", Credentials("AK", "sk"), timeout=detailed)._transport.timeouts is detailed
     )
-    assert DataOpsClient("https://example.com", Credentials("AK", "sk")).transport.timeouts == Timeouts()
+    assert DataOpsClient("https://example.com", Credentials("AK", "sk"))._transport.timeouts == Timeouts()
     from_env = DataOpsClient.from_env(environ={**KEYS, "SCP_DATAOPS_ENDPOINT": "https://example.com"}, timeout=2.5)
-    assert from_env.transport.timeouts.total == 2.5
+    assert from_env._transport.timeouts.total == 2.5
 
 
 @pytest.mark.parametrize("timeout", [0, -1.0, float("nan"), float("inf"), True, "5"])

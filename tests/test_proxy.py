@@ -143,16 +143,19 @@ def test_the_client_decides_its_proxy_once_from_the_process_environment(monkeypa
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     client = DataOpsClient(str(HTTPS_TARGET), CREDS)
-    assert client.transport.proxy is not None
-    assert (str(client.transport.proxy.url), client.transport.proxy.source) == ("http://proxy.corp:3128", "HTTPS_PROXY")
+    assert client._transport.proxy is not None
+    assert (str(client._transport.proxy.url), client._transport.proxy.source) == (
+        "http://proxy.corp:3128",
+        "HTTPS_PROXY",
+    )
     monkeypatch.setenv("HTTPS_PROXY", "http://another:1")
-    assert str(client.transport.proxy.url) == "http://proxy.corp:3128"
-    assert DataOpsClient("http://127.0.0.1:9", CREDS).transport.proxy is None  # the emulator: direct
-    assert DataOpsClient(str(HTTPS_TARGET), CREDS, proxy=None).transport.proxy is None
+    assert str(client._transport.proxy.url) == "http://proxy.corp:3128"
+    assert DataOpsClient("http://127.0.0.1:9", CREDS)._transport.proxy is None  # the emulator: direct
+    assert DataOpsClient(str(HTTPS_TARGET), CREDS, proxy=None)._transport.proxy is None
     from_env = DataOpsClient.from_env(
         environ={"SCP_ACCESS_KEY": "AK", "SCP_SECRET_KEY": "sk", "SCP_DATAOPS_ENDPOINT": str(HTTPS_TARGET)}
     )
-    assert from_env.transport.proxy is None  # environ= replaces the whole environment, proxies included
+    assert from_env._transport.proxy is None  # environ= replaces the whole environment, proxies included
 
 
 # -- parsing, and keeping the proxy's credentials secret -----------------------------------------------------------
@@ -169,7 +172,7 @@ def test_proxy_credentials_are_kept_apart_and_never_shown() -> None:
         assert "proxy.corp:3128" in shown
     client = DataOpsClient(str(HTTPS_TARGET), CREDS, proxy="http://corp-user:p%40ss-hunter2@proxy.corp:3128")
     assert "hunter2" not in repr(client)
-    assert "hunter2" not in repr(client.transport)
+    assert "hunter2" not in repr(client._transport)
     assert "proxy.corp:3128" in repr(client)
 
 
@@ -228,8 +231,8 @@ async def test_https_goes_through_the_environments_proxy_in_a_tunnel_and_still_v
             "SCP_SECRET_KEY": emu.credentials.secret_key,
         }
         async with DataOpsClient.from_env(environ=environ, ssl=ca_bundle(ca, tmp_path)) as client:
-            assert client.transport.proxy is not None
-            assert client.transport.proxy.source == "HTTPS_PROXY"
+            assert client._transport.proxy is not None
+            assert client._transport.proxy.source == "HTTPS_PROXY"
             services = [s async for s in client.services.list()]
             first = await client.services.get(services[0].id)
     assert len(services) == 3
@@ -326,7 +329,7 @@ async def test_an_unreachable_proxy_is_named_without_its_credentials() -> None:
 def test_a_parsed_proxy_can_be_passed_as_is() -> None:
     """``proxy=`` also takes a ``Proxy`` (what ``resolve_proxy`` returns), used unchanged."""
     proxy = Proxy(URL("http://proxy.corp:3128"), source="--proxy")
-    assert DataOpsClient(str(HTTPS_TARGET), CREDS, proxy=proxy).transport.proxy is proxy
+    assert DataOpsClient(str(HTTPS_TARGET), CREDS, proxy=proxy)._transport.proxy is proxy
 
 
 # -- the command line ------------------------------------------------------------------------------------------
@@ -365,8 +368,8 @@ def test_the_cli_goes_through_proxy_or_http_proxy_and_no_proxy_goes_direct(
         assert len(proxy.seen) > through_flag
         assert all(seen.target.startswith(endpoint + "/v1/") for seen in proxy.seen)
         parser = argparse.ArgumentParser(parents=[connection_parent()])
-        assert client_from_args(parser.parse_args([*conn, "--no-proxy"])).transport.proxy is None  # HTTP_PROXY or not
-        assert client_from_args(parser.parse_args(conn)).transport.proxy is not None
+        assert client_from_args(parser.parse_args([*conn, "--no-proxy"]))._transport.proxy is None  # HTTP_PROXY or not
+        assert client_from_args(parser.parse_args(conn))._transport.proxy is not None
         status, _, err = run_cli(capsys, "services", "list", *conn, "--proxy", proxy.url, "--no-proxy")
         assert status == 2
         assert "--proxy and --no-proxy" in err

@@ -50,7 +50,7 @@ def test_host_login_and_password_make_the_client(monkeypatch: pytest.MonkeyPatch
     set_conn(monkeypatch, host="https://data-ops.example.com/", login="AK", password=SECRET, extra={"auth_token": "T"})
     client = DataOpsHook().get_conn()
     assert client.endpoint == "https://data-ops.example.com"
-    shown = repr(client.transport)  # the credentials show there, secrets masked
+    shown = repr(client._transport)  # the credentials show there, secrets masked
     assert "access_key='AK'" in shown
     assert "auth_token='***'" in shown
     assert SECRET not in shown
