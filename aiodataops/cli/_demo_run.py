@@ -21,6 +21,7 @@ from aiodataops.cli._common import ExitCode, plural
 from aiodataops.cli._output_files import write_report
 from aiodataops.emulator import Emulator, FaultRule
 from aiodataops.fleet import FleetReport, Outcome, StopReason, load_plan
+from aiodataops.fleet._report import SUCCESS_OUTCOMES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -149,7 +150,7 @@ class DemoResult:
         if twice:
             found.append(f"{plural(len(twice), 'service')} got the update twice")
         unexpected = [
-            i for i in report.items if i.outcome is not Outcome.SUCCEEDED and i.data_ops_service_id not in self.injected
+            i for i in report.items if i.outcome not in SUCCESS_OUTCOMES and i.data_ops_service_id not in self.injected
         ]
         if unexpected:
             found.append(f"{plural(len(unexpected), 'service')} did not succeed for a reason the demo did not inject")

@@ -56,7 +56,8 @@ from aiodataops.fleet._report import (
 from aiodataops.fleet._target import Attempt, Target, Work
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    import datetime as dt
+    from collections.abc import Awaitable, Mapping
 
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -81,9 +82,15 @@ async def run_fleet(
     on_event: EventCallback | None = None,
     stop: anyio.Event | None = None,
     abort: anyio.Event | None = None,
+    not_before: Mapping[str, dt.datetime] | None = None,
 ) -> FleetReport:
-    """Run a fleet update (or dry run) to its end and return the report; see the module docstring."""
+    """Run a fleet update (or dry run) to its end and return the report; see the module docstring.
+
+    ``not_before``: per service, when a change of ours was sent (a rollback's rollout); a target's first read must
+    prove itself newer before it can call the service ``unchanged`` (``_target``).
+    """
     run = _Run(client, source, options, journal, resumed)
+    run.not_before = not_before or {}
     return await run.main(on_event, stop, abort)
 
 
@@ -117,6 +124,7 @@ class _Run:
         self.error: str | None = None
         self.error_kind: str | None = None
         self.batches: dict[int | None, Batch] = {}
+        self.not_before: Mapping[str, dt.datetime] = {}
         self._seq = 0
         self._events: MemoryObjectSendStream[Awaitable[None]] | None = None
         self._on_event: EventCallback | None = None

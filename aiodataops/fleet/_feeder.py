@@ -102,7 +102,7 @@ class Feeder:
         for sid, intent in state.unconfirmed.items():
             update: ServiceUpdate = structure(intent.update, ServiceUpdate)
             batch.sent += 1
-            await send.send(Work(run.next_seq(), sid, update, None, None, mode="recover"))
+            await send.send(Work(run.next_seq(), sid, update, None, None, mode="recover", before=intent.before))
         batch.seal()
         if self.options.batches is not None:
             # Canary batches: what was in flight at the crash settles before the next batch starts.

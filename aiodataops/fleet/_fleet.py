@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Fleet"]
 
-_OPTION_NAMES = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "put_retries")
+_OPTION_NAMES = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "put_retries", "force")
 
 
 def _is_number(value: object) -> bool:
@@ -42,6 +42,7 @@ def _options(
     timeout: float | None = None,
     dry_run: bool = False,
     put_retries: int = 3,
+    force: bool = False,
 ) -> Options:
     """Check every option before anything is sent; a bad one raises ``ConfigurationError`` naming it.
 
@@ -57,6 +58,8 @@ def _options(
         raise ConfigurationError(f"timeout: expected seconds above zero, got {timeout!r}")
     if type(put_retries) is not int or put_retries < 0:
         raise ConfigurationError(f"put_retries: expected a whole number >= 0, got {put_retries!r}")
+    if type(force) is not bool:
+        raise ConfigurationError(f"force: expected True or False, got {force!r}")
     try:
         parsed_batches = parse_batches(batches)
         parsed_budget = parse_max_failures(max_failures)
@@ -71,6 +74,7 @@ def _options(
         timeout=float(timeout) if timeout is not None else None,
         dry_run=dry_run,
         put_retries=put_retries,
+        force=force,
     )
 
 
@@ -100,6 +104,7 @@ class Fleet:
         stop: anyio.Event | None = None,
         abort: anyio.Event | None = None,
         put_retries: int = 3,
+        force: bool = False,
     ) -> FleetReport:
         """Update every target and return a report holding each exactly once.
 
@@ -118,6 +123,11 @@ class Fleet:
         sending again, the service is read, and an update already in place is not resent. A 429 does not count: it
         is sent again after the wait it asks for, until the service's ``timeout`` would pass.
 
+        Converging: each target is read first (by its worker, under the same limits); when every field of its update
+        already holds on a settled service, no PUT is sent and it ends ``unchanged`` (a success). ``force``: send
+        every update all the same. Before each PUT the journal records the prior values of the fields the update
+        sets (its before-image, never a secret's value), which ``rollback`` puts back.
+
         Bad options or a bad plan raise before any request (``ConfigurationError``, ``PlanError``).
         """
         options = _options(
@@ -129,6 +139,7 @@ class Fleet:
             timeout=timeout,
             dry_run=dry_run,
             put_retries=put_retries,
+            force=force,
         )
         return await self._start(
             targets, options, journal=journal, resume=resume, on_event=on_event, stop=stop, abort=abort

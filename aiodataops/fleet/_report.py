@@ -16,7 +16,18 @@ import orjson
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Change", "ErrorInfo", "ErrorKind", "FleetReport", "ItemReport", "Outcome", "StopReason"]
+__all__ = [
+    "FAILURE_OUTCOMES",
+    "FINAL_OUTCOMES",
+    "SUCCESS_OUTCOMES",
+    "Change",
+    "ErrorInfo",
+    "ErrorKind",
+    "FleetReport",
+    "ItemReport",
+    "Outcome",
+    "StopReason",
+]
 
 _MAX_MESSAGE = 500
 
@@ -26,6 +37,8 @@ class Outcome(enum.StrEnum):
 
     SUCCEEDED = "succeeded"
     """The update was accepted and the service settled."""
+    UNCHANGED = "unchanged"
+    """Every field of the update already held (read before the PUT): nothing was sent. A success."""
     FAILED = "failed"
     """The update was refused, the service reached a failure state, or it could not be followed."""
     TIMED_OUT = "timed_out"
@@ -38,8 +51,10 @@ class Outcome(enum.StrEnum):
 
 #: Outcomes that count against the failure budget.
 FAILURE_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT})
+#: Outcomes that count as success (for the exit status and ``FleetReport.ok``).
+SUCCESS_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.UNCHANGED})
 #: Outcomes written to the journal as "ended": a resumed run never touches these targets again.
-FINAL_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMED_OUT})
+FINAL_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.UNCHANGED, Outcome.FAILED, Outcome.TIMED_OUT})
 
 
 class StopReason(enum.StrEnum):
@@ -232,12 +247,13 @@ class FleetReport:
 
     @property
     def ok(self) -> bool:
-        """True when the run completed and every target succeeded (a dry run: every target could be read)."""
+        """True when the run completed and every target succeeded or was unchanged (a dry run: every target could
+        be read)."""
         if self.stopped is not StopReason.COMPLETED or self.error is not None:
             return False
         if self.dry_run:
             return all(i.outcome is Outcome.NOT_STARTED for i in self.items)
-        return all(i.outcome is Outcome.SUCCEEDED for i in self.items)
+        return all(i.outcome in SUCCESS_OUTCOMES for i in self.items)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data: ``summary`` (counts, total, stop reason, timings) and ``items``."""

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 PLAN = """
 update:
   service_workload:
-    worker: {cpu: "2", memory: "4", replica: "3"}
+    worker: {cpu: "2", memory: "4", replica: "5"}
 targets:
   - select: {data_ops_service_id: "*"}
 """
