@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
+import attrs
 
 from aiodataops._errors import ConfigurationError
 from aiodataops.fleet._batches import Batches, parse_batches
@@ -14,14 +16,16 @@ from aiodataops.fleet._budget import parse_max_failures
 from aiodataops.fleet._engine import FleetClient, Options, run_fleet
 from aiodataops.fleet._journal import Journal, JournalError, JournalState, JournalWriteError, read_journal
 from aiodataops.fleet._plan import Plan, parse_plan
+from aiodataops.fleet._report import FleetReport
+from aiodataops.fleet._rollback import inverse_plan, not_before_of, rollback_journal_path
 from aiodataops.fleet._source import Source, TargetsInput
 
 if TYPE_CHECKING:
-    import os
+    import datetime as dt
+    from collections.abc import Mapping
 
     from aiodataops.fleet._amount import Amount
     from aiodataops.fleet._events import EventCallback
-    from aiodataops.fleet._report import FleetReport
 
 __all__ = ["Fleet"]
 
@@ -172,8 +176,66 @@ class Fleet:
         targets, options = _resumed_run(state.header, targets, overrides)
         # The run takes the journal over with this state: read again (under its lock) only if the file changed.
         return await self._start(
-            targets, options, journal=journal, resume=True, state=state, on_event=on_event, stop=stop, abort=abort
+            targets,
+            options,
+            journal=journal,
+            resume=True,
+            state=state,
+            on_event=on_event,
+            stop=stop,
+            abort=abort,
+            not_before=not_before_of(state.header),
         )
+
+    async def rollback(
+        self,
+        journal: str | os.PathLike[str],
+        *,
+        rollback_journal: str | os.PathLike[str] | None = None,
+        dry_run: bool = False,
+        state: JournalState | None = None,
+        on_event: EventCallback | None = None,
+        stop: anyio.Event | None = None,
+        abort: anyio.Event | None = None,
+        **overrides: Any,
+    ) -> FleetReport:
+        """Undo the run a journal holds: put back the before-images of the services its updates reached.
+
+        The services accepted (succeeded, failed or timed out after acceptance) or in flight when the run stopped
+        get exactly the fields their update set back to the values the journal recorded before the PUT; nothing
+        else is sent, and a service that failed before acceptance is left alone. It runs like ``apply``, with the
+        run's options unless overridden, converging (a service already back is ``unchanged``), with its own
+        journal: ``rollback_journal``, by default next to the first (``run.jsonl`` -> ``run.rollback.jsonl``),
+        which ``resume`` continues and which can itself be rolled back (restoring the rollout). ``dry_run``: show
+        the inverse diff. ``state``: the journal as ``read_journal`` returned it, if read already.
+
+        Raises ``JournalError`` before any request for a journal that cannot be rolled back: damaged, with no
+        before-images (an older version wrote it), of a dry run, or edited so that a before-image names a field
+        its update did not set. Nothing to roll back gives an empty report with a warning saying why.
+        """
+        unknown = set(overrides) - set(_OPTION_NAMES)
+        if unknown:
+            raise ConfigurationError(f"rollback: unknown option(s): {', '.join(sorted(unknown))}")
+        name = os.fspath(journal)
+        if state is None:
+            state = await anyio.to_thread.run_sync(read_journal, name)
+        inverse = inverse_plan(state, name)
+        if inverse.plan is None:
+            return FleetReport(items=(), dry_run=dry_run, warnings=(f"{name}: nothing to roll back", *inverse.warnings))
+        _, options = _resumed_run(state.header, inverse.plan, {**overrides, "dry_run": dry_run})
+        target_journal = None if dry_run else rollback_journal or rollback_journal_path(name)
+        report = await self._start(
+            inverse.plan,
+            options,
+            journal=target_journal,
+            resume=False,
+            on_event=on_event,
+            stop=stop,
+            abort=abort,
+            not_before=inverse.not_before,
+            header=inverse.header(name),
+        )
+        return attrs.evolve(report, warnings=(*inverse.warnings, *report.warnings)) if inverse.warnings else report
 
     async def _start(
         self,
@@ -186,6 +248,8 @@ class Fleet:
         on_event: EventCallback | None,
         stop: anyio.Event | None,
         abort: anyio.Event | None,
+        not_before: Mapping[str, dt.datetime] | None = None,
+        header: Mapping[str, Any] | None = None,
     ) -> FleetReport:
         """Open (or take over) the journal, then run."""
         source = Source(targets, self._client.services.list)
@@ -193,10 +257,12 @@ class Fleet:
         if journal is None:
             if resume:
                 raise ConfigurationError("resume: needs the journal to resume from")
-            return await run_fleet(self._client, source, options, on_event=on_event, stop=stop, abort=abort)
+            return await run_fleet(
+                self._client, source, options, on_event=on_event, stop=stop, abort=abort, not_before=not_before
+            )
         if options.dry_run:
             raise ConfigurationError("journal: a dry run changes nothing, so it keeps no journal")
-        opened, state = await self._open_journal(journal, plan, options, resume=resume, state=state)
+        opened, state = await self._open_journal(journal, plan, options, resume=resume, state=state, header=header)
         async with opened:
             try:
                 return await run_fleet(
@@ -208,6 +274,7 @@ class Fleet:
                     on_event=on_event,
                     stop=stop,
                     abort=abort,
+                    not_before=not_before,
                 )
             except BaseExceptionGroup as group:
                 failure = _journal_failure(group)
@@ -225,12 +292,17 @@ class Fleet:
         *,
         resume: bool,
         state: JournalState | None,
+        header: Mapping[str, Any] | None = None,
     ) -> tuple[Journal, JournalState | None]:
-        """Create a new run's journal, or take one over (with ``state``, if read already) and mark it resumed."""
+        """Create a new run's journal (``header``: more fields for it), or take one over (with ``state``, if read
+        already) and mark it resumed."""
         if not resume:
             header_plan = {"path": plan.path, "sha256": plan.sha256, "data": plan.data} if plan else None
             endpoint = getattr(self._client, "endpoint", None)
-            return await Journal.create(journal, plan=header_plan, options=options.to_dict(), endpoint=endpoint), None
+            created = await Journal.create(
+                journal, plan=header_plan, options=options.to_dict(), endpoint=endpoint, extra=header
+            )
+            return created, None
         opened, state = await Journal.take_over(journal, state=state)
         try:
             _check_same_plan(state, plan, opened.path)
