@@ -104,7 +104,8 @@ class PlainLines:
                 change = f"{event.old} -> {event.new} ({event.elapsed:.1f}s)"
                 return f"{'state':<{_WIDTH}} {event.service_id} {change}"
             case TargetEnded():
-                return item_line(event.item)
+                # A dry run's changes are listed once, by the summary, not here as well.
+                return item_line(event.item) if event.item.diff is None else None
             case BudgetExceeded() | Stopping():
                 return self.tally.notices[-1] if self.tally.notices else None
             case FleetEnded():

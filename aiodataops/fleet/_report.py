@@ -155,7 +155,7 @@ class ItemReport:
     ``polls`` the reads made while waiting. Durations are in seconds: ``accept_seconds`` from start to the 202,
     ``settle_seconds`` from the 202 to the end, ``total_seconds`` from start to end. ``resumed`` is true when the
     outcome came from a journal or the run re-attached to an update accepted before a crash. ``diff`` is set by dry
-    runs only.
+    runs only; ``service_name`` when a read showed it (dry runs, and the read before a PUT).
     """
 
     data_ops_service_id: str
@@ -171,9 +171,11 @@ class ItemReport:
     total_seconds: float | None = None
     resumed: bool = False
     diff: tuple[Change, ...] | None = None
+    service_name: str | None = None
+    """The service's ``data_ops_service_name``, when a read before the PUT (or a dry run's) showed it."""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON data (``diff`` only when set)."""
+        """JSON data (``diff`` and ``service_name`` only when set)."""
         data: dict[str, Any] = {
             "data_ops_service_id": self.data_ops_service_id,
             "outcome": str(self.outcome),
@@ -192,6 +194,8 @@ class ItemReport:
         }
         if self.diff is not None:
             data["diff"] = [c.to_dict() for c in self.diff]
+        if self.service_name is not None:
+            data["service_name"] = self.service_name
         return data
 
     @classmethod
@@ -214,6 +218,7 @@ class ItemReport:
             total_seconds=durations.get("total"),
             resumed=bool(data.get("resumed", False)),
             diff=tuple(Change.from_dict(c) for c in diff) if diff is not None else None,
+            service_name=data.get("service_name"),
         )
 
 

@@ -96,6 +96,7 @@ class Attempt:
     polls: int = 0
     accepted_at: float | None = None
     last_state: str | None = None
+    name: str | None = None
 
 
 def look_policy(policy: PollPolicy) -> PollPolicy:
@@ -161,6 +162,7 @@ class Target:
             total_seconds=now - attempt.started,
             resumed=work.mode != "start",
             diff=changes,
+            service_name=attempt.name,
         )
 
     async def _dry_run(self) -> ItemReport:
@@ -168,6 +170,7 @@ class Target:
         assert work.update is not None
         current = await self.services.get(work.service_id)
         self.attempt.last_state = current.state
+        self.attempt.name = current.data_ops_service_name
         return self.item(Outcome.NOT_STARTED, final_state=current.state, changes=diff(current, work.update))
 
     def _on_wait_event(self) -> Callable[[StateEvent], None]:
@@ -215,6 +218,7 @@ class Target:
         else:
             current, trusted = await self._read_first()
             before = before_image(current, work.update) if current is not None else None
+            attempt.name = current.data_ops_service_name if current is not None else None
             if current is not None and trusted and not self.run.options.force and not diff(current, work.update):
                 self.unchanged = True
                 attempt.last_state = current.state

@@ -252,7 +252,7 @@ async def test_credentials_refused_mid_run_exit_2(tmp_path: Path) -> None:
             emu, tmp_path, "apply", str(_plan(tmp_path)), "--concurrency", "1", "--max-failures", "1"
         )
     assert code == 2, err
-    assert "2 succeeded" in out
+    assert "2 changed" in out
     assert "aiodataops fleet: the server refused the credentials for 2 of 6 services; the first: PUT " in err
     assert "the token expired" in err
     assert sum(emu.counters.accepted_puts_per_service.values()) == 2
@@ -279,13 +279,32 @@ async def test_put_retries_reaches_the_run_and_a_resume_may_change_it(emu: Emula
 
 @pytest.mark.anyio
 async def test_dry_run_exits_0_and_sends_no_put(emu: Emulator, tmp_path: Path) -> None:
-    """A dry run prints what would change per service, exits 0 and sends no PUT."""
+    """A dry run lists each change once, on standard output only, by service name and id, ends with "N to change,
+    N unchanged", exits 0 and sends no PUT."""
+    ids = emu.service_ids()
+    same = ids[0]  # already as the plan wants it
+    await _put_in_place(emu, same)
     code, out, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--dry-run")
     assert code == 0, err
-    assert "dry run: 20 targets: 20 not_started" in out
-    assert out.count("would change DOPS_SERVICE-") + out.count("no change    DOPS_SERVICE-") == 20
-    assert out.count("service_workload.worker.") >= 19
-    assert emu.counters.total("update_service") == 0
+    assert re.search(r"^dry run: 20 targets read in [\d.]+s$", out, re.MULTILINE)
+    assert out.splitlines()[-1] == "19 to change, 1 unchanged"
+    for sid in ids[1:]:
+        name = emu.service_body(sid)["data_ops_service_name"]
+        assert out.count(f"  ~ {name} ({sid})\n") == 1
+        assert sid not in err
+    assert same not in out
+    assert '      service_workload.worker.replica: "' in out
+    assert emu.counters.total("update_service") == 1  # the set-up's own
+
+
+async def _put_in_place(emu: Emulator, sid: str) -> None:
+    """Give ``sid`` the plan's worker workload at once, as a finished earlier run would have."""
+    from aiodataops._models import ServiceUpdate, ServiceWorkload, Workload  # noqa: PLC0415 -- this helper only
+    from tests.fleet.conftest import client_for  # noqa: PLC0415 -- this helper only
+
+    async with client_for(emu) as client:
+        update = ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(cpu="2", memory="4", replica="5")))
+        await client.services.update_and_wait(sid, update)
 
 
 @pytest.mark.anyio
@@ -348,7 +367,7 @@ async def test_first_ctrl_c_lets_in_flight_settle_then_resume_finishes(slow_emu:
 
     code, out, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl")
     assert code == 0, err
-    assert "10 succeeded" in out
+    assert out.splitlines()[-1] == "10 changed, 0 unchanged, 0 failed, 0 timed out, 0 skipped, 0 not started"
     assert set(emu.counters.accepted_puts_per_service.values()) == {1}
 
 
