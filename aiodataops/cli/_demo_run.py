@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["BATCHES", "UPDATE", "DemoResult", "DemoSettings", "run_demo"]
 
 #: The update every service gets: one more worker replica (the seeded services run three).
-UPDATE: Final = {"service_workload": {"worker": {"replica": "4"}}}
+# 5 replicas: no seeded worker has as many (1-4), so every service changes (none converges to ``unchanged``).
+UPDATE: Final = {"service_workload": {"worker": {"replica": "5"}}}
 BATCHES: Final = (1, 10, "25%")
 
 
