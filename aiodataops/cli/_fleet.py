@@ -32,6 +32,7 @@ from aiodataops.cli._confirm import ask, should_confirm
 from aiodataops.cli._connection import client_from_args, connection_parent
 from aiodataops.cli._flags import add_output_option
 from aiodataops.cli._fleet_summary import dry_run_counts, print_summary
+from aiodataops.cli._gate import command_gate
 from aiodataops.cli._interrupts import run_interruptibly
 from aiodataops.cli._output_files import unwritable, write_report
 from aiodataops.cli._progress import FleetProgress
@@ -118,6 +119,25 @@ def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None
     add_output_option(parser, ("text", "json"), "text: a summary (default); json: the report alone")
 
 
+def _add_gate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gate", metavar="CMD",
+        help="a shell command run after each canary batch settled (and baked), with the batch's report as JSON on "
+        "its stdin and AIODATAOPS_BATCH, AIODATAOPS_REPORT (a file) in its environment; a non-zero exit stops the "
+        "rollout, the rest skipped (needs --batches)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--gate-timeout", type=positive_seconds, default=300.0, metavar="S",
+        help="seconds a --gate command may take; past them it is killed and the rollout stops (default 300)",
+    )  # fmt: skip
+
+
+def _gate_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.gate is None:
+        return {}
+    return {"gate": command_gate(args.gate), "gate_timeout": args.gate_timeout}
+
+
 def _add_yes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--yes", "-y", action="store_true",
@@ -148,6 +168,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="record progress and before-images here, for `fleet resume` and `fleet rollback` (default: a new "
         f"file in the user's state directory, ${STATE_DIR_ENV} if set)",
     )  # fmt: skip
+    _add_gate(apply)
     _add_yes(apply)
     apply.set_defaults(handler=_apply)
     resume = actions.add_parser(
@@ -160,6 +181,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     resume.add_argument("journal", metavar="JOURNAL", help="the journal of the run to continue (its --journal file)")
     _add_run_options(resume, resuming=True)
+    _add_gate(resume)
     resume.set_defaults(handler=_resume)
     rollback = actions.add_parser(
         "rollback",
@@ -177,6 +199,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--journal", dest="rollback_journal", metavar="FILE",
         help="the rollback's own journal (default: next to JOURNAL, run.jsonl -> run.rollback.jsonl)",
     )  # fmt: skip
+    _add_gate(rollback)
     _add_yes(rollback)
     rollback.set_defaults(handler=_rollback)
 
@@ -217,6 +240,7 @@ def _apply(args: argparse.Namespace) -> int:
     except PlanError as exc:
         return _usage(str(exc))
     options = {name: getattr(args, name) for name in _OPTION_FLAGS}
+    gated = _gate_options(args)
     journal: str | None = args.journal
     if journal is None and not args.dry_run:
         # Never lose the way back: without --journal the run still keeps one, in the user's state directory.
@@ -226,7 +250,7 @@ def _apply(args: argparse.Namespace) -> int:
             return _usage(f"cannot create the default journal's directory ({exc.strerror or exc}); pass --journal FILE")
     return _run(
         args,
-        lambda client, **kw: client.fleet.apply(plan, dry_run=args.dry_run, journal=journal, **options, **kw),
+        lambda client, **kw: client.fleet.apply(plan, dry_run=args.dry_run, journal=journal, **options, **gated, **kw),
         journal=journal,
         journal_flag="--journal",
         preview=lambda client: client.fleet.apply(plan, dry_run=True, **options),
@@ -241,7 +265,7 @@ def _resume(args: argparse.Namespace) -> int:
     # The state read here is passed down: the run reads the journal again only if it changed meanwhile.
     return _run(
         args,
-        lambda client, **kw: client.fleet.resume(args.journal, state=state, **overrides, **kw),
+        lambda client, **kw: client.fleet.resume(args.journal, state=state, **overrides, **_gate_options(args), **kw),
         journal=args.journal,
         journal_flag="JOURNAL",
     )
@@ -266,8 +290,9 @@ def _rollback(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, name) for name in _OPTION_FLAGS if hasattr(args, name)}
 
     def start(client: DataOpsClient, *, dry_run: bool = args.dry_run, **kw: Any) -> Awaitable[FleetReport]:
+        gated = {} if dry_run else _gate_options(args)
         return client.fleet.rollback(
-            args.journal, rollback_journal=into, dry_run=dry_run, state=state, **overrides, **kw
+            args.journal, rollback_journal=into, dry_run=dry_run, state=state, **overrides, **gated, **kw
         )
 
     return _run(args, start, journal=into, journal_flag="--journal", preview=lambda client: start(client, dry_run=True))

@@ -73,7 +73,9 @@ def print_summary(report: FleetReport, out: IO[str]) -> None:
     else:
         print(f"fleet: {plural(report.total, 'target')} in {report.elapsed_seconds:.1f}s", file=out)
     if str(report.stopped) != "completed":
-        print(f"stopped: {report.stopped}", file=out)
+        gate = next((i.error.message for i in report.items if i.error is not None and i.error.kind == "gate"), None)
+        why = f" ({gate.removeprefix('not started: ')})" if gate else ""
+        print(f"stopped: {report.stopped}{why}", file=out)
     if report.error:
         print(f"error: {report.error}", file=out)
     for warning in report.warnings:

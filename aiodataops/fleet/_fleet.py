@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from aiodataops.fleet._amount import Amount
     from aiodataops.fleet._events import EventCallback
+    from aiodataops.fleet._feeder import Gate
 
 __all__ = ["Fleet"]
 
@@ -109,6 +110,8 @@ class Fleet:
         abort: anyio.Event | None = None,
         put_retries: int = 3,
         force: bool = False,
+        gate: Gate | None = None,
+        gate_timeout: float = 300.0,
     ) -> FleetReport:
         """Update every target and return a report holding each exactly once.
 
@@ -132,6 +135,11 @@ class Fleet:
         every update all the same. Before each PUT the journal records the prior values of the fields the update
         sets (its before-image, never a secret's value), which ``rollback`` puts back.
 
+        ``gate``: a health gate between canary batches (needs ``batches``): an async callable given each batch's
+        report (a ``FleetReport`` of its items) once the batch settled and baked; ``False``, an exception or
+        ``gate_timeout`` seconds passing stops the rollout as an exceeded budget does (the rest ``skipped``, with
+        the error kind ``gate``; ``stopped`` is ``StopReason.GATE``).
+
         Bad options or a bad plan raise before any request (``ConfigurationError``, ``PlanError``).
         """
         options = _options(
@@ -146,7 +154,15 @@ class Fleet:
             force=force,
         )
         return await self._start(
-            targets, options, journal=journal, resume=resume, on_event=on_event, stop=stop, abort=abort
+            targets,
+            options,
+            journal=journal,
+            resume=resume,
+            on_event=on_event,
+            stop=stop,
+            abort=abort,
+            gate=_gate(gate, gate_timeout, options),
+            gate_timeout=gate_timeout,
         )
 
     async def resume(
@@ -158,6 +174,8 @@ class Fleet:
         on_event: EventCallback | None = None,
         stop: anyio.Event | None = None,
         abort: anyio.Event | None = None,
+        gate: Gate | None = None,
+        gate_timeout: float = 300.0,
         **overrides: Any,
     ) -> FleetReport:
         """Continue the run a journal holds: with the plan and options it recorded, unless overridden.
@@ -185,6 +203,8 @@ class Fleet:
             stop=stop,
             abort=abort,
             not_before=not_before_of(state.header),
+            gate=_gate(gate, gate_timeout, options),
+            gate_timeout=gate_timeout,
         )
 
     async def rollback(
@@ -197,6 +217,8 @@ class Fleet:
         on_event: EventCallback | None = None,
         stop: anyio.Event | None = None,
         abort: anyio.Event | None = None,
+        gate: Gate | None = None,
+        gate_timeout: float = 300.0,
         **overrides: Any,
     ) -> FleetReport:
         """Undo the run a journal holds: put back the before-images of the services its updates reached.
@@ -234,6 +256,8 @@ class Fleet:
             abort=abort,
             not_before=inverse.not_before,
             header=inverse.header(name),
+            gate=_gate(gate, gate_timeout, options),
+            gate_timeout=gate_timeout,
         )
         return attrs.evolve(report, warnings=(*inverse.warnings, *report.warnings)) if inverse.warnings else report
 
@@ -250,6 +274,8 @@ class Fleet:
         abort: anyio.Event | None,
         not_before: Mapping[str, dt.datetime] | None = None,
         header: Mapping[str, Any] | None = None,
+        gate: Gate | None = None,
+        gate_timeout: float = 300.0,
     ) -> FleetReport:
         """Open (or take over) the journal, then run."""
         source = Source(targets, self._client.services.list)
@@ -258,7 +284,15 @@ class Fleet:
             if resume:
                 raise ConfigurationError("resume: needs the journal to resume from")
             return await run_fleet(
-                self._client, source, options, on_event=on_event, stop=stop, abort=abort, not_before=not_before
+                self._client,
+                source,
+                options,
+                on_event=on_event,
+                stop=stop,
+                abort=abort,
+                not_before=not_before,
+                gate=gate,
+                gate_timeout=gate_timeout,
             )
         if options.dry_run:
             raise ConfigurationError("journal: a dry run changes nothing, so it keeps no journal")
@@ -275,6 +309,8 @@ class Fleet:
                     stop=stop,
                     abort=abort,
                     not_before=not_before,
+                    gate=gate,
+                    gate_timeout=gate_timeout,
                 )
             except BaseExceptionGroup as group:
                 failure = _journal_failure(group)
@@ -311,6 +347,19 @@ class Fleet:
             await opened.aclose()
             raise
         return opened, state
+
+
+def _gate(gate: Gate | None, timeout: float, options: Options) -> Gate | None:
+    """Check a health gate's settings; it runs between canary batches, so a dry run or a run without any has none."""
+    if gate is None:
+        return None
+    if not callable(gate):
+        raise ConfigurationError(f"gate: expected an async callable taking a batch report, got {type(gate).__name__}")
+    if not _is_number(timeout) or not (timeout > 0 and math.isfinite(timeout)):
+        raise ConfigurationError(f"gate_timeout: expected seconds above zero, got {timeout!r}")
+    if options.batches is None and not options.dry_run:
+        raise ConfigurationError("gate: a health gate runs between canary batches; set batches too")
+    return None if options.dry_run else gate
 
 
 def _resumed_run(

@@ -65,6 +65,8 @@ class StopReason(enum.StrEnum):
     INTERRUPTED = "interrupted"
     ABORTED = "aborted"
     ERROR = "error"
+    GATE = "gate"
+    """A health gate between canary batches failed (or hung past its timeout)."""
 
 
 class ErrorKind(enum.StrEnum):
@@ -93,6 +95,8 @@ class ErrorKind(enum.StrEnum):
     INTERNAL = "internal"
     """An error this SDK did not expect (a bug): logged with its traceback."""
     BUDGET_EXCEEDED = "budget_exceeded"
+    GATE = "gate"
+    """Not started: a health gate between canary batches failed."""
     RUN_ERROR = "run_error"
     ABORTED = "aborted"
     INTERRUPTED = "interrupted"
