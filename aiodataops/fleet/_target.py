@@ -49,6 +49,7 @@ from aiodataops._errors import (
     TransportError,
     WaitError,
     WaitFailedError,
+    WaitVanishedError,
 )
 from aiodataops._models import Service, ServiceUpdate
 from aiodataops._waiting import StateEvent, WaitEndedError, WaitToken, resume_wait
@@ -246,7 +247,7 @@ class Target:
         """The service before any PUT, once it settled; and whether that read may say the update is in place.
 
         A read that ended in ERROR or STOPPED is returned (for its before-image) but not trusted; any other error
-        (the service is gone, the wait timed out, 403) is the target's.
+        (the wait timed out, 403) is the target's. A service not found is sent the PUT: its answer says why.
         """
         sid = self.attempt.work.service_id
         report_event = self._on_wait_event()
@@ -266,6 +267,10 @@ class Target:
                 current = await self.services.wait_accepted(look, policy=look_policy(self.policy), on_event=on_event)
         except (WaitFailedError, WaitEndedError) as exc:
             return (exc.last_body if isinstance(exc.last_body, Service) else None), False
+        except WaitVanishedError:
+            # Not found, read after read: the PUT is sent all the same, and its own answer (a 404) is the
+            # target's error, as it was before the read existed; if the service is there after all, it lands.
+            return None, False
         return current, current is not None
 
     async def _put(self, update: ServiceUpdate) -> Accepted[Service]:
