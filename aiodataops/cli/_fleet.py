@@ -40,7 +40,7 @@ from aiodataops.cli._state_dir import STATE_DIR_ENV, default_journal
 from aiodataops.fleet._amount import parse_amount
 from aiodataops.fleet._batches import parse_batches
 from aiodataops.fleet._journal import JournalError, JournalState, read_journal
-from aiodataops.fleet._plan import PlanError, load_plan
+from aiodataops.fleet._plan import Plan, PlanError, Resolver, load_plan
 from aiodataops.fleet._rollback import inverse_plan, rollback_journal_path
 
 if TYPE_CHECKING:
@@ -254,6 +254,7 @@ def _apply(args: argparse.Namespace) -> int:
         journal=journal,
         journal_flag="--journal",
         preview=lambda client: client.fleet.apply(plan, dry_run=True, **options),
+        count=plan if plan.has_selectors else None,
     )
 
 
@@ -354,6 +355,15 @@ def _preview(args: argparse.Namespace, preview: _Preview) -> FleetReport | int:
         return ExitCode.INTERRUPTED
 
 
+async def _count(client: DataOpsClient, plan: Plan) -> int | None:
+    """How many services a plan with selectors reaches (one pass over the service list), so that progress shows a
+    total, a percentage and an ETA from the start; ``None`` if the list cannot be read (the run then says why)."""
+    try:
+        return sum([1 async for _ in Resolver(plan, client.services.list)])
+    except DataOpsError:
+        return None
+
+
 def _way_back(journal: str, *, status: int) -> None:
     """After a run: the commands that undo what it changed and continue it (only the undo one after exit 0)."""
     try:
@@ -380,14 +390,17 @@ def _run(
     journal: str | None,
     journal_flag: str,
     preview: _Preview | None = None,
+    count: Plan | None = None,
 ) -> int:
     # Every file the run writes is checked before the first request, not found unwritable after the last PUT.
     problem = unwritable([(journal_flag, journal), ("--report", args.report)])
     if problem is not None:
         return _usage(problem)
-    terminals = sys.stdin.isatty() and sys.stdout.isatty()
     dry_run = getattr(args, "dry_run", False)
-    if preview is not None and should_confirm(yes=args.yes, dry_run=dry_run, stdin_tty=terminals, stdout_tty=terminals):
+    asking = should_confirm(
+        yes=getattr(args, "yes", True), dry_run=dry_run, stdin_tty=sys.stdin.isatty(), stdout_tty=sys.stdout.isatty()
+    )
+    if preview is not None and asking:
         status = _confirm(args, preview)
         if status is not None:
             return status
@@ -401,11 +414,22 @@ def _run(
 
             async def run(stop: anyio.Event, abort: anyio.Event) -> FleetReport:
                 async with client:
+                    if count is not None:
+                        progress.tally.total = await _count(client, count)
                     return await start(client, on_event=progress.on_event, stop=stop, abort=abort)
 
             report, interrupted = anyio.run(run_interruptibly, run)
     except DataOpsError as exc:
         return error_exit("fleet", exc)
+    _output(args, report)
+    status = _exit_status(report, interrupted=interrupted)
+    if journal is not None and not dry_run:
+        _way_back(journal, status=status)
+    return status
+
+
+def _output(args: argparse.Namespace, report: FleetReport) -> None:
+    """The report to ``--report``, and the summary (or with ``-o json`` the report) to standard output."""
     if args.report:
         write_report(report, args.report)
     if args.output == "json":
@@ -413,7 +437,3 @@ def _run(
         sys.stdout.flush()
     else:
         print_summary(report, sys.stdout)
-    status = _exit_status(report, interrupted=interrupted)
-    if journal is not None and not dry_run:
-        _way_back(journal, status=status)
-    return status

@@ -87,7 +87,9 @@ class PlainLines:
         """The line for an event (``None`` for the events that get none, such as a service starting)."""
         match event:
             case FleetStarted():
-                total = plural(event.total, "target") if event.total is not None else "targets resolve as the run goes"
+                # The tally's total: the command may have counted a plan's selectors before the run.
+                known = self.tally.total
+                total = plural(known, "target") if known is not None else "targets resolve as the run goes"
                 resumed = f", {event.resumed} already ended (journal)" if event.resumed else ""
                 mode = "dry run: " if event.dry_run else ""
                 return f"{mode}{total}, concurrency {event.concurrency}{resumed}"

@@ -489,3 +489,14 @@ async def test_fleet_rollback_dry_run_then_rollback_then_a_refused_journal(emu: 
     assert (code, out) == (2, "")
     assert "holds no before-images" in err
     assert sum(emu.counters.requests.values()) == requests
+
+
+@pytest.mark.anyio
+async def test_a_plan_with_selectors_is_counted_first_so_progress_has_a_total(emu: Emulator, tmp_path: Path) -> None:
+    """Off a terminal, `fleet apply` of a select: plan counts its targets first (one listing pass): the first
+    progress line names the total instead of "targets resolve as the run goes", and the summary line shows N/20."""
+    code, _, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--concurrency", "4")
+    assert code == 0, err
+    first = err.splitlines()[0]
+    assert re.match(r"^\s*[\d.]+s  20 targets, concurrency 4$", first), first
+    assert re.search(r"done in \S+: 20/20 ended", err)
