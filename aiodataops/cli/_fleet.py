@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -242,6 +243,9 @@ def _apply(args: argparse.Namespace) -> int:
     options = {name: getattr(args, name) for name in _OPTION_FLAGS}
     gated = _gate_options(args)
     journal: str | None = args.journal
+    if journal is not None and Path(journal).is_file() and Path(journal).stat().st_size > 0:
+        # As the run would say, but before the targets are counted or previewed: no request for a run refused.
+        return _usage(f"{journal}: the journal already holds a run; resume it or choose another file")
     if journal is None and not args.dry_run:
         # Never lose the way back: without --journal the run still keeps one, in the user's state directory.
         try:
