@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -203,3 +204,26 @@ async def test_nothing_to_roll_back_is_an_empty_report_saying_so(emu: Emulator, 
     assert sum(emu.counters.requests.values()) == 0
     assert report.items == ()
     assert Outcome.SUCCEEDED not in {i.outcome for i in report.items}
+
+
+@pytest.mark.anyio
+async def test_a_stale_read_from_before_the_rollout_never_makes_a_rollback_look_done(tmp_path: Path) -> None:
+    """Right after a rollout PUT (in flight at a crash), reads still show the old values for a while; the rollback
+    waits for a read newer than the rollout, sees the update landed, and sends its PUT (not "unchanged")."""
+    async with fast_emulator(stale_read_seconds=0.3) as emu, client_for(emu) as client:
+        sid = emu.service_ids()[0]
+        prior = workers(emu, [sid])[sid]
+        sent_at = time.time()
+        await client.services.put(sid, UPDATE)  # the rollout's PUT; then the run crashed
+        header = {"type": "header", "version": 1, "before_images": True, "options": {}}
+        before = {f"service_workload.worker.{k}": prior[k] for k in ("memory", "replica")}
+        update = {"service_workload": {"worker": {"memory": "16", "replica": "5"}}}
+        intent = {"type": "intent", "id": sid, "update": update, "before": before, "t": sent_at}
+        journal = _write(tmp_path / "run.jsonl", header, intent)
+        stale = await client.services.get(sid)  # what a read trusted as is would go by
+        assert stale.service_workload.worker.replica == prior["replica"]  # type: ignore[union-attr]
+        report = await client.fleet.rollback(journal)
+        after = workers(emu, [sid])[sid]
+    assert report.counts["succeeded"] == 1, report.items
+    assert after == prior
+    assert emu.counters.accepted_puts_per_service[sid] == 2
