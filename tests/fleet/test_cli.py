@@ -500,3 +500,23 @@ async def test_a_plan_with_selectors_is_counted_first_so_progress_has_a_total(em
     first = err.splitlines()[0]
     assert re.match(r"^\s*[\d.]+s  20 targets, concurrency 4$", first), first
     assert re.search(r"done in \S+: 20/20 ended", err)
+
+
+@pytest.mark.anyio
+async def test_a_rollback_killed_mid_way_is_finished_by_fleet_resume(slow_emu: Emulator, tmp_path: Path) -> None:
+    """`fleet rollback` killed with SIGKILL mid-flight is continued by `fleet resume` on its journal: every service
+    back to its prior values, each with exactly one rollback PUT."""
+    emu = slow_emu
+    ids = emu.service_ids()
+    prior = {sid: emu.service_body(sid)["service_workload"]["worker"] for sid in ids}
+    code, _, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--journal", "run.jsonl")
+    assert code == 0, err
+    args = ("rollback", "run.jsonl", "--concurrency", "3")
+    process, _ = await _start_then_signal(emu, tmp_path, args, after_accepted=2, sig=signal.SIGKILL)
+    assert await process.wait() == -signal.SIGKILL
+    state = read_journal(tmp_path / "run.rollback.jsonl")
+    assert len(state.ended) < len(ids)
+    code, out, err = await run_fleet(emu, tmp_path, "resume", "run.rollback.jsonl")
+    assert code == 0, err
+    assert {sid: emu.service_body(sid)["service_workload"]["worker"] for sid in ids} == prior
+    assert set(emu.counters.accepted_puts_per_service.values()) == {2}
