@@ -516,7 +516,7 @@ async def test_a_rollback_killed_mid_way_is_finished_by_fleet_resume(slow_emu: E
     assert await process.wait() == -signal.SIGKILL
     state = read_journal(tmp_path / "run.rollback.jsonl")
     assert len(state.ended) < len(ids)
-    code, out, err = await run_fleet(emu, tmp_path, "resume", "run.rollback.jsonl")
+    code, _, err = await run_fleet(emu, tmp_path, "resume", "run.rollback.jsonl")
     assert code == 0, err
     assert {sid: emu.service_body(sid)["service_workload"]["worker"] for sid in ids} == prior
     assert set(emu.counters.accepted_puts_per_service.values()) == {2}
