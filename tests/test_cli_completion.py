@@ -80,7 +80,7 @@ def test_bash_completes_commands_plans_and_journals(bash_script: Path, tmp_path:
         (work / name).write_text("")
     (work / "plans").mkdir()
     assert _complete(bash_script, work, "s") == ["services"]
-    assert _complete(bash_script, work, "fleet", "") == ["apply", "resume"]
+    assert _complete(bash_script, work, "fleet", "") == ["apply", "resume", "rollback"]
     assert _complete(bash_script, work, "fleet", "apply", "") == ["other.json", "plan.yaml", "plans"]
     assert _complete(bash_script, work, "fleet", "resume", "r") == ["run.jsonl"]
     assert _complete(bash_script, work, "fleet", "apply", "plan.yaml", "--report", "n") == ["notes.txt"]

@@ -11,7 +11,7 @@ import pytest
 from aiodataops.cli import build_parser
 from aiodataops.cli._common import plural
 from aiodataops.cli._flags import sub_parsers
-from aiodataops.cli._fleet import _summary
+from aiodataops.cli._fleet_summary import print_summary
 from aiodataops.cli._plain import PlainLines
 from aiodataops.cli._tally import Tally
 from aiodataops.fleet import BatchStarted, FleetReport, FleetStarted, ItemReport, Outcome, Stopping
@@ -21,6 +21,7 @@ COMMANDS = {
     "demo": ["demo"],
     "fleet apply": ["fleet", "apply", "plan.yaml"],
     "fleet resume": ["fleet", "resume", "run.jsonl"],
+    "fleet rollback": ["fleet", "rollback", "run.jsonl"],
     "services list": ["services", "list"],
     "services get": ["services", "get", "DOPS_SERVICE-x"],
     "services update": ["services", "update", "DOPS_SERVICE-x", "--description", "x"],
@@ -29,7 +30,16 @@ COMMANDS = {
 }
 
 #: The commands whose output is a result (a summary, a report, a listing, a service, the emulator's address).
-PRINTING = ["demo", "fleet apply", "fleet resume", "services list", "services get", "services update", "emulator"]
+PRINTING = [
+    "demo",
+    "fleet apply",
+    "fleet resume",
+    "fleet rollback",
+    "services list",
+    "services get",
+    "services update",
+    "emulator",
+]
 
 
 def _every_parser() -> list[argparse.ArgumentParser]:
@@ -128,11 +138,12 @@ def test_one_of_everything_is_singular() -> None:
         tally.apply(event)
         shown.append(lines.line(event) or "")
     out = io.StringIO()
-    _summary(FleetReport(items=(ItemReport("DOPS_SERVICE-a", Outcome.SUCCEEDED),), elapsed_seconds=1.0), out)
+    print_summary(FleetReport(items=(ItemReport("DOPS_SERVICE-a", Outcome.SUCCEEDED),), elapsed_seconds=1.0), out)
     text = "\n".join([*shown, out.getvalue()])
     assert "1 target," in shown[0]
     assert "up to 1 service" in shown[1]
     assert "the 1 service in flight" in shown[2]
-    assert "fleet: 1 target: 1 succeeded" in text
+    assert "fleet: 1 target in 1.0s" in text
+    assert "1 changed, 0 unchanged" in text
     assert "1 targets" not in text
     assert "1 services" not in text

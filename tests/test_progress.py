@@ -33,7 +33,8 @@ from aiodataops.fleet import (
 )
 
 FAST_POLL = PollPolicy(first_delay=0.01, growth=1.5, max_delay=0.04, min_delay=0.005, jitter=False, deadline=10.0)
-UPDATE = ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(replica="4")))
+# 5 replicas: no seeded worker has as many, so every service changes (none is ``unchanged``).
+UPDATE = ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(replica="5")))
 ENDED_LINE = re.compile(r"^\s*[\d.]+s  (succeeded|failed|timed_out|skipped|not_started)\s+(DOPS_SERVICE-\S+)")
 
 

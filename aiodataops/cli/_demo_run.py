@@ -21,6 +21,7 @@ from aiodataops.cli._common import ExitCode, plural
 from aiodataops.cli._output_files import write_report
 from aiodataops.emulator import Emulator, FaultRule
 from aiodataops.fleet import FleetReport, Outcome, StopReason, load_plan
+from aiodataops.fleet._report import SUCCESS_OUTCOMES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["BATCHES", "UPDATE", "DemoResult", "DemoSettings", "run_demo"]
 
 #: The update every service gets: one more worker replica (the seeded services run three).
-UPDATE: Final = {"service_workload": {"worker": {"replica": "4"}}}
+# 5 replicas: no seeded worker has as many (1-4), so every service changes (none converges to ``unchanged``).
+UPDATE: Final = {"service_workload": {"worker": {"replica": "5"}}}
 BATCHES: Final = (1, 10, "25%")
 
 
@@ -149,7 +151,7 @@ class DemoResult:
         if twice:
             found.append(f"{plural(len(twice), 'service')} got the update twice")
         unexpected = [
-            i for i in report.items if i.outcome is not Outcome.SUCCEEDED and i.data_ops_service_id not in self.injected
+            i for i in report.items if i.outcome not in SUCCESS_OUTCOMES and i.data_ops_service_id not in self.injected
         ]
         if unexpected:
             found.append(f"{plural(len(unexpected), 'service')} did not succeed for a reason the demo did not inject")

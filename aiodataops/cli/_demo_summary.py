@@ -9,14 +9,18 @@ import textwrap
 from typing import IO, TYPE_CHECKING, Final
 
 from aiodataops.cli._common import ExitCode, plural
-from aiodataops.cli._demo_run import BATCHES
-from aiodataops.fleet import Outcome, StopReason
+from aiodataops.cli._demo_run import BATCHES, UPDATE
+from aiodataops.cli._fleet_summary import counts_line
+from aiodataops.fleet import StopReason
+from aiodataops.fleet._report import SUCCESS_OUTCOMES
 
 if TYPE_CHECKING:
     from aiodataops.cli._demo_run import DemoResult, DemoSettings
 
 __all__ = ["print_intro", "print_summary"]
 
+#: The plan's update in words.
+UPDATE_TEXT: Final = f"{UPDATE['service_workload']['worker']['replica']} worker replicas"
 #: How many failed updates one demo run shows before pointing at the report.
 _SHOWN_FAILURES: Final = 20
 
@@ -38,7 +42,7 @@ def print_intro(settings: DemoSettings, endpoint: str, out: IO[str]) -> None:
             f"  {settings.unavailable_rate:.0%} of reads get 503 and 10% of list pages 429; reads are stale for "
             f"{0.3 * scale:g}s after an update"
         ),
-        f"  plan: one more worker replica on every service, in batches of {batches} with a {settings.bake:g}s bake;",
+        f"  plan: {UPDATE_TEXT} on every service, in batches of {batches} with a {settings.bake:g}s bake;",
         f"  failure budget {settings.max_failures}, concurrency {settings.concurrency}",
     )
     out.write("\n".join(lines) + "\n")
@@ -58,10 +62,13 @@ def print_summary(result: DemoResult, out: IO[str], *, strict: bool = False, wid
 def _report_lines(result: DemoResult) -> list[str]:
     report = result.report
     counts = ", ".join(f"{n} {o}" for o, n in report.counts.items() if n) or "no targets"
-    lines = [f"fleet: {plural(report.total, 'service')} in {report.elapsed_seconds:.1f}s: {counts}"]
+    lines = [
+        f"fleet: {plural(report.total, 'service')} in {report.elapsed_seconds:.1f}s: {counts}",
+        f"  {counts_line(report)}",
+    ]
     if report.stopped is not StopReason.COMPLETED:
         lines.append(f"  stopped: {report.stopped}")
-    troubled = [i for i in report.items if i.outcome is not Outcome.SUCCEEDED]
+    troubled = [i for i in report.items if i.outcome not in SUCCESS_OUTCOMES]
     if troubled:
         injected = sum(1 for i in troubled if i.data_ops_service_id in result.injected)
         lines.append(f"not succeeded: {len(troubled)} ({injected} made to fail by the emulator's error rate)")

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from aiodataops.cli._tally import OUTCOME_STYLES, format_duration
-from aiodataops.fleet import Outcome
+from aiodataops.fleet._report import SUCCESS_OUTCOMES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -131,4 +131,4 @@ def _border(tally: Tally) -> str:
         return "blue"
     if tally.notices:
         return "red"
-    return "yellow" if any(n for o, n in tally.counts.items() if o is not Outcome.SUCCEEDED) else "green"
+    return "yellow" if any(n for o, n in tally.counts.items() if o not in SUCCESS_OUTCOMES) else "green"

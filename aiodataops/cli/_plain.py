@@ -87,7 +87,9 @@ class PlainLines:
         """The line for an event (``None`` for the events that get none, such as a service starting)."""
         match event:
             case FleetStarted():
-                total = plural(event.total, "target") if event.total is not None else "targets resolve as the run goes"
+                # The tally's total: the command may have counted a plan's selectors before the run.
+                known = self.tally.total
+                total = plural(known, "target") if known is not None else "targets resolve as the run goes"
                 resumed = f", {event.resumed} already ended (journal)" if event.resumed else ""
                 mode = "dry run: " if event.dry_run else ""
                 return f"{mode}{total}, concurrency {event.concurrency}{resumed}"
@@ -104,7 +106,8 @@ class PlainLines:
                 change = f"{event.old} -> {event.new} ({event.elapsed:.1f}s)"
                 return f"{'state':<{_WIDTH}} {event.service_id} {change}"
             case TargetEnded():
-                return item_line(event.item)
+                # A dry run's changes are listed once, by the summary, not here as well.
+                return item_line(event.item) if event.item.diff is None else None
             case BudgetExceeded() | Stopping():
                 return self.tally.notices[-1] if self.tally.notices else None
             case FleetEnded():

@@ -25,6 +25,7 @@ from aiodataops.fleet import (
     TargetStarted,
     TargetStateChanged,
 )
+from aiodataops.fleet._report import SUCCESS_OUTCOMES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,6 +37,7 @@ __all__ = ["OUTCOME_STYLES", "Tally", "format_duration"]
 #: How each outcome is styled on a terminal.
 OUTCOME_STYLES: Final = {
     Outcome.SUCCEEDED: "green",
+    Outcome.UNCHANGED: "green",
     Outcome.FAILED: "bold red",
     Outcome.TIMED_OUT: "red",
     Outcome.SKIPPED: "yellow",
@@ -190,7 +192,7 @@ class Tally:
         self.counts[item.outcome] += 1
         if self.in_flight.pop(item.data_ops_service_id, None) is not None:
             self._ends.append(now)
-        if item.outcome is Outcome.SUCCEEDED or item.diff is not None:
+        if item.outcome in SUCCESS_OUTCOMES or item.diff is not None:
             text = f"{item.outcome} ({item.final_state})" if item.final_state else str(item.outcome)
         else:
             reason = f": {item.error.kind}" if item.error else ""

@@ -2,7 +2,8 @@
 
 ``report = await client.fleet.apply(load_plan("plan.yaml"), concurrency=32, batches=[1, 10, "25%"])``; see
 ``Fleet.apply`` for every option, ``_plan`` for the plan format, ``_engine`` for how a run works, ``_target`` for
-one target's life (PUT, look before a resend, wait) and how it resumes.
+one target's life (read first and converge, PUT, look before a resend, wait) and how it resumes, ``_rollback`` for
+``client.fleet.rollback(journal)`` (the inverse plan from the journal's before-images).
 """
 
 from aiodataops.fleet._amount import Amount

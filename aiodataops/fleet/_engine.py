@@ -56,12 +56,14 @@ from aiodataops.fleet._report import (
 from aiodataops.fleet._target import Attempt, Target, Work
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    import datetime as dt
+    from collections.abc import Awaitable, Mapping
 
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from aiodataops._clock import Clock
     from aiodataops._polling import PollPolicy
+    from aiodataops.fleet._feeder import Gate
     from aiodataops.fleet._journal import Journal, JournalState
     from aiodataops.fleet._source import Source
 
@@ -81,9 +83,20 @@ async def run_fleet(
     on_event: EventCallback | None = None,
     stop: anyio.Event | None = None,
     abort: anyio.Event | None = None,
+    not_before: Mapping[str, dt.datetime] | None = None,
+    gate: Gate | None = None,
+    gate_timeout: float = 300.0,
 ) -> FleetReport:
-    """Run a fleet update (or dry run) to its end and return the report; see the module docstring."""
+    """Run a fleet update (or dry run) to its end and return the report; see the module docstring.
+
+    ``not_before``: per service, when a change of ours was sent (a rollback's rollout); a target's first read must
+    prove itself newer before it can call the service ``unchanged`` (``_target``). ``gate``: called with each canary
+    batch's report once it settled (and baked), before the next starts; false, an error or ``gate_timeout`` seconds
+    passing stops the run as an exceeded budget does (the rest ``skipped``, ``StopReason.GATE``; ``_feeder``).
+    """
     run = _Run(client, source, options, journal, resumed)
+    run.not_before = not_before or {}
+    run.gate, run.gate_timeout = gate, gate_timeout
     return await run.main(on_event, stop, abort)
 
 
@@ -117,6 +130,10 @@ class _Run:
         self.error: str | None = None
         self.error_kind: str | None = None
         self.batches: dict[int | None, Batch] = {}
+        self.not_before: Mapping[str, dt.datetime] = {}
+        self.gate: Gate | None = None
+        self.gate_timeout = 300.0
+        self.gate_failure: str | None = None
         self._seq = 0
         self._events: MemoryObjectSendStream[Awaitable[None]] | None = None
         self._on_event: EventCallback | None = None
@@ -166,6 +183,8 @@ class _Run:
             return Outcome.SKIPPED, ErrorInfo(
                 ErrorKind.BUDGET_EXCEEDED, f"not started: more than {limit} targets failed"
             )
+        if self.halted is StopReason.GATE:
+            return Outcome.SKIPPED, ErrorInfo(ErrorKind.GATE, f"not started: {self.gate_failure}")
         if self.halted is StopReason.ERROR:
             return Outcome.NOT_STARTED, ErrorInfo(ErrorKind.RUN_ERROR, f"not started: {self.error}")
         return Outcome.NOT_STARTED, ErrorInfo(str(self.halted or "stopped"), "not started: the run was stopped")

@@ -9,6 +9,7 @@ accounts for are not sent again: an ended one's line is reused, an in-flight one
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -18,7 +19,7 @@ from aiodataops._models import ServiceUpdate
 from aiodataops._wire import structure
 from aiodataops.fleet._events import Baking, BatchEnded, BatchStarted, TargetEnded, TargetsResolved
 from aiodataops.fleet._outcomes import error_info
-from aiodataops.fleet._report import Outcome, StopReason
+from aiodataops.fleet._report import FleetReport, Outcome, StopReason
 from aiodataops.fleet._target import Work
 
 if TYPE_CHECKING:
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
     from aiodataops.fleet._plan import ResolvedTarget
     from aiodataops.fleet._report import ItemReport
 
-__all__ = ["Batch", "Feeder"]
+__all__ = ["Batch", "Feeder", "Gate"]
+
+#: A health gate: called with a canary batch's report once it settled; true lets the next batch start.
+Gate = Callable[[FleetReport], Awaitable[bool]]
 
 log = logging.getLogger("aiodataops.fleet")
 
@@ -102,7 +106,7 @@ class Feeder:
         for sid, intent in state.unconfirmed.items():
             update: ServiceUpdate = structure(intent.update, ServiceUpdate)
             batch.sent += 1
-            await send.send(Work(run.next_seq(), sid, update, None, None, mode="recover"))
+            await send.send(Work(run.next_seq(), sid, update, None, None, mode="recover", before=intent.before))
         batch.seal()
         if self.options.batches is not None:
             # Canary batches: what was in flight at the crash settles before the next batch starts.
@@ -127,12 +131,17 @@ class Feeder:
             await batch.settled()
             del run.batches[index]
             run.emit(BatchEnded(index=index, counts=batch.counts))
-            if exhausted or run.halted is not None:
+            if run.halted is not None:
+                break
+            if not exhausted and self.options.bake > 0:
+                run.emit(Baking(seconds=self.options.bake, next_batch=index + 1))
+                await self._bake(self.options.bake)
+            # The health gate judges every batch, the last one too (then it judges the whole rollout).
+            if run.gate is not None and run.halted is None and not await self._gate(index):
+                break
+            if exhausted:
                 break
             index += 1
-            if self.options.bake > 0:
-                run.emit(Baking(seconds=self.options.bake, next_batch=index))
-                await self._bake(self.options.bake)
         if not exhausted and run.halted not in (StopReason.ABORTED, StopReason.ERROR):
             await self._drain(handled)
         self._add_unmet_journal_items()
@@ -160,6 +169,29 @@ class Feeder:
                     run.emit(BatchStarted(index=index or 0, size=size or 0))
                 batch.sent += 1
             await send.send(Work(run.next_seq(), target.service_id, target.update, target.place, index))
+        return False
+
+    async def _gate(self, index: int) -> bool:
+        """Ask the health gate about batch ``index``; on no (or an error, or its timeout) halt the run."""
+        run = self.run
+        assert run.gate is not None
+        items = tuple(item for item in run.items.values() if item.batch == index)
+        report = FleetReport(items=items, elapsed_seconds=0.0, concurrency=self.options.concurrency)
+        why: str | None = None
+        try:
+            with anyio.fail_after(run.gate_timeout):
+                passed = bool(await run.gate(report))
+        except TimeoutError:
+            why = f"the health gate after batch {index + 1} did not answer within {run.gate_timeout:g}s"
+        except Exception as exc:  # noqa: BLE001 -- a broken gate stops the rollout, it does not crash the run
+            log.warning("the health gate after batch %d raised: %s", index + 1, exc)
+            why = f"the health gate after batch {index + 1} failed: {exc or type(exc).__name__}"
+        else:
+            why = None if passed else f"the health gate after batch {index + 1} said stop"
+        if why is None:
+            return True
+        run.gate_failure = why
+        run.halt(StopReason.GATE)
         return False
 
     async def _bake(self, seconds: float) -> None:

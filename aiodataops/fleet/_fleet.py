@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
+import attrs
 
 from aiodataops._errors import ConfigurationError
 from aiodataops.fleet._batches import Batches, parse_batches
@@ -14,18 +16,21 @@ from aiodataops.fleet._budget import parse_max_failures
 from aiodataops.fleet._engine import FleetClient, Options, run_fleet
 from aiodataops.fleet._journal import Journal, JournalError, JournalState, JournalWriteError, read_journal
 from aiodataops.fleet._plan import Plan, parse_plan
+from aiodataops.fleet._report import FleetReport
+from aiodataops.fleet._rollback import inverse_plan, not_before_of, rollback_journal_path
 from aiodataops.fleet._source import Source, TargetsInput
 
 if TYPE_CHECKING:
-    import os
+    import datetime as dt
+    from collections.abc import Mapping
 
     from aiodataops.fleet._amount import Amount
     from aiodataops.fleet._events import EventCallback
-    from aiodataops.fleet._report import FleetReport
+    from aiodataops.fleet._feeder import Gate
 
 __all__ = ["Fleet"]
 
-_OPTION_NAMES = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "put_retries")
+_OPTION_NAMES = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "put_retries", "force")
 
 
 def _is_number(value: object) -> bool:
@@ -42,6 +47,7 @@ def _options(
     timeout: float | None = None,
     dry_run: bool = False,
     put_retries: int = 3,
+    force: bool = False,
 ) -> Options:
     """Check every option before anything is sent; a bad one raises ``ConfigurationError`` naming it.
 
@@ -57,6 +63,8 @@ def _options(
         raise ConfigurationError(f"timeout: expected seconds above zero, got {timeout!r}")
     if type(put_retries) is not int or put_retries < 0:
         raise ConfigurationError(f"put_retries: expected a whole number >= 0, got {put_retries!r}")
+    if type(force) is not bool:
+        raise ConfigurationError(f"force: expected True or False, got {force!r}")
     try:
         parsed_batches = parse_batches(batches)
         parsed_budget = parse_max_failures(max_failures)
@@ -71,6 +79,7 @@ def _options(
         timeout=float(timeout) if timeout is not None else None,
         dry_run=dry_run,
         put_retries=put_retries,
+        force=force,
     )
 
 
@@ -100,6 +109,9 @@ class Fleet:
         stop: anyio.Event | None = None,
         abort: anyio.Event | None = None,
         put_retries: int = 3,
+        force: bool = False,
+        gate: Gate | None = None,
+        gate_timeout: float = 300.0,
     ) -> FleetReport:
         """Update every target and return a report holding each exactly once.
 
@@ -118,6 +130,16 @@ class Fleet:
         sending again, the service is read, and an update already in place is not resent. A 429 does not count: it
         is sent again after the wait it asks for, until the service's ``timeout`` would pass.
 
+        Converging: each target is read first (by its worker, under the same limits); when every field of its update
+        already holds on a settled service, no PUT is sent and it ends ``unchanged`` (a success). ``force``: send
+        every update all the same. Before each PUT the journal records the prior values of the fields the update
+        sets (its before-image, never a secret's value), which ``rollback`` puts back.
+
+        ``gate``: a health gate between canary batches (needs ``batches``): an async callable given each batch's
+        report (a ``FleetReport`` of its items) once the batch settled and baked; ``False``, an exception or
+        ``gate_timeout`` seconds passing stops the rollout as an exceeded budget does (the rest ``skipped``, with
+        the error kind ``gate``; ``stopped`` is ``StopReason.GATE``).
+
         Bad options or a bad plan raise before any request (``ConfigurationError``, ``PlanError``).
         """
         options = _options(
@@ -129,9 +151,18 @@ class Fleet:
             timeout=timeout,
             dry_run=dry_run,
             put_retries=put_retries,
+            force=force,
         )
         return await self._start(
-            targets, options, journal=journal, resume=resume, on_event=on_event, stop=stop, abort=abort
+            targets,
+            options,
+            journal=journal,
+            resume=resume,
+            on_event=on_event,
+            stop=stop,
+            abort=abort,
+            gate=_gate(gate, gate_timeout, options),
+            gate_timeout=gate_timeout,
         )
 
     async def resume(
@@ -143,6 +174,8 @@ class Fleet:
         on_event: EventCallback | None = None,
         stop: anyio.Event | None = None,
         abort: anyio.Event | None = None,
+        gate: Gate | None = None,
+        gate_timeout: float = 300.0,
         **overrides: Any,
     ) -> FleetReport:
         """Continue the run a journal holds: with the plan and options it recorded, unless overridden.
@@ -161,8 +194,72 @@ class Fleet:
         targets, options = _resumed_run(state.header, targets, overrides)
         # The run takes the journal over with this state: read again (under its lock) only if the file changed.
         return await self._start(
-            targets, options, journal=journal, resume=True, state=state, on_event=on_event, stop=stop, abort=abort
+            targets,
+            options,
+            journal=journal,
+            resume=True,
+            state=state,
+            on_event=on_event,
+            stop=stop,
+            abort=abort,
+            not_before=not_before_of(state.header),
+            gate=_gate(gate, gate_timeout, options),
+            gate_timeout=gate_timeout,
         )
+
+    async def rollback(
+        self,
+        journal: str | os.PathLike[str],
+        *,
+        rollback_journal: str | os.PathLike[str] | None = None,
+        dry_run: bool = False,
+        state: JournalState | None = None,
+        on_event: EventCallback | None = None,
+        stop: anyio.Event | None = None,
+        abort: anyio.Event | None = None,
+        gate: Gate | None = None,
+        gate_timeout: float = 300.0,
+        **overrides: Any,
+    ) -> FleetReport:
+        """Undo the run a journal holds: put back the before-images of the services its updates reached.
+
+        The services accepted (succeeded, failed or timed out after acceptance) or in flight when the run stopped
+        get exactly the fields their update set back to the values the journal recorded before the PUT; nothing
+        else is sent, and a service that failed before acceptance is left alone. It runs like ``apply``, with the
+        run's options unless overridden, converging (a service already back is ``unchanged``), with its own
+        journal: ``rollback_journal``, by default next to the first (``run.jsonl`` -> ``run.rollback.jsonl``),
+        which ``resume`` continues and which can itself be rolled back (restoring the rollout). ``dry_run``: show
+        the inverse diff. ``state``: the journal as ``read_journal`` returned it, if read already.
+
+        Raises ``JournalError`` before any request for a journal that cannot be rolled back: damaged, with no
+        before-images (an older version wrote it), of a dry run, or edited so that a before-image names a field
+        its update did not set. Nothing to roll back gives an empty report with a warning saying why.
+        """
+        unknown = set(overrides) - set(_OPTION_NAMES)
+        if unknown:
+            raise ConfigurationError(f"rollback: unknown option(s): {', '.join(sorted(unknown))}")
+        name = os.fspath(journal)
+        if state is None:
+            state = await anyio.to_thread.run_sync(read_journal, name)
+        inverse = inverse_plan(state, name)
+        if inverse.plan is None:
+            return FleetReport(items=(), dry_run=dry_run, warnings=(f"{name}: nothing to roll back", *inverse.warnings))
+        _, options = _resumed_run(state.header, inverse.plan, {**overrides, "dry_run": dry_run})
+        target_journal = None if dry_run else rollback_journal or rollback_journal_path(name)
+        report = await self._start(
+            inverse.plan,
+            options,
+            journal=target_journal,
+            resume=False,
+            on_event=on_event,
+            stop=stop,
+            abort=abort,
+            not_before=inverse.not_before,
+            header=inverse.header(name),
+            gate=_gate(gate, gate_timeout, options),
+            gate_timeout=gate_timeout,
+        )
+        return attrs.evolve(report, warnings=(*inverse.warnings, *report.warnings)) if inverse.warnings else report
 
     async def _start(
         self,
@@ -175,6 +272,10 @@ class Fleet:
         on_event: EventCallback | None,
         stop: anyio.Event | None,
         abort: anyio.Event | None,
+        not_before: Mapping[str, dt.datetime] | None = None,
+        header: Mapping[str, Any] | None = None,
+        gate: Gate | None = None,
+        gate_timeout: float = 300.0,
     ) -> FleetReport:
         """Open (or take over) the journal, then run."""
         source = Source(targets, self._client.services.list)
@@ -182,10 +283,20 @@ class Fleet:
         if journal is None:
             if resume:
                 raise ConfigurationError("resume: needs the journal to resume from")
-            return await run_fleet(self._client, source, options, on_event=on_event, stop=stop, abort=abort)
+            return await run_fleet(
+                self._client,
+                source,
+                options,
+                on_event=on_event,
+                stop=stop,
+                abort=abort,
+                not_before=not_before,
+                gate=gate,
+                gate_timeout=gate_timeout,
+            )
         if options.dry_run:
             raise ConfigurationError("journal: a dry run changes nothing, so it keeps no journal")
-        opened, state = await self._open_journal(journal, plan, options, resume=resume, state=state)
+        opened, state = await self._open_journal(journal, plan, options, resume=resume, state=state, header=header)
         async with opened:
             try:
                 return await run_fleet(
@@ -197,6 +308,9 @@ class Fleet:
                     on_event=on_event,
                     stop=stop,
                     abort=abort,
+                    not_before=not_before,
+                    gate=gate,
+                    gate_timeout=gate_timeout,
                 )
             except BaseExceptionGroup as group:
                 failure = _journal_failure(group)
@@ -214,12 +328,17 @@ class Fleet:
         *,
         resume: bool,
         state: JournalState | None,
+        header: Mapping[str, Any] | None = None,
     ) -> tuple[Journal, JournalState | None]:
-        """Create a new run's journal, or take one over (with ``state``, if read already) and mark it resumed."""
+        """Create a new run's journal (``header``: more fields for it), or take one over (with ``state``, if read
+        already) and mark it resumed."""
         if not resume:
             header_plan = {"path": plan.path, "sha256": plan.sha256, "data": plan.data} if plan else None
             endpoint = getattr(self._client, "endpoint", None)
-            return await Journal.create(journal, plan=header_plan, options=options.to_dict(), endpoint=endpoint), None
+            created = await Journal.create(
+                journal, plan=header_plan, options=options.to_dict(), endpoint=endpoint, extra=header
+            )
+            return created, None
         opened, state = await Journal.take_over(journal, state=state)
         try:
             _check_same_plan(state, plan, opened.path)
@@ -228,6 +347,19 @@ class Fleet:
             await opened.aclose()
             raise
         return opened, state
+
+
+def _gate(gate: Gate | None, timeout: float, options: Options) -> Gate | None:
+    """Check a health gate's settings; it runs between canary batches, so a dry run or a run without any has none."""
+    if gate is None:
+        return None
+    if not callable(gate):
+        raise ConfigurationError(f"gate: expected an async callable taking a batch report, got {type(gate).__name__}")
+    if not _is_number(timeout) or not (timeout > 0 and math.isfinite(timeout)):
+        raise ConfigurationError(f"gate_timeout: expected seconds above zero, got {timeout!r}")
+    if options.batches is None and not options.dry_run:
+        raise ConfigurationError("gate: a health gate runs between canary batches; set batches too")
+    return None if options.dry_run else gate
 
 
 def _resumed_run(

@@ -6,7 +6,9 @@ One JSON object per line, each made durable (written, flushed and fsynced) befor
   needs no other file) and the run's options;
 - ``resumed``: a later run took over, with its options;
 - ``intent``: a PUT is about to be sent for ``id``, with the update (before the request, so a crash between the
-  server's 202 and the ``accepted`` record can be recognised on resume);
+  server's 202 and the ``accepted`` record can be recognised on resume) and its ``before`` image: the prior wire
+  values of exactly the fields the update sets, as dotted paths (a secret's as ``"changed"``), which
+  ``fleet rollback`` puts back. The header says ``"before_images": true`` when its intents carry them;
 - ``accepted``: the server answered 202 for ``id``, with the wait token of ``_waiting`` (the 202's
   ``modified_dt`` and state, and the wait's deadline); written before polling;
 - ``ended``: ``id`` ended succeeded, failed or timed out, with its item report.
@@ -25,7 +27,8 @@ One process at a time: an open journal holds an exclusive ``flock`` on the file 
 ``header`` and ``resumed`` records carry the pid of the run that wrote them). The kernel drops the lock when its
 process dies, so the journal of a crashed or killed run is simply taken over by the next resume.
 
-Nothing secret is written: ids, states, timestamps, the update (which has no secret field) and item reports.
+Nothing secret is written: ids, states, timestamps, the update (which has no secret field), before-images (a
+secret field is written as ``"changed"``) and item reports.
 """
 
 from __future__ import annotations
@@ -87,10 +90,12 @@ class JournalWriteError(JournalError):
 
 @attrs.frozen
 class Intent:
-    """A PUT was about to be sent at wall time ``at`` (seconds since the epoch) with ``update`` (wire JSON)."""
+    """A PUT was about to be sent at wall time ``at`` (seconds since the epoch) with ``update`` (wire JSON);
+    ``before``: the service's prior values of the fields it sets (dotted paths), when the journal recorded them."""
 
     update: Mapping[str, Any]
     at: float
+    before: Mapping[str, Any] | None = None
 
 
 @attrs.define
@@ -217,7 +222,13 @@ def _apply(state: JournalState, record: dict[str, Any], name: str, number: int) 
     sid = record.get("id")
     try:
         if kind == "intent":
-            state.intents[str(sid)] = Intent(update=dict(record["update"]), at=float(record["t"]))
+            before = record.get("before")
+            if before is not None and not (isinstance(before, dict) and all(isinstance(k, str) for k in before)):
+                raise TypeError("before")  # noqa: TRY301 -- reported as a damaged line, like every other shape
+            first = state.intents.get(str(sid))
+            if first is not None and first.before is not None:
+                before = first.before  # the image read before the first PUT is the one to put back
+            state.intents[str(sid)] = Intent(update=dict(record["update"]), at=float(record["t"]), before=before)
         elif kind == "accepted":
             state.accepted[str(sid)] = WaitToken.from_json(orjson.dumps(record["token"]))
         elif kind == "ended":
@@ -255,8 +266,10 @@ class Journal:
         plan: Mapping[str, Any] | None,
         options: Mapping[str, Any],
         endpoint: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> Journal:
-        """Create a new journal (mode 0600), lock it and write its header; an existing non-empty file is an error."""
+        """Create a new journal (mode 0600), lock it and write its header (with ``extra`` fields, e.g. what a
+        rollback undoes); an existing non-empty file is an error."""
         name = os.fspath(path)
         fd = await anyio.to_thread.run_sync(_open_new, name)
         journal = cls(name, fd)
@@ -270,6 +283,8 @@ class Journal:
                     "endpoint": endpoint,
                     "plan": plan,
                     "options": dict(options),
+                    "before_images": True,
+                    **(extra or {}),
                 }
             )
         except BaseException:
@@ -320,9 +335,13 @@ class Journal:
         """Record that this process took the run over, with its options."""
         await self._append({"type": "resumed", "created": _wall(), "pid": os.getpid(), "options": dict(options)})
 
-    async def intent(self, service_id: str, update: ServiceUpdate) -> None:
-        """Record that a PUT is about to be sent; if this raises, the record is not on disk: do not send it."""
-        await self._append({"type": "intent", "id": service_id, "update": unstructure(update), "t": time.time()})
+    async def intent(self, service_id: str, update: ServiceUpdate, *, before: Mapping[str, Any] | None = None) -> None:
+        """Record that a PUT is about to be sent, with the service's ``before`` image; if this raises, the record
+        is not on disk: do not send it."""
+        record: dict[str, Any] = {"type": "intent", "id": service_id, "update": unstructure(update), "t": time.time()}
+        if before is not None:
+            record["before"] = dict(before)
+        await self._append(record)
 
     async def accepted(self, token: WaitToken) -> None:
         """Record the server's acceptance, as the token that resumes its wait (before any polling)."""

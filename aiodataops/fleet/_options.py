@@ -24,6 +24,8 @@ class Options:
     timeout: float | None = None
     dry_run: bool = False
     put_retries: int = 3
+    force: bool = False
+    """Send every update even when a read shows it already in place (no ``unchanged`` outcome)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data (batches and budget in their written form, e.g. ``"1,10,25%"``)."""
@@ -35,4 +37,5 @@ class Options:
             "max_failures": str(self.max_failures) if self.max_failures is not None else None,
             "timeout": self.timeout,
             "put_retries": self.put_retries,
+            "force": self.force,
         }

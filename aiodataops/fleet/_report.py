@@ -16,7 +16,18 @@ import orjson
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Change", "ErrorInfo", "ErrorKind", "FleetReport", "ItemReport", "Outcome", "StopReason"]
+__all__ = [
+    "FAILURE_OUTCOMES",
+    "FINAL_OUTCOMES",
+    "SUCCESS_OUTCOMES",
+    "Change",
+    "ErrorInfo",
+    "ErrorKind",
+    "FleetReport",
+    "ItemReport",
+    "Outcome",
+    "StopReason",
+]
 
 _MAX_MESSAGE = 500
 
@@ -26,6 +37,8 @@ class Outcome(enum.StrEnum):
 
     SUCCEEDED = "succeeded"
     """The update was accepted and the service settled."""
+    UNCHANGED = "unchanged"
+    """Every field of the update already held (read before the PUT): nothing was sent. A success."""
     FAILED = "failed"
     """The update was refused, the service reached a failure state, or it could not be followed."""
     TIMED_OUT = "timed_out"
@@ -38,8 +51,10 @@ class Outcome(enum.StrEnum):
 
 #: Outcomes that count against the failure budget.
 FAILURE_OUTCOMES = frozenset({Outcome.FAILED, Outcome.TIMED_OUT})
+#: Outcomes that count as success (for the exit status and ``FleetReport.ok``).
+SUCCESS_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.UNCHANGED})
 #: Outcomes written to the journal as "ended": a resumed run never touches these targets again.
-FINAL_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.FAILED, Outcome.TIMED_OUT})
+FINAL_OUTCOMES = frozenset({Outcome.SUCCEEDED, Outcome.UNCHANGED, Outcome.FAILED, Outcome.TIMED_OUT})
 
 
 class StopReason(enum.StrEnum):
@@ -50,6 +65,8 @@ class StopReason(enum.StrEnum):
     INTERRUPTED = "interrupted"
     ABORTED = "aborted"
     ERROR = "error"
+    GATE = "gate"
+    """A health gate between canary batches failed (or hung past its timeout)."""
 
 
 class ErrorKind(enum.StrEnum):
@@ -78,6 +95,8 @@ class ErrorKind(enum.StrEnum):
     INTERNAL = "internal"
     """An error this SDK did not expect (a bug): logged with its traceback."""
     BUDGET_EXCEEDED = "budget_exceeded"
+    GATE = "gate"
+    """Not started: a health gate between canary batches failed."""
     RUN_ERROR = "run_error"
     ABORTED = "aborted"
     INTERRUPTED = "interrupted"
@@ -140,7 +159,7 @@ class ItemReport:
     ``polls`` the reads made while waiting. Durations are in seconds: ``accept_seconds`` from start to the 202,
     ``settle_seconds`` from the 202 to the end, ``total_seconds`` from start to end. ``resumed`` is true when the
     outcome came from a journal or the run re-attached to an update accepted before a crash. ``diff`` is set by dry
-    runs only.
+    runs only; ``service_name`` when a read showed it (dry runs, and the read before a PUT).
     """
 
     data_ops_service_id: str
@@ -156,9 +175,11 @@ class ItemReport:
     total_seconds: float | None = None
     resumed: bool = False
     diff: tuple[Change, ...] | None = None
+    service_name: str | None = None
+    """The service's ``data_ops_service_name``, when a read before the PUT (or a dry run's) showed it."""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON data (``diff`` only when set)."""
+        """JSON data (``diff`` and ``service_name`` only when set)."""
         data: dict[str, Any] = {
             "data_ops_service_id": self.data_ops_service_id,
             "outcome": str(self.outcome),
@@ -177,6 +198,8 @@ class ItemReport:
         }
         if self.diff is not None:
             data["diff"] = [c.to_dict() for c in self.diff]
+        if self.service_name is not None:
+            data["service_name"] = self.service_name
         return data
 
     @classmethod
@@ -199,6 +222,7 @@ class ItemReport:
             total_seconds=durations.get("total"),
             resumed=bool(data.get("resumed", False)),
             diff=tuple(Change.from_dict(c) for c in diff) if diff is not None else None,
+            service_name=data.get("service_name"),
         )
 
 
@@ -232,12 +256,13 @@ class FleetReport:
 
     @property
     def ok(self) -> bool:
-        """True when the run completed and every target succeeded (a dry run: every target could be read)."""
+        """True when the run completed and every target succeeded or was unchanged (a dry run: every target could
+        be read)."""
         if self.stopped is not StopReason.COMPLETED or self.error is not None:
             return False
         if self.dry_run:
             return all(i.outcome is Outcome.NOT_STARTED for i in self.items)
-        return all(i.outcome is Outcome.SUCCEEDED for i in self.items)
+        return all(i.outcome in SUCCESS_OUTCOMES for i in self.items)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data: ``summary`` (counts, total, stop reason, timings) and ``items``."""

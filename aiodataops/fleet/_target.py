@@ -21,11 +21,20 @@ update is followed without a PUT if it is in place once the service settled, els
 that landed and finished while reads still show the service as it was before (a stale read outlasting the update)
 looks unsent to a resumed run and is sent a second time. The same comparison means an update that changes nothing
 (the fields already hold those values) is reported succeeded without a PUT when it is recovered.
+
+**Converging** (mode ``start``): the service is read before anything is sent, in the worker (so under the run's
+concurrency and rate), and the read must settle first (an ``-ING`` state is waited out, as the look before a
+resend waits). When ``run.not_before`` names the service (a rollback: the rollout's PUT was sent then), the read
+must also prove itself newer than that moment, by the same rules as the look. If every field of the update holds
+on a read that settled well, nothing is sent and the target is ``unchanged``; a read that ended in ERROR or
+STOPPED is not trusted (the update is sent), nor is any read under ``force``. The read also gives the
+before-image (``_diff.before_image``) the ``intent`` record carries, for ``rollback``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -40,10 +49,11 @@ from aiodataops._errors import (
     TransportError,
     WaitError,
     WaitFailedError,
+    WaitVanishedError,
 )
 from aiodataops._models import Service, ServiceUpdate
 from aiodataops._waiting import StateEvent, WaitEndedError, WaitToken, resume_wait
-from aiodataops.fleet._diff import diff
+from aiodataops.fleet._diff import before_image, diff
 from aiodataops.fleet._events import TargetAccepted, TargetStarted, TargetStateChanged
 from aiodataops.fleet._outcomes import error_info, outcome_of
 from aiodataops.fleet._report import ErrorInfo, ItemReport, Outcome
@@ -73,6 +83,8 @@ class Work:
     batch: int | None
     mode: Mode = "start"
     token: WaitToken | None = None
+    before: Mapping[str, Any] | None = None
+    """A ``recover`` target's before-image, as its first ``intent`` recorded it (read before the first PUT)."""
 
 
 @attrs.define
@@ -85,6 +97,7 @@ class Attempt:
     polls: int = 0
     accepted_at: float | None = None
     last_state: str | None = None
+    name: str | None = None
 
 
 def look_policy(policy: PollPolicy) -> PollPolicy:
@@ -101,6 +114,7 @@ class Target:
         self.services = run.services
         self.policy = run.policy
         self.clock = run.clock
+        self.unchanged = False
 
     async def report(self) -> ItemReport:
         """Update (or dry-run) the target; every ``Exception`` becomes its outcome, never anybody else's."""
@@ -111,6 +125,8 @@ class Target:
             if self.run.options.dry_run:
                 return await self._dry_run()
             final = await self._update()
+            if self.unchanged:
+                return self.item(Outcome.UNCHANGED, final_state=final.state if final else attempt.last_state)
         except Exception as exc:
             # One target's failure, whatever it is, is that target's outcome and nobody else's.
             if not isinstance(exc, WaitError | APIStatusError | TransportError | ResponseShapeError):
@@ -147,6 +163,7 @@ class Target:
             total_seconds=now - attempt.started,
             resumed=work.mode != "start",
             diff=changes,
+            service_name=attempt.name,
         )
 
     async def _dry_run(self) -> ItemReport:
@@ -154,6 +171,7 @@ class Target:
         assert work.update is not None
         current = await self.services.get(work.service_id)
         self.attempt.last_state = current.state
+        self.attempt.name = current.data_ops_service_name
         return self.item(Outcome.NOT_STARTED, final_state=current.state, changes=diff(current, work.update))
 
     def _on_wait_event(self) -> Callable[[StateEvent], None]:
@@ -194,12 +212,21 @@ class Target:
             return result
         assert work.update is not None
         accepted: Accepted[Service] | None = None
+        before = work.before
         if work.mode == "recover":
             # The PUT of a crashed run may or may not have landed: look before sending it again.
             accepted = await self._already_applied(work.update, None)
+        else:
+            current, trusted = await self._read_first()
+            before = before_image(current, work.update) if current is not None else None
+            attempt.name = current.data_ops_service_name if current is not None else None
+            if current is not None and trusted and not self.run.options.force and not diff(current, work.update):
+                self.unchanged = True
+                attempt.last_state = current.state
+                return current
         if accepted is None:
             if journal is not None:
-                await journal.intent(work.service_id, work.update)
+                await journal.intent(work.service_id, work.update, before=before)
             accepted = await self._put(work.update)
         if journal is not None:
             await journal.accepted(WaitToken.for_accepted(accepted, policy=self.policy))
@@ -215,6 +242,36 @@ class Target:
                 )
             )
         return await self.services.wait_accepted(accepted, policy=self.policy, on_event=self._on_wait_event())
+
+    async def _read_first(self) -> tuple[Service | None, bool]:
+        """The service before any PUT, once it settled; and whether that read may say the update is in place.
+
+        A read that ended in ERROR or STOPPED is returned (for its before-image) but not trusted; any other error
+        (the wait timed out, 403) is the target's. A service not found is sent the PUT: its answer says why.
+        """
+        sid = self.attempt.work.service_id
+        report_event = self._on_wait_event()
+
+        def on_event(event: StateEvent) -> None:
+            # The first read (no state before it) is no change of the service's: only what follows is reported.
+            if event.old_state is not None or event.kind not in ("change", "unknown"):
+                report_event(event)
+
+        not_before = self.run.not_before.get(sid)
+        try:
+            if not_before is None:
+                current = await self.services.wait_settled(sid, after=None, policy=self.policy, on_event=on_event)
+            else:
+                # A change of ours was sent then (the rollout a rollback undoes): a read must prove itself newer.
+                look: Accepted[Service] = Accepted(sid, "service", None, not_before)
+                current = await self.services.wait_accepted(look, policy=look_policy(self.policy), on_event=on_event)
+        except (WaitFailedError, WaitEndedError) as exc:
+            return (exc.last_body if isinstance(exc.last_body, Service) else None), False
+        except WaitVanishedError:
+            # Not found, read after read: the PUT is sent all the same, and its own answer (a 404) is the
+            # target's error, as it was before the read existed; if the service is there after all, it lands.
+            return None, False
+        return current, current is not None
 
     async def _put(self, update: ServiceUpdate) -> Accepted[Service]:
         """PUT until accepted; before sending again after an answer that leaves doubt, look whether it landed."""

@@ -23,7 +23,8 @@ from aiodataops.fleet import ErrorKind, Outcome, read_journal
 if TYPE_CHECKING:
     from pathlib import Path
 
-UPDATE = ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(cpu="2", memory="4", replica="3")))
+# No seeded worker has 5 replicas: the update changes every service (none is ``unchanged``).
+UPDATE = ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(cpu="2", memory="4", replica="5")))
 #: Polls every 0.5-2 s (no jitter), a stale grace of 30 s and a deadline far beyond it, all on the virtual clock.
 POLL = PollPolicy(
     first_delay=0.5, growth=1.5, max_delay=2.0, min_delay=0.25, jitter=False, deadline=300.0, stale_grace=30.0

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import stat
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -16,13 +18,13 @@ import pytest
 from aiohttp import web
 from anyio.streams.text import TextReceiveStream
 
+from aiodataops._models import ServiceUpdate, ServiceWorkload, Workload
 from aiodataops.emulator import PASSWORD_MARK, Emulator, FaultRule
 from aiodataops.fleet._journal import read_journal
-from tests.fleet.conftest import fast_emulator
+from tests.fleet.conftest import client_for, fast_emulator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-    from pathlib import Path
 
     from anyio.abc import Process
 
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 PLAN = """
 update:
   service_workload:
-    worker: {cpu: "2", memory: "4", replica: "3"}
+    worker: {cpu: "2", memory: "4", replica: "5"}
 targets:
   - select: {data_ops_service_id: "*"}
 """
@@ -252,7 +254,7 @@ async def test_credentials_refused_mid_run_exit_2(tmp_path: Path) -> None:
             emu, tmp_path, "apply", str(_plan(tmp_path)), "--concurrency", "1", "--max-failures", "1"
         )
     assert code == 2, err
-    assert "2 succeeded" in out
+    assert "2 changed" in out
     assert "aiodataops fleet: the server refused the credentials for 2 of 6 services; the first: PUT " in err
     assert "the token expired" in err
     assert sum(emu.counters.accepted_puts_per_service.values()) == 2
@@ -279,13 +281,29 @@ async def test_put_retries_reaches_the_run_and_a_resume_may_change_it(emu: Emula
 
 @pytest.mark.anyio
 async def test_dry_run_exits_0_and_sends_no_put(emu: Emulator, tmp_path: Path) -> None:
-    """A dry run prints what would change per service, exits 0 and sends no PUT."""
+    """A dry run lists each change once, on standard output only, by service name and id, ends with "N to change,
+    N unchanged", exits 0 and sends no PUT."""
+    ids = emu.service_ids()
+    same = ids[0]  # already as the plan wants it
+    await _put_in_place(emu, same)
     code, out, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--dry-run")
     assert code == 0, err
-    assert "dry run: 20 targets: 20 not_started" in out
-    assert out.count("would change DOPS_SERVICE-") + out.count("no change    DOPS_SERVICE-") == 20
-    assert out.count("service_workload.worker.") >= 19
-    assert emu.counters.total("update_service") == 0
+    assert re.search(r"^dry run: 20 targets read in [\d.]+s$", out, re.MULTILINE)
+    assert out.splitlines()[-1] == "19 to change, 1 unchanged"
+    for sid in ids[1:]:
+        name = emu.service_body(sid)["data_ops_service_name"]
+        assert out.count(f"  ~ {name} ({sid})\n") == 1
+        assert sid not in err
+    assert same not in out
+    assert '      service_workload.worker.replica: "' in out
+    assert emu.counters.total("update_service") == 1  # the set-up's own
+
+
+async def _put_in_place(emu: Emulator, sid: str) -> None:
+    """Give ``sid`` the plan's worker workload at once, as a finished earlier run would have."""
+    async with client_for(emu) as client:
+        update = ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(cpu="2", memory="4", replica="5")))
+        await client.services.update_and_wait(sid, update)
 
 
 @pytest.mark.anyio
@@ -348,7 +366,7 @@ async def test_first_ctrl_c_lets_in_flight_settle_then_resume_finishes(slow_emu:
 
     code, out, err = await run_fleet(emu, tmp_path, "resume", "run.jsonl")
     assert code == 0, err
-    assert "10 succeeded" in out
+    assert out.splitlines()[-1] == "10 changed, 0 unchanged, 0 failed, 0 timed out, 0 skipped, 0 not started"
     assert set(emu.counters.accepted_puts_per_service.values()) == {1}
 
 
@@ -371,3 +389,134 @@ async def test_no_secret_reaches_output_report_or_journal(emu: Emulator, tmp_pat
     assert emu.credentials.secret_key not in written
     assert PASSWORD_MARK not in written
     assert "account_password" not in written
+
+
+async def _run_printed(emu: Emulator, cwd: Path, line: str) -> tuple[int, str, str]:
+    """Run a command line the CLI printed (``aiodataops fleet ...``) as printed, through this Python."""
+    words = shlex.split(line)
+    assert words[:2] == ["aiodataops", "fleet"], line
+    with anyio.fail_after(60):
+        done = await anyio.run_process(
+            [sys.executable, "-m", "aiodataops", *words[1:]], env=_env(emu), cwd=cwd, check=False
+        )
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+@pytest.mark.anyio
+async def test_applying_a_plan_twice_changes_nothing_the_second_time(emu: Emulator, tmp_path: Path) -> None:
+    """The second apply of a plan sends no PUT and ends "0 changed, 20 unchanged, ..." with exit 0."""
+    plan = str(_plan(tmp_path))
+    code, out, err = await run_fleet(emu, tmp_path, "apply", plan)
+    assert code == 0, err
+    assert out.splitlines()[-1] == "20 changed, 0 unchanged, 0 failed, 0 timed out, 0 skipped, 0 not started"
+    assert err.splitlines()[-1].startswith("aiodataops fleet: to undo this run: aiodataops fleet rollback ")
+    code, out, err = await run_fleet(emu, tmp_path, "apply", plan)
+    assert code == 0, err
+    assert out.splitlines()[-1] == "0 changed, 20 unchanged, 0 failed, 0 timed out, 0 skipped, 0 not started"
+    assert "rollback" not in err
+    assert set(emu.counters.accepted_puts_per_service.values()) == {1}
+    assert emu.counters.total("update_service") == 20
+
+
+@pytest.mark.anyio
+async def test_without_journal_a_private_default_one_is_kept_and_a_failure_prints_the_way_back(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """Without --journal the run journals under $AIODATAOPS_STATE_DIR (0600); after a failure the last stderr lines
+    are the rollback and resume commands, and the printed rollback puts every changed service back."""
+    ids = emu.service_ids()
+    prior = {sid: emu.service_body(sid)["service_workload"]["worker"] for sid in ids}
+    emu.force_outcome(ids[3], "ERROR")
+    code, out, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--concurrency", "1")
+    assert code == 1
+    assert "3 changed, 0 unchanged, 1 failed, 0 timed out, 16 skipped, 0 not started" in out
+    *_, rollback, resume = err.splitlines()
+    journal = shlex.split(resume)[-1]
+    assert resume == f"aiodataops fleet resume {shlex.quote(journal)}"
+    assert rollback == f"aiodataops fleet rollback {shlex.quote(journal)}"
+    assert journal.startswith(str(Path(os.environ["AIODATAOPS_STATE_DIR"]) / "journals" / "apply-"))
+    assert stat.S_IMODE((await anyio.Path(journal).stat()).st_mode) == 0o600
+    code, out, err = await _run_printed(emu, tmp_path, rollback)
+    assert code == 0, err
+    assert out.splitlines()[-1] == "4 changed, 0 unchanged, 0 failed, 0 timed out, 0 skipped, 0 not started"
+    assert {sid: emu.service_body(sid)["service_workload"]["worker"] for sid in ids} == prior
+
+
+@pytest.mark.anyio
+async def test_interrupting_apply_without_journal_prints_a_resume_command_that_works(
+    slow_emu: Emulator, tmp_path: Path
+) -> None:
+    """Ctrl-C on `fleet apply` without --journal exits 130 with the resume command last on stderr; it completes."""
+    emu = slow_emu
+    args = ("apply", str(_plan(tmp_path)), "--concurrency", "2")
+    process, _ = await _start_then_signal(emu, tmp_path, args, after_accepted=2, sig=signal.SIGINT)
+    assert process.stderr is not None
+    rest = "".join([chunk.decode() async for chunk in process.stderr])
+    assert await process.wait() == 130
+    last = rest.splitlines()[-1]
+    assert last.startswith("aiodataops fleet resume ")
+    code, _, err = await _run_printed(emu, tmp_path, last)
+    assert code == 0, err
+    assert set(emu.counters.accepted_puts_per_service.values()) == {1}
+    assert len(emu.counters.accepted_puts_per_service) == 10
+
+
+@pytest.mark.anyio
+async def test_fleet_rollback_dry_run_then_rollback_then_a_refused_journal(emu: Emulator, tmp_path: Path) -> None:
+    """`fleet rollback --dry-run` lists what goes back and sends nothing; `fleet rollback` puts it back (exit 0); a
+    journal without before-images is refused with exit 2 before any request."""
+    ids = emu.service_ids()[:3]
+    plan = _plan(tmp_path, "update: {service_workload: {worker: {replica: '5'}}}\ntargets: [" + ", ".join(ids) + "]\n")
+    prior = {sid: emu.service_body(sid)["service_workload"]["worker"]["replica"] for sid in ids}
+    code, _, err = await run_fleet(emu, tmp_path, "apply", str(plan), "--journal", "run.jsonl")
+    assert code == 0, err
+    puts = emu.counters.total("update_service")
+    code, out, err = await run_fleet(emu, tmp_path, "rollback", "run.jsonl", "--dry-run")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "3 to change, 0 unchanged"
+    for sid in ids:
+        assert f'      service_workload.worker.replica: "5" -> "{prior[sid]}"' in out
+    assert emu.counters.total("update_service") == puts
+    code, out, err = await run_fleet(emu, tmp_path, "rollback", "run.jsonl")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "3 changed, 0 unchanged, 0 failed, 0 timed out, 0 skipped, 0 not started"
+    assert {sid: emu.service_body(sid)["service_workload"]["worker"]["replica"] for sid in ids} == prior
+    assert (tmp_path / "run.rollback.jsonl").exists()
+    old = tmp_path / "old.jsonl"
+    old.write_bytes(b'{"type": "header", "version": 1, "options": {}}\n')
+    requests = sum(emu.counters.requests.values())
+    code, out, err = await run_fleet(emu, tmp_path, "rollback", "old.jsonl")
+    assert (code, out) == (2, "")
+    assert "holds no before-images" in err
+    assert sum(emu.counters.requests.values()) == requests
+
+
+@pytest.mark.anyio
+async def test_a_plan_with_selectors_is_counted_first_so_progress_has_a_total(emu: Emulator, tmp_path: Path) -> None:
+    """Off a terminal, `fleet apply` of a select: plan counts its targets first (one listing pass): the first
+    progress line names the total instead of "targets resolve as the run goes", and the summary line shows N/20."""
+    code, _, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--concurrency", "4")
+    assert code == 0, err
+    first = err.splitlines()[0]
+    assert re.match(r"^\s*[\d.]+s  20 targets, concurrency 4$", first), first
+    assert re.search(r"done in \S+: 20/20 ended", err)
+
+
+@pytest.mark.anyio
+async def test_a_rollback_killed_mid_way_is_finished_by_fleet_resume(slow_emu: Emulator, tmp_path: Path) -> None:
+    """`fleet rollback` killed with SIGKILL mid-flight is continued by `fleet resume` on its journal: every service
+    back to its prior values, each with exactly one rollback PUT."""
+    emu = slow_emu
+    ids = emu.service_ids()
+    prior = {sid: emu.service_body(sid)["service_workload"]["worker"] for sid in ids}
+    code, _, err = await run_fleet(emu, tmp_path, "apply", str(_plan(tmp_path)), "--journal", "run.jsonl")
+    assert code == 0, err
+    args = ("rollback", "run.jsonl", "--concurrency", "3")
+    process, _ = await _start_then_signal(emu, tmp_path, args, after_accepted=2, sig=signal.SIGKILL)
+    assert await process.wait() == -signal.SIGKILL
+    state = read_journal(tmp_path / "run.rollback.jsonl")
+    assert len(state.ended) < len(ids)
+    code, _, err = await run_fleet(emu, tmp_path, "resume", "run.rollback.jsonl")
+    assert code == 0, err
+    assert {sid: emu.service_body(sid)["service_workload"]["worker"] for sid in ids} == prior
+    assert set(emu.counters.accepted_puts_per_service.values()) == {2}

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import math
 from collections import Counter
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -33,7 +34,8 @@ from aiodataops.fleet import (
 )
 from tests.fleet.conftest import client_for, fast_emulator
 
-UPDATE = ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(cpu="2", memory="4", replica="3")))
+# No seeded worker has 5 replicas: the update changes every service (none is ``unchanged``).
+UPDATE = ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(cpu="2", memory="4", replica="5")))
 
 
 def pairs(ids: list[str], update: ServiceUpdate = UPDATE) -> list[tuple[str, ServiceUpdate]]:
@@ -253,16 +255,30 @@ async def test_selector_and_listed_id_update_a_service_once(emu: Emulator) -> No
 
 @pytest.mark.anyio
 async def test_busy_service_is_retried_after_it_settles(emu: Emulator) -> None:
-    """A 409 (another change running) makes the worker wait for the service and PUT again once it is free."""
-    sid = emu.service_ids()[0]
-    async with client_for(emu) as client:
-        await client.services.update(sid, ServiceUpdate(description="someone else"))
-        report = await client.fleet.apply(pairs([sid]))
+    """A 409 (a change started between the worker's read and its PUT) makes the worker wait for the service and PUT
+    again once it is free; a change already running when the worker reads is waited out before the first PUT."""
+    first, second = emu.service_ids()[:2]
+    async with client_for(emu) as client, client_for(emu) as somebody:
+        put = client.services.put
+
+        async def racing_put(sid: str, update: ServiceUpdate, **kwargs: Any) -> Any:
+            if emu.counters.accepted_puts_per_service[sid] == 0:
+                await somebody.services.update(sid, ServiceUpdate(description="someone else"))
+            return await put(sid, update, **kwargs)
+
+        client.services.put = racing_put  # type: ignore[method-assign]
+        report = await client.fleet.apply(pairs([first]))
+        client.services.put = put  # type: ignore[method-assign]
+        await somebody.services.update(second, ServiceUpdate(description="someone else"))
+        waited = await client.fleet.apply(pairs([second]))
     item = report.items[0]
     assert item.outcome is Outcome.SUCCEEDED
     assert item.attempts == 2
     assert emu.counters.requests["update_service", 409] == 1
-    assert emu.counters.accepted_puts_per_service[sid] == 2
+    assert emu.counters.accepted_puts_per_service[first] == 2
+    assert (waited.items[0].outcome, waited.items[0].attempts) == (Outcome.SUCCEEDED, 1)
+    assert emu.counters.accepted_puts_per_service[second] == 2
+    sid = first
     assert emu.service_body(sid)["service_workload"]["worker"]["cpu"] == "2"
 
 

@@ -185,7 +185,14 @@ def test_reports_round_trip_through_json_and_count_every_outcome() -> None:
         error_kind="authentication",
     )
     data = orjson.loads(report.to_json())
-    assert data["summary"]["counts"] == {"succeeded": 1, "failed": 1, "timed_out": 0, "skipped": 1, "not_started": 1}
+    assert data["summary"]["counts"] == {
+        "succeeded": 1,
+        "unchanged": 0,
+        "failed": 1,
+        "timed_out": 0,
+        "skipped": 1,
+        "not_started": 1,
+    }
     assert data["summary"]["ok"] is False
     assert FleetReport.from_dict(data) == report
     assert len(items[2].error.message) == 500  # type: ignore[union-attr]
