@@ -49,6 +49,7 @@ from aiodataops._errors import (
     TransportError,
 )
 from aiodataops._http_errors import error_from_response
+from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY, AdaptiveLimiter, Permit
 from aiodataops._retry import RetryBudget, RetryPolicy, parse_retry_after
 from aiodataops._signing import (
     CLIENT_TYPE,
@@ -242,6 +243,8 @@ class Transport:
         self._proxy_headers = credentials_header if self._scheme == "https" else None
         self._plain_headers = CIMultiDict(credentials_header) if credentials_header and self._scheme == "http" else None
         self._trace_configs = list(trace_configs)
+        #: The adaptive concurrency limit every attempt passes through, once ``adaptive_limiter()`` made it.
+        self.limiter: AdaptiveLimiter | None = None
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop that opened the session, the only one it serves
 
@@ -291,6 +294,25 @@ class Transport:
             # would bypass the policy's backoff, attempt count and shared budget, so every re-send goes through ours.
             self._session._retry_connection = False  # noqa: SLF001 -- no public switch exists (aiohttp 3.14)
         self._loop = asyncio.get_running_loop()
+
+    def adaptive_limiter(self, max_concurrency: int = DEFAULT_MAX_CONCURRENCY) -> AdaptiveLimiter:
+        """The client's one adaptive limit (``aiodataops._limiter``), made on first use; from then on every attempt
+        of this transport (PUTs, polls, listings) waits for a slot in it.
+
+        Its cap is ``max_concurrency``, and never above the connection pool (``concurrency``): past the pool,
+        requests would queue for a connection where the limiter cannot see them. A later call with another cap
+        changes the cap of the same limiter.
+        """
+        if max_concurrency < 1:
+            raise ConfigurationError(f"max_concurrency: must be at least 1, got {max_concurrency!r}")
+        cap = min(max_concurrency, self.concurrency)
+        limiter = self.limiter
+        if limiter is None:
+            limiter = self.limiter = AdaptiveLimiter(self.clock, max_limit=cap, initial=min(4, cap))
+        elif limiter.max_limit != cap:
+            limiter.max_limit = cap
+            limiter.limit = min(limiter.limit, float(cap))
+        return limiter
 
     async def aclose(self) -> None:
         """Close the session and its connections; closing twice is harmless."""
@@ -376,7 +398,7 @@ class Transport:
         spent = 0
         attempt = 0
         while True:
-            outcome = await self._attempt(
+            outcome = await self._paced_attempt(
                 session,
                 method,
                 url,
@@ -405,6 +427,26 @@ class Transport:
                 )
             await self.clock.sleep(delay)
             attempt += 1
+
+    async def _paced_attempt(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        **attempt: Any,
+    ) -> Answer | _Failure:
+        """One attempt, in a slot of the adaptive limit when there is one, telling it how the attempt ended."""
+        limiter = self.limiter
+        if limiter is None:
+            return await self._attempt(session, method, url, **attempt)
+        permit = await limiter.acquire()
+        try:
+            outcome = await self._attempt(session, method, url, **attempt)
+        except BaseException:
+            limiter.released(permit)
+            raise
+        _signal(limiter, permit, outcome)
+        return outcome
 
     async def _attempt(
         self,
@@ -579,6 +621,18 @@ class Transport:
                 raise _too_large(limit, method, url, None)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _signal(limiter: AdaptiveLimiter, permit: Permit, outcome: Answer | _Failure) -> None:
+    """Tell the limiter how an attempt ended: a success, a throttle (429, 417, 503 with Retry-After), or neither."""
+    if isinstance(outcome, Answer):
+        limiter.succeeded(permit)
+        return
+    status = getattr(outcome.error, "status", None)
+    if status in _THROTTLE_STATUSES or (status == 503 and outcome.retry_after is not None):  # noqa: PLR2004 -- Service Unavailable
+        limiter.throttled_by_server(permit)
+    else:
+        limiter.released(permit)
 
 
 def _too_large(limit: int, method: str, url: str, length: int | None) -> ResponseShapeError:
