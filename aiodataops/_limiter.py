@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 import anyio
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from aiodataops._clock import Clock
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "AdaptiveLimiter", "Permit"]
@@ -93,9 +95,13 @@ class AdaptiveLimiter:
         self._short: float | None = None
         self._long: float | None = None
         self._samples = 0
-        # The integral of the limit over time, for a run's mean concurrency.
+        # Integrals over clock time: of the limit (a run's mean concurrency) and of the demand, requests in flight
+        # plus those waiting (how much of the limit a fleet's services ask for: Little's law sizes the fleet).
         self._mark = clock.now()
         self._area = 0.0
+        self._demand_area = 0.0
+        #: Called (no arguments) whenever the whole-number limit changes; a fleet run resizes its workers.
+        self.listeners: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"AdaptiveLimiter(limit={self.current}, in_flight={self.in_flight}, max_limit={self.max_limit})"
@@ -115,20 +121,33 @@ class AdaptiveLimiter:
         self._account()
         return self._area
 
+    def demand_integral(self) -> float:
+        """Requests in flight or waiting, integrated over clock time so far (request x seconds)."""
+        self._account()
+        return self._demand_area
+
     def _account(self) -> None:
         now = self._clock.now()
-        self._area += self.current * max(0.0, now - self._mark)
-        self._mark = now
+        elapsed = now - self._mark
+        if elapsed > 0:
+            self._area += self.current * elapsed
+            self._demand_area += (self.in_flight + len(self._waiters)) * elapsed
+            self._mark = now
 
     def _set(self, value: float) -> None:
         self._account()
+        before = self.current
         self.limit = min(float(self.max_limit), max(float(self.min_limit), value))
         self._wake()
+        if self.current != before:
+            for listener in tuple(self.listeners):
+                listener()
 
     # -- slots ------------------------------------------------------------------------------------------------
 
     async def acquire(self) -> Permit:
         """Wait for a slot (first come, first served) and take it."""
+        self._account()
         if self.in_flight < self.current and not self._waiters:
             return self._take()
         event = anyio.Event()
@@ -136,6 +155,7 @@ class AdaptiveLimiter:
         try:
             await event.wait()
         except BaseException:
+            self._account()
             if event.is_set():  # handed a slot, then cancelled: give it on
                 self.in_flight -= 1
                 self._wake()
@@ -161,6 +181,7 @@ class AdaptiveLimiter:
 
     def succeeded(self, permit: Permit) -> None:
         """A request answered in time: grow (if the limit is in use), or cut if latency has risen for a while."""
+        self._account()
         self.in_flight -= 1
         latency = self._clock.now() - permit.started
         if self._latency_rose(latency) and permit.epoch == self.cuts:
@@ -178,6 +199,7 @@ class AdaptiveLimiter:
 
     def throttled_by_server(self, permit: Permit) -> None:
         """The server said "slow down" (429, 417, 503 with Retry-After): halve, once per round trip."""
+        self._account()
         self.in_flight -= 1
         self.throttled += 1
         self._slow_start = False
@@ -189,6 +211,7 @@ class AdaptiveLimiter:
 
     def released(self, permit: Permit) -> None:  # noqa: ARG002 -- the same shape as the other outcomes
         """The attempt ended without a signal either way (an error, a cancellation): free the slot only."""
+        self._account()
         self.in_flight -= 1
         self._wake()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -16,7 +16,8 @@ __all__ = ["Options"]
 class Options:
     """A run's settings, validated; ``to_dict`` is what a journal header records."""
 
-    concurrency: int = 16
+    #: Services in flight at most, or ``"auto"``: follow the client's adaptive limit (``aiodataops._limiter``).
+    concurrency: int | Literal["auto"] = "auto"
     rate: float | None = None
     batches: Batches | None = None
     bake: float = 0.0
@@ -24,6 +25,8 @@ class Options:
     timeout: float | None = None
     dry_run: bool = False
     put_retries: int = 3
+    #: The cap of ``concurrency="auto"``.
+    max_concurrency: int = 256
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data (batches and budget in their written form, e.g. ``"1,10,25%"``)."""
@@ -35,4 +38,5 @@ class Options:
             "max_failures": str(self.max_failures) if self.max_failures is not None else None,
             "timeout": self.timeout,
             "put_retries": self.put_retries,
+            "max_concurrency": self.max_concurrency,
         }
