@@ -43,6 +43,7 @@ from aiodataops.fleet._events import (
     TargetEnded,
 )
 from aiodataops.fleet._feeder import Batch, Feeder
+from aiodataops.fleet._learned_polling import LearnedPollPolicy, SettleTimes
 from aiodataops.fleet._options import Options
 from aiodataops.fleet._outcomes import error_info, outcome_of
 from aiodataops.fleet._pace import Pace as _Pace
@@ -110,6 +111,9 @@ class _Run:
         self.clock: Clock = client.clock
         policy = client.poll_policy
         self.policy: PollPolicy = attrs.evolve(policy, deadline=options.timeout) if options.timeout else policy
+        self.settles = SettleTimes()
+        if options.learned_polling:
+            self.policy = LearnedPollPolicy.learning(self.policy, self.settles)
         self.bucket = TokenBucket(options.rate, self.clock) if options.rate and not options.dry_run else None
         self.items: dict[int, ItemReport] = {}
         self.budget = FailureBudget(limit=None)
@@ -180,6 +184,8 @@ class _Run:
     async def finish(self, work: Work, item: ItemReport) -> None:
         """Record a target's end: report, journal, budget, events, batch."""
         self.items[work.seq] = item
+        if item.outcome is Outcome.SUCCEEDED and not item.resumed:
+            self.settles.add(item.settle_seconds)
         if self.journal is not None:
             await self.journal.ended(item)
         exceeded = item.outcome in FAILURE_OUTCOMES and self.budget.record_failure()

@@ -35,6 +35,7 @@ _OPTION_NAMES = (
     "timeout",
     "put_retries",
     "max_concurrency",
+    "learned_polling",
 )
 
 
@@ -53,6 +54,7 @@ def _options(
     dry_run: bool = False,
     put_retries: int = 3,
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    learned_polling: bool = True,
 ) -> Options:
     """Check every option before anything is sent; a bad one raises ``ConfigurationError`` naming it.
 
@@ -60,6 +62,8 @@ def _options(
     """
     if concurrency != "auto" and (type(concurrency) is not int or concurrency < 1):
         raise ConfigurationError(f"concurrency: expected a whole number >= 1 or 'auto', got {concurrency!r}")
+    if not isinstance(learned_polling, bool):
+        raise ConfigurationError(f"learned_polling: expected True or False, got {learned_polling!r}")
     if type(max_concurrency) is not int or max_concurrency < 1:
         raise ConfigurationError(f"max_concurrency: expected a whole number >= 1, got {max_concurrency!r}")
     if rate is not None and (not _is_number(rate) or not (rate > 0 and math.isfinite(rate))):
@@ -85,6 +89,7 @@ def _options(
         dry_run=dry_run,
         put_retries=put_retries,
         max_concurrency=max_concurrency,
+        learned_polling=learned_polling,
     )
 
 
@@ -115,6 +120,7 @@ class Fleet:
         abort: anyio.Event | None = None,
         put_retries: int = 3,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        learned_polling: bool = True,
     ) -> FleetReport:
         """Update every target and return a report holding each exactly once.
 
@@ -123,6 +129,9 @@ class Fleet:
         the client's adaptive limit, shared by all its requests (``aiodataops._limiter``: it starts at 4, grows
         while requests succeed, halves on a throttle), up to ``max_concurrency`` and the client's connection pool
         (its ``concurrency=``); a number keeps that many services in flight at most (a fixed pool of workers).
+        ``learned_polling``: once a few services settled, the rest poll sparsely until the time the first ones took
+        and densely around it (``aiodataops.fleet._learned_polling``), within the poll policy's floor, cap and
+        deadline; ``False`` polls by the policy alone.
         ``rate``: new updates per second at most. ``batches``: canary batch sizes, e.g. ``[1, 10, "25%"]`` (the
         last repeats); each batch settles before ``bake`` seconds pass and the next starts. ``max_failures``:
         failures (or time-outs) tolerated, a count or ``"N%"`` of the fleet; one more and no new service starts
@@ -148,6 +157,7 @@ class Fleet:
             dry_run=dry_run,
             put_retries=put_retries,
             max_concurrency=max_concurrency,
+            learned_polling=learned_polling,
         )
         return await self._start(
             targets, options, journal=journal, resume=resume, on_event=on_event, stop=stop, abort=abort

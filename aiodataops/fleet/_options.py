@@ -27,6 +27,8 @@ class Options:
     put_retries: int = 3
     #: The cap of ``concurrency="auto"``.
     max_concurrency: int = 256
+    #: Schedule polls from the run's first settle times (``_learned_polling``); ``False``: the poll policy alone.
+    learned_polling: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data (batches and budget in their written form, e.g. ``"1,10,25%"``)."""
@@ -39,4 +41,5 @@ class Options:
             "timeout": self.timeout,
             "put_retries": self.put_retries,
             "max_concurrency": self.max_concurrency,
+            "learned_polling": self.learned_polling,
         }
