@@ -3,8 +3,10 @@
 SCP does not publish its rate limits, so the right concurrency is discovered, the way TCP finds a path's capacity:
 
 - **Start small, grow while it works.** The limit starts at ``initial`` (4) and, until the first throttle, grows by
-  one per success (doubling every round trip: TCP's slow start); after a throttle, by ``1 / limit`` per success
-  (one per round trip: congestion avoidance). It grows only while it is being used (at least half of it in
+  one per success (doubling every round trip: TCP's slow start); after a throttle, by one per ``probe_interval``
+  (1 s) of clock time (congestion avoidance). Per second, not per round trip as TCP does: an API's limit is
+  usually a *rate* (a token bucket), whose burst hides an excess for a while, and at 50 ms a round trip would
+  climb back to the cut level twenty times a second, each climb paid for in 429s (botocore's CUBIC is timed too). It grows only while it is being used (at least half of it in
   flight at once since the limiter was last idle), so a quiet client does not build up a limit it never tested
   (Netflix concurrency-limits' ``AIMDLimit``).
 - **Cut multiplicatively on a throttle.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 carrying
@@ -70,6 +72,7 @@ class AdaptiveLimiter:
         backoff: float = 0.5,
         latency_backoff: float = 0.8,
         latency_tolerance: float = 2.0,
+        probe_interval: float = 1.0,
     ) -> None:
         if not 1 <= min_limit <= max_limit:
             raise ValueError(f"AdaptiveLimiter: expected 1 <= min_limit <= max_limit, got {min_limit}, {max_limit}")
@@ -82,6 +85,8 @@ class AdaptiveLimiter:
         self.backoff = backoff
         self.latency_backoff = latency_backoff
         self.latency_tolerance = latency_tolerance
+        self.probe_interval = probe_interval
+        self._stepped = clock.now()  # when the limit last grew in congestion avoidance, or was cut
         self.in_flight = 0
         self.peak_in_flight = 0
         # The most requests in flight since the limiter was last idle: whether the limit is in use.
@@ -186,14 +191,20 @@ class AdaptiveLimiter:
         latency = self._clock.now() - permit.started
         if self._latency_rose(latency) and permit.epoch == self.cuts:
             self.cuts += 1
+            self._stepped = self._clock.now()
             self._set(self.limit * self.latency_backoff)
             self._slow_start = False
             return
         busy = self._busy
         if self.in_flight == 0:
             self._busy = 0
-        if busy * 2 >= self.current:
-            self._set(self.limit + (1.0 if self._slow_start else 1.0 / max(self.limit, 1.0)))
+        if busy * 2 < self.current:
+            self._wake()
+        elif self._slow_start:
+            self._set(self.limit + 1.0)
+        elif (now := self._clock.now()) - self._stepped >= self.probe_interval:
+            self._stepped = now
+            self._set(self.limit + 1.0)
         else:
             self._wake()
 
@@ -205,6 +216,7 @@ class AdaptiveLimiter:
         self._slow_start = False
         if permit.epoch == self.cuts:
             self.cuts += 1
+            self._stepped = self._clock.now()
             self._set(self.limit * self.backoff)
         else:
             self._wake()

@@ -32,8 +32,8 @@ async def test_grows_on_success_doubling_per_round_trip_until_the_first_throttle
         assert limiter.current == expected
 
 
-async def test_halves_on_a_throttle_once_per_round_trip_then_grows_by_one_per_round_trip() -> None:
-    """A burst of 429/417 from requests sent under one limit halves it once, then it grows ~1 per round trip."""
+async def test_halves_on_a_throttle_once_per_round_trip_then_grows_by_one_per_second() -> None:
+    """A burst of 429/417 from requests sent under one limit halves it once; then it grows by one per second in use."""
     clock = VirtualClock()
     limiter = AdaptiveLimiter(clock, initial=32)
     permits = await fill(limiter)
@@ -46,7 +46,13 @@ async def test_halves_on_a_throttle_once_per_round_trip_then_grows_by_one_per_ro
         permits = await fill(limiter)
         for permit in permits:
             limiter.succeeded(permit)
-    assert limiter.current == 18  # 16 + just under one per round trip (1/limit per success)
+    assert limiter.current == 16  # round trips alone do not grow it after a throttle
+    for _ in range(3):
+        clock.advance(1.0)
+        permits = await fill(limiter)
+        for permit in permits:
+            limiter.succeeded(permit)
+    assert limiter.current == 19
     permit = await limiter.acquire()
     limiter.throttled_by_server(permit)  # a request sent under the new limit cuts again
     assert limiter.current == 9

@@ -70,7 +70,7 @@ def test_half_the_polls_at_equal_or_better_overshoot(settle: float) -> None:
             polls[name] += len(times) / trials
             late[name] += (times[-1] - truth) / trials
     assert polls["learned"] <= polls["policy"] / 2
-    assert late["learned"] <= late["policy"] * 1.05  # equal, within the noise of 300 draws
+    assert late["learned"] <= late["policy"]
 
 
 async def test_a_wait_slower_than_everything_learned_still_ends_at_its_deadline() -> None:
