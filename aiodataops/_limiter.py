@@ -6,9 +6,9 @@ SCP does not publish its rate limits, so the right concurrency is discovered, th
   one per success (doubling every round trip: TCP's slow start); after a throttle, by one per ``probe_interval``
   (1 s) of clock time (congestion avoidance). Per second, not per round trip as TCP does: an API's limit is
   usually a *rate* (a token bucket), whose burst hides an excess for a while, and at 50 ms a round trip would
-  climb back to the cut level twenty times a second, each climb paid for in 429s (botocore's CUBIC is timed too). It grows only while it is being used (at least half of it in
-  flight at once since the limiter was last idle), so a quiet client does not build up a limit it never tested
-  (Netflix concurrency-limits' ``AIMDLimit``).
+  climb back to the cut level twenty times a second, each climb paid for in 429s (botocore's CUBIC is timed too). It
+  grows only while it is being used (at least half of it in flight at once since the limiter was last idle), so a
+  quiet client does not build up a limit it never tested (Netflix concurrency-limits' ``AIMDLimit``).
 - **Cut multiplicatively on a throttle.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 carrying
   ``Retry-After`` halves the limit (``backoff``); a sustained rise of latency (the short average above
   ``latency_tolerance`` times the long one, Netflix's ``Gradient2`` idea) cuts it by ``latency_backoff``. One cut

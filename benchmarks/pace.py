@@ -1,17 +1,18 @@
 """Adaptive pace (issue 13): fixed concurrency vs ``auto``, today's polling vs learned, under a rate limit not told.
 
-``./dev bench-pace [--quick|--full]`` (or ``.venv/bin/python benchmarks/pace.py``). The emulator runs in its own
+``./dev bench [--quick|--full] --only pace`` (its ``pace`` section), or ``.venv/bin/python benchmarks/pace.py
+[--quick|--full]``. The emulator runs in its own
 process (``_emulator_proc.py``) with a rate limit per key (``--rate-limit``, a token bucket, 429 with
 ``Retry-After`` beyond), 50 ms of latency and settles of a few seconds; the client (this process) is never told the
 limit. Each scenario updates the same services once through ``fleet.apply``, with the default ``PollPolicy`` scaled
 by 1/10 as ``run.py`` does (a 3 s settle here stands for 30 s).
 
 Figures per scenario: wall time; the bound (the requests the scenario needed, i.e. answered without a 429, over the
-server's rate, or the slowest settle if longer: no client can finish that work sooner); wall / bound; the share of requests throttled; polls per
-service; the mean and p95 overshoot past the true settle instant (both processes read CLOCK_MONOTONIC); client CPU
-per request; and, for ``auto``, the mean and peak of the adaptive limit. A second server rate runs ``auto`` again,
-unchanged, to show that it follows another limit. The ``model`` table replays ``PollPolicy`` and the learned
-schedule at real settle times (10 s to 10 min, +-10%) without any server.
+server's rate, or the slowest settle if longer: no client can finish that work sooner); wall / bound; the share of
+requests throttled; polls per service; the mean and p95 overshoot past the true settle instant (both processes read
+CLOCK_MONOTONIC); client CPU per request; and, for ``auto``, the mean and peak of the adaptive limit. A second
+server rate runs ``auto`` again, unchanged, to show that it follows another limit. The ``model`` table replays
+``PollPolicy`` and the learned schedule at real settle times (10 s to 10 min, +-10%) without any server.
 """
 
 from __future__ import annotations
