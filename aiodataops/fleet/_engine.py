@@ -286,16 +286,15 @@ class _Run:
                         self._receive = None
                     else:
                         self.pace.limiter.listeners.append(self._resize)
-                    try:
-                        async with send:
-                            await Feeder(self).feed(send)
-                    finally:
-                        # Adaptive: the workers started from here on are all there will be; the stream ends
-                        # once they have drained it.
-                        self._receive = None
-                        receive.close()
-                        if self.pace.limiter is not None:
-                            self.pace.limiter.listeners.remove(self._resize)
+                    # Adaptive: workers may still be started (from ``self._receive``) after the feeder is done,
+                    # while the buffer drains; each one's stream ends once it is empty, the sender being closed.
+                    async with send:
+                        await Feeder(self).feed(send)
+                if self.pace.limiter is not None:
+                    self.pace.limiter.listeners.remove(self._resize)
+                self._workers = None
+                self._receive = None
+                receive.close()
             watchers.cancel_scope.cancel()
         with leftover:
             if work_scope.cancelled_caught:

@@ -102,3 +102,11 @@ def test_cli_concurrency_takes_auto_or_a_number() -> None:
     assert concurrency_or_auto("12") == 12
     with pytest.raises(argparse.ArgumentTypeError):
         concurrency_or_auto("0")
+
+
+async def test_auto_adds_services_as_the_limit_grows_after_every_target_was_queued() -> None:
+    """Workers are still added once the feeder queued every target: the run goes past its first 4 per slot."""
+    report, _, _, client = await run("auto", services=60, rate=1000.0)
+    assert report.counts[str(Outcome.SUCCEEDED)] == 60
+    assert client.adaptive_limiter().peak_in_flight > 4
+    assert report.peak_in_flight > 16  # the first fan-out: 4 services for each of the 4 first slots
