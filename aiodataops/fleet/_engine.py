@@ -1,4 +1,7 @@
-"""The fan-out: a fixed pool of workers pulling targets from a bounded stream, fed lazily, batch by batch.
+"""The fan-out: a pool of workers pulling targets from a bounded stream, fed lazily, batch by batch.
+
+The pool is fixed (``concurrency=N``) or follows the client's adaptive limit (``concurrency="auto"``: workers are
+added as the limit grows and leave as it falls; ``_pace``).
 
 Shape of one run::
 
