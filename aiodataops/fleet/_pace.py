@@ -5,7 +5,8 @@ A fixed ``concurrency=N`` is a pool of N workers, as before. With ``concurrency=
 run sizes its *services* in flight (its workers) so that they ask for about the limit, no more: by Little's law a
 service in flight asks for ``f`` requests at a time on average (a request's time, waiting for a slot included,
 over the time between its polls), so ``limit / f`` services fill the limit. The run measures ``f`` as it goes
-(the limiter's demand, integrated over time, over the services in flight, integrated over time) and keeps 25% over
+(the limiter's demand, integrated over time, over the services in flight, integrated over time, window after
+window of one second) and keeps 25% over
 it, so that the limit stays in use and can grow. Before there is anything to measure, four services per slot.
 
 Workers are started as the wanted count grows and leave as it falls: tasks and buffered targets follow the current
@@ -33,8 +34,10 @@ FALLBACK_CONCURRENCY: Final = 16
 _FIRST_FAN_OUT: Final = 4
 #: Services in flight over what fills the limit, so that it stays in use (and can grow).
 _HEADROOM: Final = 1.25
-#: Service-seconds in flight before the measured demand is trusted.
+#: Service-seconds in flight in a window before its measured demand is trusted.
 _WARM_UP: Final = 2.0
+#: Seconds over which the demand per service is measured, window after window.
+_WINDOW: Final = 1.0
 
 
 class Pace:
@@ -51,6 +54,10 @@ class Pace:
         self._service_area = 0.0
         self._limit_at_start = limiter.integral() if limiter is not None else 0.0
         self._demand_at_start = limiter.demand_integral() if limiter is not None else 0.0
+        self._per_service: float | None = None
+        self._window_start = self._started
+        self._window_service = 0.0
+        self._window_demand = self._demand_at_start
         #: The limit last told in a ``PaceChanged`` event.
         self.reported = limiter.current if limiter is not None else fixed
 
@@ -87,12 +94,26 @@ class Pace:
             return self.fixed
         self.account(in_flight)
         limit = limiter.current
-        if self._service_area < _WARM_UP:
+        self._measure(limiter)
+        if self._per_service is None:
             want = _FIRST_FAN_OUT * limit
         else:
-            per_service = (limiter.demand_integral() - self._demand_at_start) / self._service_area
-            want = math.ceil(_HEADROOM * limit / max(per_service, 1.0 / self.fixed))
+            want = math.ceil(_HEADROOM * limit / max(self._per_service, 1.0 / self.fixed))
         return max(limit, min(self.fixed, want))
+
+    def _measure(self, limiter: AdaptiveLimiter) -> None:
+        """Measure the demand per service over the last window (``_WINDOW`` s), not since the start: the first
+        seconds, when the run's first services all queue for the few first slots, would weigh on it for long."""
+        now = self._clock.now()
+        if now - self._window_start < _WINDOW:
+            return
+        service_area = self._service_area - self._window_service
+        if service_area >= _WARM_UP:
+            demand = limiter.demand_integral() - self._window_demand
+            self._per_service = demand / service_area
+        self._window_start = now
+        self._window_service = self._service_area
+        self._window_demand = limiter.demand_integral()
 
     def mean_concurrency(self) -> float:
         """The time-weighted mean of the limit during the run (the fixed concurrency when not adaptive)."""
