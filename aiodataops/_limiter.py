@@ -3,12 +3,14 @@
 SCP does not publish its rate limits, so the right concurrency is discovered, the way TCP finds a path's capacity:
 
 - **Start small, grow while it works.** The limit starts at ``initial`` (4) and, until the first throttle, grows by
-  one per success (doubling every round trip: TCP's slow start); after a throttle, by one per ``probe_interval``
-  (1 s) of clock time (congestion avoidance). Per second, not per round trip as TCP does: an API's limit is
-  usually a *rate* (a token bucket), whose burst hides an excess for a while, and at 50 ms a round trip would
-  climb back to the cut level twenty times a second, each climb paid for in 429s (botocore's CUBIC is timed too). It
-  grows only while it is being used (at least half of it in flight at once since the limiter was last idle), so a
-  quiet client does not build up a limit it never tested (Netflix concurrency-limits' ``AIMDLimit``).
+  one per success (doubling every round trip: TCP's slow start); after a throttle, by one per round trip back to 80%
+  of the limit the throttle cut, then by one per ``probe_interval`` (1 s) of clock time (congestion avoidance, shaped
+  like CUBIC: quick back towards the last known limit, careful past it). Per second past that point, not per round
+  trip as TCP does: an API's limit is usually a *rate* (a token bucket), whose burst hides an excess for a while, and
+  at 50 ms a round trip would climb back to the cut level twenty times a second, each climb paid for in 429s
+  (botocore's CUBIC is timed too). It grows only while it is being used (at least half of it in flight at once since
+  the limiter was last idle), so a quiet client does not build up a limit it never tested (Netflix concurrency-limits'
+  ``AIMDLimit``).
 - **Cut multiplicatively on a throttle.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 carrying
   ``Retry-After`` halves the limit (``backoff``); a sustained rise of latency (the short average above
   ``latency_tolerance`` times the long one, Netflix's ``Gradient2`` idea) cuts it by ``latency_backoff``. One cut
@@ -49,6 +51,8 @@ _SHORT_WEIGHT: Final = 0.2
 _LONG_WEIGHT: Final = 0.02
 #: Latency samples needed before the averages are trusted.
 _WARM_UP: Final = 20
+#: After a throttle, the share of the limit it cut that is regained by one per round trip, before one per second.
+_RECOVER: Final = 0.8
 
 
 class Permit(NamedTuple):
@@ -87,6 +91,7 @@ class AdaptiveLimiter:
         self.latency_tolerance = latency_tolerance
         self.probe_interval = probe_interval
         self._stepped = clock.now()  # when the limit last grew in congestion avoidance, or was cut
+        self._cut_from = 0.0  # the limit the last throttle cut (``_RECOVER`` of it is regained per round trip)
         self.in_flight = 0
         self.peak_in_flight = 0
         # The most requests in flight since the limiter was last idle: whether the limit is in use.
@@ -202,6 +207,9 @@ class AdaptiveLimiter:
             self._wake()
         elif self._slow_start:
             self._set(self.limit + 1.0)
+        elif self.limit < _RECOVER * self._cut_from:
+            # Below where the last throttle struck: back towards it by one per round trip (CUBIC's concave part).
+            self._set(self.limit + 1.0 / max(self.limit, 1.0))
         elif (now := self._clock.now()) - self._stepped >= self.probe_interval:
             self._stepped = now
             self._set(self.limit + 1.0)
@@ -217,6 +225,7 @@ class AdaptiveLimiter:
         if permit.epoch == self.cuts:
             self.cuts += 1
             self._stepped = self._clock.now()
+            self._cut_from = self.limit
             self._set(self.limit * self.backoff)
         else:
             self._wake()

@@ -32,8 +32,8 @@ async def test_grows_on_success_doubling_per_round_trip_until_the_first_throttle
         assert limiter.current == expected
 
 
-async def test_halves_on_a_throttle_once_per_round_trip_then_grows_by_one_per_second() -> None:
-    """A burst of 429/417 from requests sent under one limit halves it once; then it grows by one per second in use."""
+async def test_halves_on_a_throttle_once_then_recovers_quickly_then_grows_by_one_per_second() -> None:
+    """A burst of 429/417 halves the limit once; it regains 80% of it per round trip, then one per second in use."""
     clock = VirtualClock()
     limiter = AdaptiveLimiter(clock, initial=32)
     permits = await fill(limiter)
@@ -42,20 +42,20 @@ async def test_halves_on_a_throttle_once_per_round_trip_then_grows_by_one_per_se
     assert (limiter.current, limiter.throttled, limiter.cuts) == (16, 10, 1)
     for permit in permits[10:]:
         limiter.released(permit)
-    for _ in range(3):
+    for _ in range(20):
         permits = await fill(limiter)
         for permit in permits:
             limiter.succeeded(permit)
-    assert limiter.current == 16  # round trips alone do not grow it after a throttle
+    assert limiter.current == 25  # one per round trip back to 80% of the 32 it cut (25.6), no further
     for _ in range(3):
         clock.advance(1.0)
         permits = await fill(limiter)
         for permit in permits:
             limiter.succeeded(permit)
-    assert limiter.current == 19
+    assert limiter.current == 28  # then one per second
     permit = await limiter.acquire()
     limiter.throttled_by_server(permit)  # a request sent under the new limit cuts again
-    assert limiter.current == 9
+    assert limiter.current == 14
 
 
 async def test_respects_the_cap_and_the_floor() -> None:
