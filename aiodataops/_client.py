@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     import aiohttp
 
+    from aiodataops._limiter import AdaptiveLimiter
     from aiodataops._retry import RetryBudget, RetryPolicy
     from aiodataops._signing import Credentials
     from aiodataops.fleet import Fleet
@@ -244,6 +245,19 @@ class DataOpsClient:
     def concurrency(self) -> int:
         """The size of the connection pool."""
         return self._transport.concurrency
+
+    def adaptive_limiter(self, max_concurrency: int | None = None) -> AdaptiveLimiter:
+        """This client's one adaptive concurrency limit, made on first use (a fleet with ``concurrency="auto"``
+        asks for it); from then on every request of the client waits for a slot in it. Its cap is
+        ``max_concurrency`` (default 256; ``None`` later leaves it as it is), never above the connection pool
+        (``concurrency``). See ``aiodataops._limiter``.
+        """
+        return self._transport.adaptive_limiter(max_concurrency)
+
+    @property
+    def throttled_requests(self) -> int:
+        """Attempts the server throttled so far (429, 417, 503 with ``Retry-After``), retried or not."""
+        return self._transport.throttled_requests
 
     @staticmethod
     def api_versions(**versions: str) -> contextlib.AbstractContextManager[None]:

@@ -96,6 +96,16 @@ class PollPolicy:
         """Seconds to wait before poll ``n``: jittered backoff, stretched to a server's (capped) ``retry_after``."""
         top = self.ceiling(n)
         value = (rng or _RANDOM).uniform(min(self.min_delay, top), top) if self.jitter else top
+        return self.stretched(value, retry_after)
+
+    def stretched(self, value: float, retry_after: float | None) -> float:
+        """``value`` stretched to a server's ``retry_after`` hint (capped by ``max_retry_after``), never shortened."""
         if retry_after is not None and retry_after > 0:
             value = max(value, min(retry_after, self.max_retry_after))
         return value
+
+    def pause(self, n: int, elapsed: float, retry_after: float | None = None, rng: RandomSource | None = None) -> float:
+        """Seconds to wait before poll ``n``, ``elapsed`` seconds into the wait: ``delay(n, ...)`` here; a
+        policy that learned when settles happen (``aiodataops.fleet._learned_polling``) uses ``elapsed`` too."""
+        del elapsed  # the backoff depends on the poll's number only
+        return self.delay(n, retry_after, rng)

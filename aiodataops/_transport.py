@@ -57,6 +57,7 @@ from aiodataops._errors import (
     TransportError,
 )
 from aiodataops._http_errors import error_from_response
+from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY, AdaptiveLimiter
 from aiodataops._masking import Secrets, secrets_in_body
 from aiodataops._retry import RetryBudget, RetryPolicy, parse_retry_after
 from aiodataops._signing import (
@@ -283,6 +284,10 @@ class Transport:
         self._proxy_headers = credentials_header if self._scheme == "https" else None
         self._plain_headers = CIMultiDict(credentials_header) if credentials_header and self._scheme == "http" else None
         self._trace_configs = list(trace_configs)
+        #: The adaptive concurrency limit every attempt passes through, once ``adaptive_limiter()`` made it.
+        self.limiter: AdaptiveLimiter | None = None
+        #: Attempts the server throttled (429, 417, 503 with ``Retry-After``), since the transport was made.
+        self.throttled_requests = 0
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop that opened the session, the only one it serves
 
@@ -332,6 +337,29 @@ class Transport:
             # would bypass the policy's backoff, attempt count and shared budget, so every re-send goes through ours.
             self._session._retry_connection = False  # noqa: SLF001 -- no public switch exists (aiohttp 3.14)
         self._loop = asyncio.get_running_loop()
+
+    def adaptive_limiter(self, max_concurrency: int | None = None) -> AdaptiveLimiter:
+        """The client's one adaptive limit (``aiodataops._limiter``), made on first use; from then on every attempt
+        of this transport (PUTs, polls, listings) waits for a slot in it.
+
+        Its cap is ``max_concurrency`` (default 256), and never above the connection pool (``concurrency``): past
+        the pool, requests would queue for a connection where the limiter cannot see them. A later call with another
+        cap changes the cap of the same limiter; without one, it leaves the cap as it is.
+        """
+        limiter = self.limiter
+        if max_concurrency is None:
+            if limiter is not None:
+                return limiter
+            max_concurrency = DEFAULT_MAX_CONCURRENCY
+        if max_concurrency < 1:
+            raise ConfigurationError(f"max_concurrency: must be at least 1, got {max_concurrency!r}")
+        cap = min(max_concurrency, self.concurrency)
+        if limiter is None:
+            limiter = self.limiter = AdaptiveLimiter(self.clock, max_limit=cap, initial=min(4, cap))
+        elif limiter.max_limit != cap:
+            limiter.max_limit = cap
+            limiter.limit = min(limiter.limit, float(cap))
+        return limiter
 
     async def aclose(self) -> None:
         """Close the session and its connections; closing twice is harmless."""
@@ -420,7 +448,7 @@ class Transport:
         failures: list[_Failure] = []
         while True:
             progress = _Progress()
-            call = self._attempt(
+            outcome = await self._paced_attempt(
                 session,
                 method,
                 url,
@@ -433,7 +461,6 @@ class Transport:
                 progress=progress,
                 time_left=None if deadline is None else deadline.remaining(),
             )
-            outcome = await call
             if isinstance(outcome, _Failure) and outcome.deadline:
                 raise self._deadline_error(method, url_text, attempt, progress, failures) from (
                     failures[-1].error if failures else None
@@ -504,6 +531,35 @@ class Transport:
             before = str(failures[-1].error).removeprefix(f"{method} {url}: ")
             message += f"; attempt {attempt} failed with: {before}"
         return RequestTimeoutError(message, method=method, url=url)
+
+    async def _paced_attempt(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        **attempt: Any,
+    ) -> Answer | _Failure:
+        """One attempt, in a slot of the adaptive limit when there is one, telling it how the attempt ended."""
+        limiter = self.limiter
+        if limiter is None:
+            outcome = await self._attempt(session, method, url, **attempt)
+            if not isinstance(outcome, Answer) and _is_throttle(outcome):
+                self.throttled_requests += 1
+            return outcome
+        permit = await limiter.acquire()
+        try:
+            outcome = await self._attempt(session, method, url, **attempt)
+        except BaseException:
+            limiter.released(permit)
+            raise
+        if isinstance(outcome, Answer):
+            limiter.succeeded(permit)
+        elif _is_throttle(outcome):
+            self.throttled_requests += 1
+            limiter.throttled_by_server(permit)
+        else:
+            limiter.released(permit)
+        return outcome
 
     async def _attempt(
         self,
@@ -720,6 +776,12 @@ class Transport:
                 raise _too_large(limit, method, url, None, encoding)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _is_throttle(failure: _Failure) -> bool:
+    """Whether the server said "slow down": 429, the edge's 417, or a 503 carrying ``Retry-After``."""
+    status = getattr(failure.error, "status", None)
+    return status in _THROTTLE_STATUSES or (status == 503 and failure.retry_after is not None)  # noqa: PLR2004 -- Service Unavailable
 
 
 def _too_large(limit: int, method: str, url: str, length: int | None, encoding: str | None) -> ResponseShapeError:

@@ -374,7 +374,7 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
     first = True
     while True:
         if not (first and poll_at_once):
-            pause = policy.delay(step, retry_after=retry_after, rng=rng)
+            pause = policy.pause(step, progress.elapsed(), retry_after=retry_after, rng=rng)
             await clock.sleep(min(pause, max(0.0, deadline - clock.now())))
             step += 1
         first = False

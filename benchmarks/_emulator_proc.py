@@ -7,8 +7,8 @@ test key pair) and stops it with SIGTERM. The control port (loopback only) answe
 - ``GET /stats``: requests answered (total and by operation and status), the peak of requests in flight, this
   process's CPU seconds and peak RSS;
 - ``POST /reset``: clear the counters;
-- ``POST /config``: ``{"update_duration": [min, max]}`` changes how long the next updates take
-  (``Emulator.reconfigure``);
+- ``POST /config``: ``{"update_duration": [min, max]}`` changes how long the next updates take, ``{"rate_limit":
+  R, "rate_burst": B}`` the rate limit per key (``Emulator.reconfigure``);
 - ``GET /settled``: ``{service_id: t}`` for every service updated since the reset, the ``time.monotonic()``
   instant its latest accepted update truly settles (``Emulator.settles_at``).
 
@@ -67,6 +67,8 @@ def _control_app(emu: Emulator) -> web.Application:
         if "update_duration" in data:
             low, high = (float(v) for v in data["update_duration"])
             emu.reconfigure(update_duration=(low, high))
+        if "rate_limit" in data:
+            emu.reconfigure(rate_limit=data["rate_limit"], rate_burst=data.get("rate_burst"))
         return web.json_response({"ok": True})
 
     async def settle_times(_: web.Request) -> web.Response:
@@ -91,6 +93,8 @@ async def _serve(args: argparse.Namespace) -> None:
         update_duration=args.update,
         stale_read_seconds=args.stale,
         latency=latency,
+        rate_limit=args.rate_limit,
+        rate_burst=args.rate_burst,
         # The request log is not read here; keeping it small keeps the emulator's memory flat.
         log_limit=1000,
     )
@@ -140,6 +144,8 @@ def main() -> int:
         metavar="MIN,MAX",
         help="added latency on every operation, seconds (uniform)",
     )
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests per second per key (429 beyond)")
+    parser.add_argument("--rate-burst", type=float, default=None, help="the rate limit's bucket size")
     parser.add_argument("--max-seconds", type=float, default=1800.0, help="stop by itself after this long")
     args = parser.parse_args()
     asyncio.run(_serve(args))

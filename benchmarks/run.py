@@ -10,7 +10,9 @@ next. Sections (each the same work, one PUT per service then GETs until RUNNING,
 - ``threads``: 100 ms of emulator latency, the SDK vs a synchronous client in a thread pool of 10;
 - ``polling``: polls per service and the overshoot past the true settle instant, against the settle time;
 - ``model``: the same two figures from ``PollPolicy``'s own arithmetic at real settle times (10 s to 10 min);
-- ``capacity``: the emulator's own requests per second.
+- ``capacity``: the emulator's own requests per second;
+- ``pace``: issue 13, fixed concurrency vs ``auto`` and today's polling vs learned under a rate limit the client is
+  not told (``pace.py``, with its own rate-limited emulator).
 
 Every poll uses the SDK's own default ``PollPolicy()`` shape (read from it, not restated here: growth, full
 jitter) with its durations scaled by 1/10 (first 0.1 s, floor 0.05 s, cap 1.5 s with today's defaults), and the
@@ -122,7 +124,7 @@ MODES: dict[str, dict[str, Any]] = {
         "capacity": {"seconds": 8.0, "concurrency": 64},
     },
 }
-SECTIONS = ("overhead", "threads", "scale", "sweep", "polling", "model", "capacity")
+SECTIONS = ("overhead", "threads", "scale", "sweep", "polling", "model", "capacity", "pace")
 #: No single worker may run longer than this (seconds); a point that does is reported as failed.
 POINT_TIMEOUT = 600.0
 
@@ -650,6 +652,17 @@ def section_capacity(emu: EmulatorProcess, cfg: dict[str, Any], out: dict[str, A
 # -- the run ------------------------------------------------------------------------------------------------------
 
 
+def section_pace(mode: str, out: dict[str, Any]) -> str:
+    """Issue 13's adaptive pace, in its own processes (``pace.py``: its own rate-limited emulator)."""
+    done = subprocess.run(
+        [sys.executable, str(HERE / "pace.py"), f"--{mode}"], capture_output=True, text=True, timeout=3600, check=False
+    )
+    out["pace"] = {"returncode": done.returncode, "stderr": done.stderr[-2000:]}
+    if done.returncode != 0:
+        return f"### Adaptive pace\n\nfailed (exit {done.returncode}):\n\n```\n{done.stderr[-2000:]}\n```"
+    return "### Adaptive pace (issue 13)\n\n" + done.stdout.strip()
+
+
 def machine() -> dict[str, Any]:
     model = ""
     with contextlib.suppress(OSError), Path("/proc/cpuinfo").open() as f:
@@ -771,7 +784,9 @@ def main() -> int:
             if name not in sections:
                 continue
             print(f"[{name}]", file=sys.stderr)
-            if name == "threads":
+            if name == "pace":
+                parts.append(section_pace(args.mode, out))
+            elif name == "threads":
                 parts.append(section_threads(mode[name], out))
             elif name == "model":
                 parts.append(section_model(mode[name], out))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import jmespath  # type: ignore[import-untyped]  # it ships no types; compile() is all this calls
 from jmespath.exceptions import JMESPathError  # type: ignore[import-untyped]  # the same
@@ -15,6 +15,7 @@ from aiodataops._ids import ID_RULE, id_problem
 __all__ = [
     "MAX_CONCURRENCY",
     "concurrency",
+    "concurrency_or_auto",
     "count",
     "jmespath_expression",
     "positive_int",
@@ -51,6 +52,13 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
     return value
+
+
+def concurrency_or_auto(text: str) -> int | Literal["auto"]:
+    """``auto`` (the adaptive limit), or a whole number from 1 to ``MAX_CONCURRENCY`` (services in flight at most)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    return concurrency(text)
 
 
 def concurrency(text: str) -> int:

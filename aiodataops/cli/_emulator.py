@@ -161,6 +161,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="added latency, e.g. uniform:0.01,0.05 or get_service=lognormal:0.02,0.6; repeatable",
     )
     parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="R",
+        help="allow R requests per second per access key (a token bucket), answer 429 with Retry-After beyond",
+    )
+    parser.add_argument(
+        "--rate-burst",
+        type=float,
+        default=None,
+        metavar="B",
+        help="requests a key may send at once after a quiet spell (default: R, one second's worth)",
+    )
+    parser.add_argument(
+        "--latency-per-in-flight",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="add S seconds to a request per other request in flight: latency that grows with load (default 0)",
+    )
+    parser.add_argument(
         "--quirk",
         action="append",
         default=[],
@@ -204,6 +225,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         state_case=args.state_case,
         latency=latency,
         faults=tuple(args.fault),
+        rate_limit=args.rate_limit,
+        rate_burst=args.rate_burst,
+        latency_per_in_flight=args.latency_per_in_flight,
         quirks=frozenset(args.quirk),
         host=args.host,
         port=args.port,

@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 
 from aiodataops._errors import ConfigurationError, DataOpsError
-from aiodataops.cli._argtypes import MAX_CONCURRENCY, concurrency, count, positive_seconds, seconds_or_zero
+from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY
+from aiodataops.cli._argtypes import (
+    MAX_CONCURRENCY,
+    concurrency_or_auto,
+    count,
+    positive_int,
+    positive_seconds,
+    seconds_or_zero,
+)
 from aiodataops.cli._common import ExitCode, error_exit, plural, usage_error
 from aiodataops.cli._confirm import ask, should_confirm
 from aiodataops.cli._connection import client_from_args, connection_parent
@@ -59,7 +67,19 @@ __all__ = ["register"]
 # whether reading the targets failed with one or a service did, mid-run.
 _CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
 
-_OPTION_FLAGS: Final = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "put_retries", "force")
+#: The client's connection pool unless --concurrency auto asks for more (DataOpsClient's default).
+_POOL: Final = 32
+_OPTION_FLAGS: Final = (
+    "concurrency",
+    "rate",
+    "batches",
+    "bake",
+    "max_failures",
+    "timeout",
+    "put_retries",
+    "max_concurrency",
+    "force",
+)
 
 
 # -- parsing ------------------------------------------------------------------------------------------------
@@ -85,8 +105,13 @@ def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None
     default = argparse.SUPPRESS if resuming else None
     same = " (default: as recorded in the journal)" if resuming else ""
     parser.add_argument(
-        "--concurrency", type=concurrency, default=default if resuming else 16, metavar="N",
-        help=f"services in flight at most, up to {MAX_CONCURRENCY}{same or ' (default 16)'}",
+        "--concurrency", type=concurrency_or_auto, default=default if resuming else "auto", metavar="auto|N",
+        help="auto: find the API's limit (start small, grow while requests succeed, halve on 429), shared by every "
+        f"request; N: services in flight at most, up to {MAX_CONCURRENCY}{same or ' (default auto)'}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-concurrency", type=positive_int, default=default if resuming else DEFAULT_MAX_CONCURRENCY, metavar="N",
+        help=f"the cap of --concurrency auto: requests in flight at most{same or ' (default 256)'}",
     )  # fmt: skip
     parser.add_argument(
         "--rate", type=positive_seconds, default=default, metavar="R",
@@ -409,7 +434,10 @@ def _run(
         if status is not None:
             return status
     try:
-        client = client_from_args(args)
+        # --concurrency auto may grow to --max-concurrency requests in flight: the connection pool must hold them.
+        adaptive = getattr(args, "concurrency", "auto") == "auto"
+        pool = getattr(args, "max_concurrency", DEFAULT_MAX_CONCURRENCY)
+        client = client_from_args(args, concurrency=max(_POOL, pool)) if adaptive else client_from_args(args)
     except ConfigurationError as exc:
         return _usage(str(exc))
     try:

@@ -18,6 +18,7 @@ from aiodataops.fleet import (
     FleetEnded,
     FleetStarted,
     Outcome,
+    PaceChanged,
     Stopping,
     TargetAccepted,
     TargetEnded,
@@ -95,7 +96,8 @@ class Tally:
         self.clock = clock
         self.opened = clock()
         self.total = total
-        self.concurrency: int | None = None
+        #: The fixed concurrency, or the adaptive limit as last told (``"auto"`` until then).
+        self.concurrency: int | str | None = None
         self.dry_run = False
         self.counts: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
         self.in_flight: dict[str, Flight] = {}
@@ -146,6 +148,8 @@ class Tally:
                 self.dry_run = event.dry_run
             case TargetsResolved():
                 self.total = event.total
+            case PaceChanged():
+                self.concurrency = event.limit
             case BatchStarted():
                 self.batch = (event.index, event.size)
                 self.baking_until = None

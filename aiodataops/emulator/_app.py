@@ -1,12 +1,14 @@
 """The aiohttp application: routes for the 17 operations, and the middlewares around them.
 
 Middlewares, outermost first: ``_observe`` (counters, request log, request id, dropped connections), ``_authenticate``
-(signature check, API version), ``_inject`` (latency and faults, before the operation takes effect), ``_translate``
-(store refusals and unknown routes into their error envelopes).
+(signature check, API version), ``_limit`` (the rate limit per key, latency growing with load), ``_inject``
+(latency and faults, before the operation takes effect), ``_translate`` (store refusals and unknown routes into
+their error envelopes).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +37,7 @@ from aiodataops.emulator._data_ops_table import DATA_OPS_FILTERS, DATA_OPS_SUMMA
 from aiodataops.emulator._faults import FaultInjector
 from aiodataops.emulator._operations import UNKNOWN
 from aiodataops.emulator._random import unit
+from aiodataops.emulator._rate_limit import RateLimiter
 from aiodataops.emulator._refusals import BadQueryError, BusyError, InvalidError, MissingError, UnknownIdError
 from aiodataops.emulator._service_table import SERVICE_FILTERS, SERVICE_SUMMARY_KEYS
 from aiodataops.emulator._store import Store
@@ -42,7 +45,7 @@ from aiodataops.emulator._store import Store
 if TYPE_CHECKING:
     from aiodataops.emulator._validate import Problem
 
-__all__ = ["RUNTIME", "Runtime", "build_app"]
+__all__ = ["RUNTIME", "Runtime", "build_app", "make_rate_limiter"]
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,6 +68,15 @@ class Runtime:
     requests_seen: int = 0
     #: Requests seen per operation and path, for the seeded bursts of the ``edge_417`` quirk.
     edge_seen: dict[str, int] = attrs.field(factory=dict)
+    #: The per-key token buckets of ``EmulatorConfig.rate_limit`` (``None``: no limit).
+    rate_limiter: RateLimiter | None = None
+
+
+def make_rate_limiter(config: EmulatorConfig, clock: Clock) -> RateLimiter | None:
+    """The rate limiter ``config`` asks for, or ``None``."""
+    if config.rate_limit is None:
+        return None
+    return RateLimiter(config.rate_limit, config.rate_burst, clock)
 
 
 RUNTIME: Final = web.AppKey("aiodataops.emulator.runtime", Runtime)
@@ -422,6 +434,27 @@ def _drop(request: web.Request) -> None:
 
 
 @web.middleware
+async def _limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The rate limit per access key (429 with ``Retry-After``), then latency that grows with the load."""
+    rt = _rt(request)
+    operation = request[_OPERATION]
+    if operation == UNKNOWN:
+        return await handler(request)
+    limiter = rt.rate_limiter
+    if limiter is not None:
+        wait = limiter.take(_actor(request))
+        if wait is not None:
+            rt.counters.faults[operation, "rate_limit"] += 1
+            # Decimal seconds, rounded up to the millisecond: a client that waits this long finds a token.
+            retry_after = f"{math.ceil(wait * 1000) / 1000:g}"
+            return _envelope(request, 429, "TOO_MANY_REQUESTS", ["rate limit exceeded"], {"Retry-After": retry_after})
+    per_in_flight = rt.config.latency_per_in_flight
+    if per_in_flight > 0 and rt.counters.in_flight > 1:
+        await rt.clock.sleep(per_in_flight * (rt.counters.in_flight - 1))
+    return await handler(request)
+
+
+@web.middleware
 async def _inject(request: web.Request, handler: Handler) -> web.StreamResponse:
     rt = _rt(request)
     operation = request[_OPERATION]
@@ -495,7 +528,9 @@ async def _translate(request: web.Request, handler: Handler) -> web.StreamRespon
 
 def build_app(runtime: Runtime) -> web.Application:
     """Build the application serving the 17 operations for ``runtime``."""
-    app = web.Application(middlewares=[_observe, _authenticate, _inject, _translate], client_max_size=4 * 1024 * 1024)
+    app = web.Application(
+        middlewares=[_observe, _authenticate, _limit, _inject, _translate], client_max_size=4 * 1024 * 1024
+    )
     app[RUNTIME] = runtime
     for method, path, handler, _operation in ROUTES:
         app.router.add_route(method, path, handler)

@@ -48,6 +48,11 @@ def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float | Non
         raise ValueError(f"EmulatorConfig.{attribute.name}: must not be negative, got {value!r}")
 
 
+def _positive_or_none(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not (isinstance(value, int | float) and 0 < value < float("inf")):
+        raise ValueError(f"EmulatorConfig.{attribute.name}: must be a finite number > 0, got {value!r}")
+
+
 def _duration(_: object, attribute: attrs.Attribute[Any], value: tuple[float, float]) -> None:
     if len(value) != 2:  # noqa: PLR2004 -- a (min, max) pair
         raise ValueError(f"EmulatorConfig.{attribute.name}: expected (min, max) seconds, got {value!r}")
@@ -127,6 +132,13 @@ class EmulatorConfig:
     #: Added latency: one ``Latency`` for all operations, or a mapping operation name (or ``"*"``) -> ``Latency``.
     latency: LatencySpec = attrs.field(default=None, validator=_latency)
     faults: tuple[FaultRule, ...] = attrs.field(default=(), converter=tuple, validator=_faults)
+    #: Requests per second allowed per access key (a token bucket; ``None``: no limit); beyond it, 429 with
+    #: ``Retry-After``. The client is never told this number: the benchmarks check that it finds it.
+    rate_limit: float | None = attrs.field(default=None, validator=_positive_or_none)
+    #: The bucket's size: how many requests a key may send at once after a quiet spell (default: one second's).
+    rate_burst: float | None = attrs.field(default=None, validator=_positive_or_none)
+    #: Seconds added to a request for every other request in flight when it arrives (latency that grows with load).
+    latency_per_in_flight: float = attrs.field(default=0.0, validator=_non_negative)
     #: The time source of the lifecycle (default: the monotonic system clock); tests pass a ``VirtualClock``.
     clock: Clock | None = attrs.field(default=None, eq=False)
     #: A signature's ``Scp-Timestamp`` may be this many seconds away from the emulator's wall clock.

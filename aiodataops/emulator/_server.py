@@ -9,7 +9,7 @@ import attrs
 from aiohttp import web
 
 from aiodataops._clock import Clock, SystemClock
-from aiodataops.emulator._app import Runtime, build_app
+from aiodataops.emulator._app import Runtime, build_app, make_rate_limiter
 from aiodataops.emulator._config import EmulatorConfig
 from aiodataops.emulator._counters import Counters
 from aiodataops.emulator._faults import FaultInjector, FaultRule
@@ -31,7 +31,10 @@ RUNTIME_SETTINGS: Final = frozenset(
         "error_rate",
         "faults",
         "latency",
+        "latency_per_in_flight",
         "quirks",
+        "rate_burst",
+        "rate_limit",
         "stale_read_seconds",
         "timestamp_tolerance",
         "update_duration",
@@ -64,6 +67,7 @@ class Emulator:
             counters=self.counters,
             injector=self._injector,
             credentials={self.credentials.access_key: self.credentials},
+            rate_limiter=make_rate_limiter(config, self.clock),
         )
         self.app = build_app(self.runtime)
         self._runner: web.AppRunner | None = None
@@ -158,6 +162,8 @@ class Emulator:
             self._injector.rules = config.faults
         if "latency" in changes:
             self._injector.set_latency(config.latency)
+        if "rate_limit" in changes or "rate_burst" in changes:
+            self.runtime.rate_limiter = make_rate_limiter(config, self.clock)
         return config
 
     def settles_at(self, resource_id: str) -> float | None:

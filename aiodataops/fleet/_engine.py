@@ -1,4 +1,7 @@
-"""The fan-out: a fixed pool of workers pulling targets from a bounded stream, fed lazily, batch by batch.
+"""The fan-out: a pool of workers pulling targets from a bounded stream, fed lazily, batch by batch.
+
+The pool is fixed (``concurrency=N``) or follows the client's adaptive limit (``concurrency="auto"``: workers are
+added as the limit grows and leave as it falls; ``_pace``).
 
 Shape of one run::
 
@@ -27,6 +30,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.abc
 import attrs
 
 from aiodataops._protocols import FleetClient
@@ -37,12 +41,15 @@ from aiodataops.fleet._events import (
     FleetEnded,
     FleetEvent,
     FleetStarted,
+    PaceChanged,
     Stopping,
     TargetEnded,
 )
 from aiodataops.fleet._feeder import Batch, Feeder
+from aiodataops.fleet._learned_polling import LearnedPollPolicy, SettleTimes
 from aiodataops.fleet._options import Options
 from aiodataops.fleet._outcomes import error_info, outcome_of
+from aiodataops.fleet._pace import Pace as _Pace
 from aiodataops.fleet._rate import TokenBucket
 from aiodataops.fleet._report import (
     FAILURE_OUTCOMES,
@@ -120,6 +127,9 @@ class _Run:
         self.clock: Clock = client.clock
         policy = client.poll_policy
         self.policy: PollPolicy = attrs.evolve(policy, deadline=options.timeout) if options.timeout else policy
+        self.settles = SettleTimes()
+        if options.learned_polling:
+            self.policy = LearnedPollPolicy.learning(self.policy, self.settles)
         self.bucket = TokenBucket(options.rate, self.clock) if options.rate and not options.dry_run else None
         self.items: dict[int, ItemReport] = {}
         self.budget = FailureBudget(limit=None)
@@ -127,6 +137,7 @@ class _Run:
         self.halt_event = anyio.Event()
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.pace = _Pace.of(client, options)
         self.error: str | None = None
         self.error_kind: str | None = None
         self.batches: dict[int | None, Batch] = {}
@@ -137,6 +148,9 @@ class _Run:
         self._seq = 0
         self._events: MemoryObjectSendStream[Awaitable[None]] | None = None
         self._on_event: EventCallback | None = None
+        self.workers = 0
+        self._workers: anyio.abc.TaskGroup | None = None
+        self._receive: MemoryObjectReceiveStream[Work] | None = None
 
     # -- events and bookkeeping -------------------------------------------------------------------------------
 
@@ -192,6 +206,8 @@ class _Run:
     async def finish(self, work: Work, item: ItemReport) -> None:
         """Record a target's end: report, journal, budget, events, batch."""
         self.items[work.seq] = item
+        if item.outcome is Outcome.SUCCEEDED and not item.resumed:
+            self.settles.add(item.settle_seconds)
         if self.journal is not None:
             await self.journal.ended(item)
         exceeded = item.outcome in FAILURE_OUTCOMES and self.budget.record_failure()
@@ -265,8 +281,8 @@ class _Run:
                 self.halt(StopReason.BUDGET_EXCEEDED)
 
     def _worker_count(self) -> int:
-        """``concurrency``, but never more workers than there are targets, when their number is known."""
-        concurrency = self.options.concurrency
+        """``concurrency`` (or what the adaptive pace wants now), but never more than there are targets, when known."""
+        concurrency = self.pace.wanted(self.in_flight)
         total = self.source.total
         if total is None:
             return concurrency
@@ -274,7 +290,7 @@ class _Run:
         return max(1, min(concurrency, total + in_flight))
 
     async def _work(self, stop: anyio.Event | None, abort: anyio.Event | None) -> None:
-        send, receive = anyio.create_memory_object_stream[Work](self.options.concurrency)
+        send, receive = anyio.create_memory_object_stream[Work](self.pace.buffer)
         leftover = receive.clone()
         work_scope = anyio.CancelScope()
         async with anyio.create_task_group() as watchers:
@@ -284,11 +300,23 @@ class _Run:
                 watchers.start_soon(self._watch, abort, StopReason.ABORTED, work_scope)
             with work_scope:
                 async with anyio.create_task_group() as workers:
-                    for _ in range(self._worker_count()):
-                        workers.start_soon(self._worker, receive.clone())
-                    receive.close()
+                    self._workers = workers
+                    self._receive = receive
+                    self._resize()
+                    if self.pace.limiter is None:
+                        receive.close()  # a fixed pool: its workers hold the only receivers
+                        self._receive = None
+                    else:
+                        self.pace.limiter.listeners.append(self._resize)
+                    # Adaptive: workers may still be started (from ``self._receive``) after the feeder is done,
+                    # while the buffer drains; each one's stream ends once it is empty, the sender being closed.
                     async with send:
                         await Feeder(self).feed(send)
+                if self.pace.limiter is not None:
+                    self.pace.limiter.listeners.remove(self._resize)
+                self._workers = None
+                self._receive = None
+                receive.close()
             watchers.cancel_scope.cancel()
         with leftover:
             if work_scope.cancelled_caught:
@@ -308,10 +336,28 @@ class _Run:
 
     # -- working ----------------------------------------------------------------------------------------------
 
+    def _resize(self) -> None:
+        """Start workers up to the count wanted now (a fixed pool: once, at the start)."""
+        if self._receive is None or self._workers is None:
+            return
+        for _ in range(self._worker_count() - self.workers):
+            self.workers += 1
+            self._workers.start_soon(self._worker, self._receive.clone())
+        if self.listening and self.pace.limiter is not None and self.pace.limiter.current != self.pace.reported:
+            self.pace.reported = self.pace.limiter.current
+            self.emit(PaceChanged(limit=self.pace.reported, workers=self.workers, in_flight=self.in_flight))
+
     async def _worker(self, receive: MemoryObjectReceiveStream[Work]) -> None:
-        async with receive:
-            async for work in receive:
-                await self._process(work)
+        try:
+            async with receive:
+                async for work in receive:
+                    await self._process(work)
+                    if self.pace.limiter is not None:
+                        if self.workers > max(1, self._worker_count()):
+                            return  # the adaptive limit fell: fewer services in flight from now on
+                        self._resize()
+        finally:
+            self.workers -= 1
 
     async def _process(self, work: Work) -> None:
         if work.mode == "start" and self.halted is not None:
@@ -323,6 +369,7 @@ class _Run:
                 await self.skip(work)
                 return
         attempt = Attempt(work, started=self.clock.now())
+        self.pace.account(self.in_flight)
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
@@ -331,6 +378,7 @@ class _Run:
             self._record_aborted(work, attempt)
             raise
         finally:
+            self.pace.account(self.in_flight)
             self.in_flight -= 1
         await self.finish(work, item)
 
@@ -367,6 +415,8 @@ class _Run:
             elapsed_seconds=self.clock.now() - started,
             concurrency=self.options.concurrency,
             peak_in_flight=self.peak_in_flight,
+            mean_concurrency=self.pace.mean_concurrency(),
+            throttled_requests=self.pace.throttled(),
             error=self.error,
             warnings=self.source.warnings,
             error_kind=self.error_kind,

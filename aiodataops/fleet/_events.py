@@ -14,7 +14,7 @@ take a fleet run down.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, TypeAlias, cast
+from typing import Any, ClassVar, Literal, TypeAlias, cast
 
 import attrs
 
@@ -29,6 +29,7 @@ __all__ = [
     "FleetEnded",
     "FleetEvent",
     "FleetStarted",
+    "PaceChanged",
     "Stopping",
     "TargetAccepted",
     "TargetEnded",
@@ -56,7 +57,7 @@ class FleetStarted(_Event):
 
     kind: ClassVar[str] = "fleet_started"
     total: int | None
-    concurrency: int
+    concurrency: int | Literal["auto"]
     dry_run: bool
     resumed: int = 0
     """Targets a journal already shows ended (they are not run again)."""
@@ -168,6 +169,17 @@ class Stopping(_Event):
 
 
 @attrs.frozen
+class PaceChanged(_Event):
+    """``concurrency="auto"``: the client's adaptive limit is now ``limit`` requests in flight; the run keeps
+    ``workers`` services going (``in_flight`` of them busy)."""
+
+    kind: ClassVar[str] = "pace_changed"
+    limit: int
+    workers: int
+    in_flight: int
+
+
+@attrs.frozen
 class FleetEnded(_Event):
     """The run is over; ``report`` is what ``apply`` returns."""
 
@@ -187,6 +199,7 @@ FleetEvent = (
     | TargetEnded
     | BudgetExceeded
     | Stopping
+    | PaceChanged
     | FleetEnded
 )
 EventCallback: TypeAlias = Callable[[FleetEvent], Awaitable[None] | None]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.to_thread
 import attrs
 
 from aiodataops._errors import ConfigurationError
+from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY
 from aiodataops.fleet._batches import Batches, parse_batches
 from aiodataops.fleet._budget import parse_max_failures
 from aiodataops.fleet._engine import FleetClient, Options, run_fleet
@@ -30,7 +31,18 @@ if TYPE_CHECKING:
 
 __all__ = ["Fleet"]
 
-_OPTION_NAMES = ("concurrency", "rate", "batches", "bake", "max_failures", "timeout", "put_retries", "force")
+_OPTION_NAMES = (
+    "concurrency",
+    "rate",
+    "batches",
+    "bake",
+    "max_failures",
+    "timeout",
+    "put_retries",
+    "max_concurrency",
+    "learned_polling",
+    "force",
+)
 
 
 def _is_number(value: object) -> bool:
@@ -39,7 +51,7 @@ def _is_number(value: object) -> bool:
 
 def _options(
     *,
-    concurrency: int = 16,
+    concurrency: int | Literal["auto"] = "auto",
     rate: float | None = None,
     batches: str | list[int | str] | tuple[int | str, ...] | Batches | None = None,
     bake: float = 0.0,
@@ -48,13 +60,19 @@ def _options(
     dry_run: bool = False,
     put_retries: int = 3,
     force: bool = False,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+    learned_polling: bool = True,
 ) -> Options:
     """Check every option before anything is sent; a bad one raises ``ConfigurationError`` naming it.
 
     The defaults are ``Fleet.apply``'s, for a resume of a journal that recorded none.
     """
-    if type(concurrency) is not int or concurrency < 1:
-        raise ConfigurationError(f"concurrency: expected a whole number >= 1, got {concurrency!r}")
+    if concurrency != "auto" and (type(concurrency) is not int or concurrency < 1):
+        raise ConfigurationError(f"concurrency: expected a whole number >= 1 or 'auto', got {concurrency!r}")
+    if not isinstance(learned_polling, bool):
+        raise ConfigurationError(f"learned_polling: expected True or False, got {learned_polling!r}")
+    if type(max_concurrency) is not int or max_concurrency < 1:
+        raise ConfigurationError(f"max_concurrency: expected a whole number >= 1, got {max_concurrency!r}")
     if rate is not None and (not _is_number(rate) or not (rate > 0 and math.isfinite(rate))):
         raise ConfigurationError(f"rate: expected updates per second above zero, got {rate!r}")
     if not _is_number(bake) or not (bake >= 0 and math.isfinite(bake)):
@@ -80,6 +98,8 @@ def _options(
         dry_run=dry_run,
         put_retries=put_retries,
         force=force,
+        max_concurrency=max_concurrency,
+        learned_polling=learned_polling,
     )
 
 
@@ -96,7 +116,7 @@ class Fleet:
         self,
         targets: TargetsInput,
         *,
-        concurrency: int = 16,
+        concurrency: int | Literal["auto"] = "auto",
         rate: float | None = None,
         batches: str | list[int | str] | tuple[int | str, ...] | Batches | None = None,
         bake: float = 0.0,
@@ -112,15 +132,23 @@ class Fleet:
         force: bool = False,
         gate: Gate | None = None,
         gate_timeout: float = 300.0,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        learned_polling: bool = True,
     ) -> FleetReport:
         """Update every target and return a report holding each exactly once.
 
         ``targets``: a ``Plan`` (selectors resolved lazily through the service list) or ``(service_id, update)``
-        pairs in a list, any iterable or an async iterable. ``concurrency``: services in flight at most (a fixed
-        pool of that many workers). ``rate``: new updates per second at most. ``batches``: canary batch sizes,
-        e.g. ``[1, 10, "25%"]`` (the last repeats); each batch settles before ``bake`` seconds pass and the next
-        starts. ``max_failures``: failures (or time-outs) tolerated, a count or ``"N%"`` of the fleet; one more and
-        no new service starts (``None``: no limit). ``timeout``: seconds each service may take to settle after its
+        pairs in a list, any iterable or an async iterable. ``concurrency``: ``"auto"`` (the default) follows
+        the client's adaptive limit, shared by all its requests (``aiodataops._limiter``: it starts at 4, grows
+        while requests succeed, halves on a throttle), up to ``max_concurrency`` and the client's connection pool
+        (its ``concurrency=``); a number keeps that many services in flight at most (a fixed pool of workers).
+        ``learned_polling``: once a few services settled, the rest poll sparsely until the time the first ones took
+        and densely around it (``aiodataops.fleet._learned_polling``), within the poll policy's floor, cap and
+        deadline; ``False`` polls by the policy alone.
+        ``rate``: new updates per second at most. ``batches``: canary batch sizes, e.g. ``[1, 10, "25%"]`` (the
+        last repeats); each batch settles before ``bake`` seconds pass and the next starts. ``max_failures``:
+        failures (or time-outs) tolerated, a count or ``"N%"`` of the fleet; one more and no new service starts
+        (``None``: no limit). ``timeout``: seconds each service may take to settle after its
         update was accepted (default: the client's poll policy deadline), which also bounds how long a throttled PUT is
         sent again. ``dry_run``: read each target and report
         the changes (``ItemReport.diff``), send no PUT. ``journal``: a JSONL file making the run resumable; a new
@@ -152,6 +180,8 @@ class Fleet:
             dry_run=dry_run,
             put_retries=put_retries,
             force=force,
+            max_concurrency=max_concurrency,
+            learned_polling=learned_polling,
         )
         return await self._start(
             targets,

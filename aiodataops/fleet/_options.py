@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -16,7 +16,8 @@ __all__ = ["Options"]
 class Options:
     """A run's settings, validated; ``to_dict`` is what a journal header records."""
 
-    concurrency: int = 16
+    #: Services in flight at most, or ``"auto"``: follow the client's adaptive limit (``aiodataops._limiter``).
+    concurrency: int | Literal["auto"] = "auto"
     rate: float | None = None
     batches: Batches | None = None
     bake: float = 0.0
@@ -26,6 +27,10 @@ class Options:
     put_retries: int = 3
     force: bool = False
     """Send every update even when a read shows it already in place (no ``unchanged`` outcome)."""
+    #: The cap of ``concurrency="auto"``.
+    max_concurrency: int = 256
+    #: Schedule polls from the run's first settle times (``_learned_polling``); ``False``: the poll policy alone.
+    learned_polling: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """JSON data (batches and budget in their written form, e.g. ``"1,10,25%"``)."""
@@ -38,4 +43,6 @@ class Options:
             "timeout": self.timeout,
             "put_retries": self.put_retries,
             "force": self.force,
+            "max_concurrency": self.max_concurrency,
+            "learned_polling": self.learned_polling,
         }

@@ -8,7 +8,7 @@ so never an ``account_password``.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import orjson
@@ -234,8 +234,12 @@ class FleetReport:
     stopped: StopReason = attrs.field(converter=StopReason, default=StopReason.COMPLETED)
     dry_run: bool = False
     elapsed_seconds: float = 0.0
-    concurrency: int = 0
+    concurrency: int | Literal["auto"] = 0
     peak_in_flight: int = 0
+    mean_concurrency: float | None = None
+    """The time-weighted mean of the concurrency limit (``concurrency="auto"``: the adaptive limit) over the run."""
+    throttled_requests: int = 0
+    """Requests the server throttled during the run (429, 417, 503 with ``Retry-After``), retried or not."""
     error: str | None = None
     warnings: tuple[str, ...] = ()
     error_kind: str | None = None
@@ -276,6 +280,8 @@ class FleetReport:
                 "elapsed_seconds": _round(self.elapsed_seconds),
                 "concurrency": self.concurrency,
                 "peak_in_flight": self.peak_in_flight,
+                "mean_concurrency": self.mean_concurrency,
+                "throttled_requests": self.throttled_requests,
                 "error": self.error,
                 "error_kind": self.error_kind,
                 "warnings": list(self.warnings),
@@ -296,8 +302,10 @@ class FleetReport:
             stopped=StopReason(summary["stopped"]),
             dry_run=bool(summary["dry_run"]),
             elapsed_seconds=float(summary["elapsed_seconds"] or 0.0),
-            concurrency=int(summary["concurrency"]),
+            concurrency="auto" if summary["concurrency"] == "auto" else int(summary["concurrency"]),
             peak_in_flight=int(summary["peak_in_flight"]),
+            mean_concurrency=summary.get("mean_concurrency"),
+            throttled_requests=int(summary.get("throttled_requests", 0)),
             error=summary.get("error"),
             warnings=tuple(summary.get("warnings", ())),
             error_kind=summary.get("error_kind"),

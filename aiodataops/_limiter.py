@@ -1,0 +1,257 @@
+"""``AdaptiveLimiter``: how many requests a client keeps in flight, found from the API's answers (AIMD).
+
+SCP does not publish its rate limits, so the right concurrency is discovered, the way TCP finds a path's capacity:
+
+- **Start small, grow while it works.** The limit starts at ``initial`` (4) and, until the first throttle, grows by
+  one per success (doubling every round trip: TCP's slow start); after a throttle, by one per round trip back to 80%
+  of the limit the throttle cut, then by one per ``probe_interval`` (1 s) of clock time (congestion avoidance, shaped
+  like CUBIC: quick back towards the last known limit, careful past it). Per second past that point, not per round
+  trip as TCP does: an API's limit is usually a *rate* (a token bucket), whose burst hides an excess for a while, and
+  at 50 ms a round trip would climb back to the cut level twenty times a second, each climb paid for in 429s
+  (botocore's CUBIC is timed too). It grows only while it is being used (at least half of it in flight at once since
+  the limiter was last idle), so a quiet client does not build up a limit it never tested (Netflix concurrency-limits'
+  ``AIMDLimit``).
+- **Cut multiplicatively on a throttle.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 carrying
+  ``Retry-After`` halves the limit (``backoff``); a sustained rise of latency (the short average above
+  ``latency_tolerance`` times the long one, Netflix's ``Gradient2`` idea) cuts it by ``latency_backoff``. One cut
+  per round trip: a throttle of a request sent before the last cut says nothing new (TCP's fast recovery), so a
+  burst of 429s from one overload halves the limit once, not twenty times.
+- **Between 1 and ``max_limit``**, the cap (``max_concurrency``, default 256, never above the connection pool).
+
+Anchors: botocore's ``adaptive`` retry mode (``botocore/retries/adaptive.py``, a client-side token bucket whose rate
+follows ``throttling.CubicCalculator`` on throttles: a *rate*, where this is a *concurrency*, Little's law relating
+the two through the latency), Netflix/concurrency-limits (``AIMDLimit``, ``Gradient2Limit``), TCP congestion control
+(RFC 5681). A concurrency needs no clock to enforce and follows a server that slows down as well as one that refuses.
+
+One limiter per client, in the transport, around each attempt (not around a retry's wait): PUTs, polls and listings
+spend the same limit and all of a client's traffic adapts together. Single event loop only (no locks: no awaits
+between reading and changing the state).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+import anyio
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aiodataops._clock import Clock
+
+__all__ = ["DEFAULT_MAX_CONCURRENCY", "AdaptiveLimiter", "Permit"]
+
+#: The default cap of an adaptive limit (``max_concurrency``).
+DEFAULT_MAX_CONCURRENCY: Final = 256
+#: Latency rises below this many seconds are noise on a loopback or LAN, never a signal.
+_LATENCY_FLOOR: Final = 0.01
+_SHORT_WEIGHT: Final = 0.2
+_LONG_WEIGHT: Final = 0.02
+#: Latency samples needed before the averages are trusted.
+_WARM_UP: Final = 20
+#: After a throttle, the share of the limit it cut that is regained by one per round trip, before one per second.
+_RECOVER: Final = 0.8
+
+
+class Permit(NamedTuple):
+    """One request's slot: when it started and which cut of the limit it was sent under."""
+
+    started: float
+    epoch: int
+    in_flight: int
+
+
+class AdaptiveLimiter:
+    """An AIMD concurrency limit with a FIFO queue; see the module docstring."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        initial: int = 4,
+        max_limit: int = DEFAULT_MAX_CONCURRENCY,
+        min_limit: int = 1,
+        backoff: float = 0.5,
+        latency_backoff: float = 0.8,
+        latency_tolerance: float = 2.0,
+        probe_interval: float = 1.0,
+    ) -> None:
+        if not 1 <= min_limit <= max_limit:
+            raise ValueError(f"AdaptiveLimiter: expected 1 <= min_limit <= max_limit, got {min_limit}, {max_limit}")
+        if not (0 < backoff < 1 and 0 < latency_backoff < 1):
+            raise ValueError("AdaptiveLimiter: backoff and latency_backoff must be between 0 and 1")
+        self._clock = clock
+        self.min_limit = min_limit
+        self.max_limit = max_limit
+        self.limit: float = float(min(max(initial, min_limit), max_limit))
+        self.backoff = backoff
+        self.latency_backoff = latency_backoff
+        self.latency_tolerance = latency_tolerance
+        self.probe_interval = probe_interval
+        self._stepped = clock.now()  # when the limit last grew in congestion avoidance, or was cut
+        self._cut_from = 0.0  # the limit the last throttle cut (``_RECOVER`` of it is regained per round trip)
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        # The most requests in flight since the limiter was last idle: whether the limit is in use.
+        self._busy = 0
+        #: Throttle signals seen (every one, including those that did not cut the limit).
+        self.throttled = 0
+        #: How many times the limit was cut.
+        self.cuts = 0
+        self._slow_start = True
+        self._waiters: deque[anyio.Event] = deque()
+        self._short: float | None = None
+        self._long: float | None = None
+        self._samples = 0
+        # Integrals over clock time: of the limit (a run's mean concurrency) and of the demand, requests in flight
+        # plus those waiting (how much of the limit a fleet's services ask for: Little's law sizes the fleet).
+        self._mark = clock.now()
+        self._area = 0.0
+        self._demand_area = 0.0
+        #: Called (no arguments) whenever the whole-number limit changes; a fleet run resizes its workers.
+        self.listeners: list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        return f"AdaptiveLimiter(limit={self.current}, in_flight={self.in_flight}, max_limit={self.max_limit})"
+
+    @property
+    def current(self) -> int:
+        """The whole number of requests allowed in flight now."""
+        return max(self.min_limit, min(self.max_limit, int(self.limit)))
+
+    @property
+    def waiting(self) -> int:
+        """Requests queued for a slot."""
+        return len(self._waiters)
+
+    def integral(self) -> float:
+        """The limit integrated over clock time so far (limit x seconds): a run's mean is the difference over time."""
+        self._account()
+        return self._area
+
+    def demand_integral(self) -> float:
+        """Requests in flight or waiting, integrated over clock time so far (request x seconds)."""
+        self._account()
+        return self._demand_area
+
+    def _account(self) -> None:
+        now = self._clock.now()
+        elapsed = now - self._mark
+        if elapsed > 0:
+            self._area += self.current * elapsed
+            self._demand_area += (self.in_flight + len(self._waiters)) * elapsed
+            self._mark = now
+
+    def _set(self, value: float) -> None:
+        self._account()
+        before = self.current
+        self.limit = min(float(self.max_limit), max(float(self.min_limit), value))
+        self._wake()
+        if self.current != before:
+            for listener in tuple(self.listeners):
+                listener()
+
+    # -- slots ------------------------------------------------------------------------------------------------
+
+    async def acquire(self) -> Permit:
+        """Wait for a slot (first come, first served) and take it."""
+        self._account()
+        if self.in_flight < self.current and not self._waiters:
+            return self._take()
+        event = anyio.Event()
+        self._waiters.append(event)
+        try:
+            await event.wait()
+        except BaseException:
+            self._account()
+            if event.is_set():  # handed a slot, then cancelled: give it on
+                self.in_flight -= 1
+                self._wake()
+            else:
+                self._waiters.remove(event)
+            raise
+        return Permit(self._clock.now(), self.cuts, self.in_flight)
+
+    def _take(self) -> Permit:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        self._busy = max(self._busy, self.in_flight)
+        return Permit(self._clock.now(), self.cuts, self.in_flight)
+
+    def _wake(self) -> None:
+        while self._waiters and self.in_flight < self.current:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self._busy = max(self._busy, self.in_flight)
+            self._waiters.popleft().set()
+
+    # -- outcomes ---------------------------------------------------------------------------------------------
+
+    def succeeded(self, permit: Permit) -> None:
+        """A request answered in time: grow (if the limit is in use), or cut if latency has risen for a while."""
+        self._account()
+        self.in_flight -= 1
+        latency = self._clock.now() - permit.started
+        if self._latency_rose(latency) and permit.epoch == self.cuts:
+            self.cuts += 1
+            self._stepped = self._clock.now()
+            self._set(self.limit * self.latency_backoff)
+            self._slow_start = False
+            return
+        busy = self._busy
+        if self.in_flight == 0:
+            self._busy = 0
+        if busy * 2 < self.current:
+            self._wake()
+        elif self._slow_start:
+            self._set(self.limit + 1.0)
+        elif self.limit < _RECOVER * self._cut_from:
+            # Below where the last throttle struck: back towards it by one per round trip (CUBIC's concave part).
+            self._set(self.limit + 1.0 / max(self.limit, 1.0))
+        elif (now := self._clock.now()) - self._stepped >= self.probe_interval:
+            self._stepped = now
+            self._set(self.limit + 1.0)
+        else:
+            self._wake()
+
+    def throttled_by_server(self, permit: Permit) -> None:
+        """The server said "slow down" (429, 417, 503 with Retry-After): halve, once per round trip."""
+        self._account()
+        self.in_flight -= 1
+        self.throttled += 1
+        self._slow_start = False
+        if permit.epoch == self.cuts:
+            self.cuts += 1
+            self._stepped = self._clock.now()
+            self._cut_from = self.limit
+            self._set(self.limit * self.backoff)
+        else:
+            self._wake()
+
+    def released(self, permit: Permit) -> None:  # noqa: ARG002 -- the same shape as the other outcomes
+        """The attempt ended without a signal either way (an error, a cancellation): free the slot only."""
+        self._account()
+        self.in_flight -= 1
+        self._wake()
+
+    def _latency_rose(self, latency: float) -> bool:
+        if not math.isfinite(latency) or latency < 0:
+            return False
+        self._samples += 1
+        if self._short is None or self._long is None:
+            self._short = self._long = latency
+            return False
+        self._short += _SHORT_WEIGHT * (latency - self._short)
+        self._long += _LONG_WEIGHT * (latency - self._long)
+        rose = (
+            self._samples > _WARM_UP
+            and self._short > self.latency_tolerance * self._long
+            and self._short - self._long > _LATENCY_FLOOR
+        )
+        if rose:
+            # Start the comparison afresh at the new level: one sustained rise is one cut, not one per request.
+            self._long = self._short
+            self._samples = 0
+        return rose

@@ -1,0 +1,270 @@
+"""Adaptive pace (issue 13): fixed concurrency vs ``auto``, today's polling vs learned, under a rate limit not told.
+
+``./dev bench [--quick|--full] --only pace`` (its ``pace`` section), or ``.venv/bin/python benchmarks/pace.py
+[--quick|--full]``. The emulator runs in its own
+process (``_emulator_proc.py``) with a rate limit per key (``--rate-limit``, a token bucket, 429 with
+``Retry-After`` beyond), 50 ms of latency and settles of a few seconds; the client (this process) is never told the
+limit. Each scenario updates the same services once through ``fleet.apply``, with the default ``PollPolicy`` scaled
+by 1/10 as ``run.py`` does (a 3 s settle here stands for 30 s).
+
+Figures per scenario: wall time; the bound (the requests the scenario needed, i.e. answered without a 429, over the
+server's rate, less the bucket's burst, or the slowest settle if longer: no client can finish that work sooner);
+wall / bound; the share of requests throttled; polls per service; the mean and p95 overshoot past the true settle
+instant (both processes read CLOCK_MONOTONIC); client CPU per request; and, for ``auto``, the mean and peak of the
+adaptive limit. A second server rate runs ``auto`` again, unchanged, to show that it follows another limit. The
+``model`` table replays ``PollPolicy`` and the learned schedule at real settle times (10 s to 10 min, +-10%) without
+any server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import EmulatorProcess, machine, table
+
+from aiodataops import DataOpsClient, PollPolicy, ServiceUpdate
+from aiodataops._signing import Credentials
+from aiodataops.fleet import FleetEvent, TargetEnded
+from aiodataops.fleet._learned_polling import LearnedPollPolicy, SettleTimes
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SCALE = 0.1
+LATENCY = 0.05
+
+MODES: dict[str, dict[str, Any]] = {
+    "quick": {
+        "services": 150,
+        "rate": 200.0,
+        "settle": (2.0, 4.0),
+        "concurrencies": [16, 64, 256, "auto"],
+        "second_rate": 50.0,
+        "second_services": 60,
+        "model_runs": 300,
+    },
+    "full": {
+        "services": 400,
+        "rate": 200.0,
+        "settle": (2.0, 4.0),
+        "concurrencies": [10, 16, 64, 256, "auto"],
+        "second_rate": 50.0,
+        "second_services": 150,
+        "model_runs": 2000,
+    },
+}
+
+
+def scaled(policy: PollPolicy, scale: float) -> PollPolicy:
+    return PollPolicy(
+        first_delay=policy.first_delay * scale,
+        growth=policy.growth,
+        max_delay=policy.max_delay * scale,
+        min_delay=policy.min_delay * scale,
+        deadline=policy.deadline,
+    )
+
+
+async def one_run(
+    emu: EmulatorProcess,
+    ids: list[str],
+    concurrency: int | str,
+    *,
+    learned: bool,
+    rate: float,
+    tag: str,
+    settle_high: float,
+) -> dict[str, Any]:
+    """One fleet run; returns its figures."""
+    emu.control("/reset", {})
+    await anyio.sleep(1.0)  # the token bucket refills between scenarios
+    ended: dict[str, float] = {}
+
+    def note(event: FleetEvent) -> None:
+        if isinstance(event, TargetEnded):
+            ended[event.item.data_ops_service_id] = time.monotonic()
+
+    credentials = Credentials(emu.info["access_key"], emu.info["secret_key"])
+    update = ServiceUpdate(description=f"pace {tag}")
+    cpu0 = time.process_time()
+    async with DataOpsClient(emu.base_url, credentials, concurrency=256, poll=scaled(PollPolicy(), SCALE)) as client:
+        t0 = time.monotonic()
+        report = await client.fleet.apply(
+            [(sid, update) for sid in ids],
+            concurrency=concurrency,  # type: ignore[arg-type]
+            learned_polling=learned,
+            max_failures=None,
+            on_event=note,
+        )
+        wall = time.monotonic() - t0
+        limiter = client.adaptive_limiter() if concurrency == "auto" else None
+    cpu = time.process_time() - cpu0
+    stats = emu.control("/stats")
+    settled = emu.control("/settled")
+    total = stats["requests"]
+    throttled = sum(n for op in stats["by_op"].values() for status, n in op.items() if status == "429")
+    gets = sum(stats["by_op"].get("get_service", {}).values())
+    late = sorted(ended[sid] - settled[sid] for sid in ids if sid in ended and settled.get(sid) is not None)
+    needed = total - throttled
+    # No client finishes sooner than the server can answer the requests the work needed (past the bucket's burst
+    # of one second's worth, full at the start), nor sooner than the slowest settle (plus a PUT and a poll).
+    bound = max((needed - rate) / rate, settle_high + 2 * LATENCY)
+    return {
+        "concurrency": concurrency,
+        "learned": learned,
+        "rate": rate,
+        "services": len(ids),
+        "succeeded": report.counts["succeeded"],
+        "wall": wall,
+        "bound": bound,
+        "requests": total,
+        "throttled": throttled,
+        "throttled_share": throttled / total if total else 0.0,
+        "polls_per_service": gets / len(ids),
+        "overshoot_mean": statistics.fmean(late) if late else None,
+        "overshoot_p95": late[int(0.95 * (len(late) - 1))] if late else None,
+        "cpu_us_per_request": cpu / total * 1e6 if total else None,
+        "mean_limit": report.mean_concurrency,
+        "peak_limit": limiter.peak_in_flight if limiter is not None else None,
+        "peak_services": report.peak_in_flight,
+    }
+
+
+def live_row(r: dict[str, Any]) -> list[Any]:
+    return [
+        f"{r['concurrency']}",
+        "learned" if r["learned"] else "policy",
+        f"{r['rate']:g}/s",
+        f"{r['succeeded']}/{r['services']}",
+        f"{r['wall']:.1f}",
+        f"{r['bound']:.1f}",
+        f"{r['wall'] / r['bound']:.2f}x" if r["bound"] else "-",
+        f"{100 * r['throttled_share']:.1f}%",
+        f"{r['polls_per_service']:.1f}",
+        f"{r['overshoot_mean']:.2f}" if r["overshoot_mean"] is not None else "-",
+        f"{r['overshoot_p95']:.2f}" if r["overshoot_p95"] is not None else "-",
+        f"{r['cpu_us_per_request']:.0f}" if r["cpu_us_per_request"] else "-",
+        f"{r['mean_limit']:.1f} / {r['peak_limit']}" if r["peak_limit"] is not None else "-",
+    ]
+
+
+LIVE_HEADERS = [
+    "concurrency",
+    "polling",
+    "server rate",
+    "ok",
+    "wall s",
+    "bound s",
+    "wall/bound",
+    "throttled",
+    "polls/service",
+    "overshoot mean s",
+    "p95 s",
+    "client CPU us/req",
+    "auto limit mean / peak in flight",
+]
+
+
+def model(runs: int) -> list[list[Any]]:
+    """Replay today's policy and the learned schedule (50 settles learned) at real settle times, +-10%."""
+    policy = PollPolicy()
+    rows = []
+    rng = random.Random(13)
+    for settle in (10.0, 60.0, 120.0, 600.0):
+        settles = SettleTimes()
+        for _ in range(50):
+            settles.add(settle * rng.uniform(0.9, 1.1))
+        learned = LearnedPollPolicy.learning(policy, settles)
+        figures = {}
+        for name, each in (("policy", policy), ("learned", learned)):
+            polls = late = 0.0
+            for trial in range(runs):
+                truth = settle * rng.uniform(0.9, 1.1)
+                trial_rng = random.Random(trial)
+                now, step, count = 0.0, 0, 0
+                while now < truth:
+                    now += each.pause(step, now, rng=trial_rng)
+                    step += 1
+                    count += 1
+                polls += count / runs
+                late += (now - truth) / runs
+            figures[name] = (polls, late)
+        (pp, pl), (lp, ll) = figures["policy"], figures["learned"]
+        rows.append([f"{settle:g}", f"{pp:.1f}", f"{pl:.2f}", f"{lp:.1f}", f"{ll:.2f}", f"{lp / pp:.2f}"])
+    return rows
+
+
+async def main_async(mode: dict[str, Any], out: dict[str, Any]) -> None:
+    low, high = mode["settle"]
+    emu = EmulatorProcess(services=mode["services"], update=low, latency=LATENCY)
+    emu.args += ["--update", f"{low},{high}", "--rate-limit", str(mode["rate"])]
+    with emu:
+        ids = emu.control(f"/ids?n={mode['services']}")
+        results = out["live"]
+        for concurrency in mode["concurrencies"]:
+            for learned in (False, True):
+                tag = f"{concurrency}-{learned}-{time.monotonic()}"
+                print(f"  concurrency {concurrency}, learned {learned}...", file=sys.stderr)
+                results.append(
+                    await one_run(emu, ids, concurrency, learned=learned, rate=mode["rate"], tag=tag, settle_high=high)
+                )
+        emu.control("/config", {"rate_limit": mode["second_rate"]})
+        second = ids[: mode["second_services"]]
+        for learned in (False, True):
+            print(f"  auto at {mode['second_rate']:g}/s, learned {learned}...", file=sys.stderr)
+            tag = f"second-{learned}-{time.monotonic()}"
+            results.append(
+                await one_run(emu, second, "auto", learned=learned, rate=mode["second_rate"], tag=tag, settle_high=high)
+            )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", dest="mode", action="store_const", const="quick", help="fewer services and points")
+    group.add_argument("--full", dest="mode", action="store_const", const="full", help="every scenario of issue 13")
+    parser.set_defaults(mode="quick")
+    args = parser.parse_args()
+    mode = MODES[args.mode]
+    started = time.monotonic()
+    out: dict[str, Any] = {"mode": args.mode, "machine": machine(), "config": mode, "live": []}
+    anyio.run(main_async, mode, out)
+    out["model"] = model(mode["model_runs"])
+    out["seconds"] = time.monotonic() - started
+    m = out["machine"]
+    load_after = os.getloadavg()
+    header = (
+        f"Machine: {m['cores']} cores ({m['cpu'] or 'unknown CPU'}), Python {m['python']}; commit "
+        f"{m['commit'] or '?'}; load average before {m['load_before'][0]:.2f}, after {load_after[0]:.2f}; mode "
+        f"{args.mode}, {out['seconds']:.0f} s in all. Emulator: {mode['services']} services, rate limit "
+        f"{mode['rate']:g}/s per key (burst 1 s), {LATENCY * 1000:.0f} ms latency, settles "
+        f"{mode['settle'][0]:g}-{mode['settle'][1]:g} s; polls: PollPolicy() x {SCALE:g}."
+    )
+    model_table = table(
+        ["settle s", "policy polls", "policy overshoot s", "learned polls", "learned overshoot s", "polls ratio"],
+        out["model"],
+    )
+    report = "\n\n".join([header, table(LIVE_HEADERS, [live_row(r) for r in out["live"]]), model_table])
+    print(report)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = RESULTS / f"pace-{args.mode}-{stamp}.json"
+    out["markdown"] = report
+    path.write_text(json.dumps(out, indent=1))
+    print(f"\n(JSON: {path})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
