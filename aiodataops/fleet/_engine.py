@@ -191,6 +191,25 @@ class _Run:
             if reason is not StopReason.BUDGET_EXCEEDED:
                 self.emit(Stopping(reason=str(reason), in_flight=self.in_flight))
 
+    async def nap(self, seconds: float) -> bool:
+        """Sleep on the run's clock, cut short when the run halts meanwhile; True when it slept the whole time.
+
+        Between batches and before a throttled PUT is sent again: after a stop (Ctrl-C), an exceeded budget or a
+        failed gate nothing new may start, and a wait that would end in a new PUT must not hold the stop up.
+        """
+        if self.halted is not None:
+            return False
+
+        async def cut_short(scope: anyio.CancelScope) -> None:
+            await self.halt_event.wait()
+            scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(cut_short, group.cancel_scope)
+            await self.clock.sleep(seconds)
+            group.cancel_scope.cancel()
+        return self.halted is None
+
     def not_started_outcome(self) -> tuple[Outcome, ErrorInfo]:
         if self.halted is StopReason.BUDGET_EXCEEDED:
             limit = self.budget.limit
