@@ -43,7 +43,6 @@ from urllib.parse import quote, quote_plus
 
 import aiohttp
 import attrs
-from aiohttp.http_exceptions import ContentEncodingError
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -51,15 +50,24 @@ from aiodataops._clock import Clock, SystemClock
 from aiodataops._config import make_ssl_context, normalise_endpoint
 from aiodataops._errors import (
     ConfigurationError,
-    ConnectError,
     RequestTimeoutError,
-    ResponseShapeError,
     TransportError,
+)
+from aiodataops._failures import (
+    THROTTLE_STATUSES,
+    AttemptSetup,
+    Deadline,
+    Failure,
+    Progress,
+    classify,
+    is_throttle,
+    retry_after_of,
+    too_large,
 )
 from aiodataops._http_errors import error_from_response
 from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY, AdaptiveLimiter
-from aiodataops._masking import Secrets, secrets_in_body
-from aiodataops._retry import RetryBudget, RetryPolicy, parse_retry_after
+from aiodataops._masking import secrets_in_body
+from aiodataops._retry import RetryBudget, RetryPolicy
 from aiodataops._signing import (
     CLIENT_TYPE,
     Credentials,
@@ -121,7 +129,6 @@ LOGGED_HEADERS: Final = frozenset(
 )
 
 _BAD_SEGMENTS: Final = frozenset({"", ".", ".."})
-_THROTTLE_STATUSES: Final = frozenset({417, 429})
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _JSON_HEADERS: Final = CIMultiDict({"Content-Type": "application/json"})
 _USER_AGENT: Final = f"aiodataops/0.1 aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
@@ -182,48 +189,6 @@ def encode_query(params: Mapping[str, str | int | bool | None]) -> str:
 
 def _loggable(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() in LOGGED_HEADERS}
-
-
-class _Failure(NamedTuple):
-    """A failed attempt and what the retry decision needs to know about it."""
-
-    error: Exception
-    never_sent: bool
-    timeout: bool
-    retryable: bool
-    retry_after: float | None = None
-    deadline: bool = False  # the request deadline ran out during this attempt
-
-
-class _Progress:
-    """How far one attempt got, for saying what a deadline cut: its response, once the status line arrived."""
-
-    __slots__ = ("response",)
-
-    def __init__(self) -> None:
-        self.response: ClientResponse | None = None
-
-
-class _Deadline:
-    """The time left to one request: the event loop's time spent on its attempts, plus its waits as the injected
-    ``Clock`` slept them (so a ``VirtualClock``'s instant waits still count for what they stand for)."""
-
-    __slots__ = ("_credit", "_start", "seconds")
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._start = time.monotonic()
-        self._credit = 0.0  # the waits' clock time minus the loop time they took (0 on the real clock)
-
-    def remaining(self) -> float:
-        """Seconds left, never below 0."""
-        return max(self.seconds - (time.monotonic() - self._start + self._credit), 0.0)
-
-    async def sleep(self, clock: Clock, delay: float) -> None:
-        """Sleep ``delay`` on ``clock``, counting it as ``delay`` however long the event loop took."""
-        started = time.monotonic()
-        await clock.sleep(delay)
-        self._credit += delay - (time.monotonic() - started)
 
 
 class Transport:
@@ -396,6 +361,13 @@ class Transport:
 
     # -- requests -----------------------------------------------------------------------------------------------
 
+    @property
+    def _setup(self) -> AttemptSetup:
+        """What telling a failure apart needs of this transport (built only when an attempt fails)."""
+        return AttemptSetup(
+            retry=self.retry, timeouts=self.timeouts, max_redirects=self._max_redirects, proxy=self.proxy
+        )
+
     def url_for(self, path: str, params: Mapping[str, str | int | bool | None] | None = None) -> str:
         """Return the absolute, encoded URL of ``path`` (already encoded) with ``params``."""
         query = encode_query(params) if params else ""
@@ -442,12 +414,12 @@ class Transport:
         headers = self._headers(version, has_body=body is not None)
         retry_sent = (method in _IDEMPOTENT_METHODS) if idempotent is None else idempotent
         total_deadline = self.retry.total_deadline
-        deadline = None if total_deadline is None else _Deadline(total_deadline)
+        deadline = None if total_deadline is None else Deadline(total_deadline)
         spent = 0
         attempt = 0
-        failures: list[_Failure] = []
+        failures: list[Failure] = []
         while True:
-            progress = _Progress()
+            progress = Progress()
             outcome = await self._paced_attempt(
                 session,
                 method,
@@ -461,7 +433,7 @@ class Transport:
                 progress=progress,
                 time_left=None if deadline is None else deadline.remaining(),
             )
-            if isinstance(outcome, _Failure) and outcome.deadline:
+            if isinstance(outcome, Failure) and outcome.deadline:
                 raise self._deadline_error(method, url_text, attempt, progress, failures) from (
                     failures[-1].error if failures else None
                 )
@@ -482,7 +454,7 @@ class Transport:
             attempt += 1
 
     def _next_wait(
-        self, outcome: _Failure, attempt: int, *, retry_sent: bool, deadline: _Deadline | None
+        self, outcome: Failure, attempt: int, *, retry_sent: bool, deadline: Deadline | None
     ) -> tuple[float, int]:
         """The wait before the next attempt and the budget it spent; raises the failure's error when not retrying.
 
@@ -508,7 +480,7 @@ class Transport:
         return delay, cost
 
     def _deadline_error(
-        self, method: str, url: str, attempt: int, progress: _Progress, failures: list[_Failure]
+        self, method: str, url: str, attempt: int, progress: Progress, failures: list[Failure]
     ) -> RequestTimeoutError:
         """Say that the request deadline cut attempt ``attempt`` (0-based), what it was waiting for, and before."""
         response = progress.response
@@ -538,12 +510,12 @@ class Transport:
         method: str,
         url: URL,
         **attempt: Any,
-    ) -> Answer | _Failure:
+    ) -> Answer | Failure:
         """One attempt, in a slot of the adaptive limit when there is one, telling it how the attempt ended."""
         limiter = self.limiter
         if limiter is None:
             outcome = await self._attempt(session, method, url, **attempt)
-            if not isinstance(outcome, Answer) and _is_throttle(outcome):
+            if not isinstance(outcome, Answer) and is_throttle(outcome):
                 self.throttled_requests += 1
             return outcome
         permit = await limiter.acquire()
@@ -554,7 +526,7 @@ class Transport:
             raise
         if isinstance(outcome, Answer):
             limiter.succeeded(permit)
-        elif _is_throttle(outcome):
+        elif is_throttle(outcome):
             self.throttled_requests += 1
             limiter.throttled_by_server(permit)
         else:
@@ -573,14 +545,14 @@ class Transport:
         operation: str,
         api_version: str,
         attempt: int,
-        progress: _Progress,
+        progress: Progress,
         time_left: float | None,
-    ) -> Answer | _Failure:
+    ) -> Answer | Failure:
         """Make one attempt; return the 2xx answer, or the failure with what the retry decision needs.
 
         ``time_left`` is what remains of the request deadline: when it is shorter than ``Timeouts.total`` it becomes
         this attempt's total timeout (aiohttp's own timer: no cost when the deadline is far), and running out is a
-        ``_Failure`` marked ``deadline``.
+        ``Failure`` marked ``deadline``.
         """
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
@@ -618,7 +590,7 @@ class Transport:
                     return Answer(status, response.headers, data)
                 retryable = status in self.retry.retryable_statuses
                 # A 429 (or the edge's 417 "Request Rejected", throttling too) carries its hint even when not retried.
-                retry_after = _retry_after(response.headers) if retryable or status in _THROTTLE_STATUSES else None
+                retry_after = retry_after_of(response.headers) if retryable or status in THROTTLE_STATUSES else None
                 error = error_from_response(
                     status=status,
                     reason=response.reason,
@@ -632,14 +604,14 @@ class Transport:
                     # The passwords this request carried: masked wherever the server repeats them.
                     secrets=secrets_in_body(body),
                 )
-                return _Failure(error, never_sent=False, timeout=False, retryable=retryable, retry_after=retry_after)
+                return Failure(error, never_sent=False, timeout=False, retryable=retryable, retry_after=retry_after)
         except aiohttp.ClientError as exc:
-            return self._classify(exc, method, url_text, secrets_in_body(body))
+            return classify(exc, method, url_text, secrets_in_body(body), self._setup)
         except TimeoutError as exc:
             # aiohttp's total timeout for the attempt: the request may have been received.
             if deadline_binds:  # the request deadline, not Timeouts.total, set this attempt's total
-                return _Failure(exc, never_sent=False, timeout=True, retryable=False, deadline=True)
-            return _Failure(
+                return Failure(exc, never_sent=False, timeout=True, retryable=False, deadline=True)
+            return Failure(
                 RequestTimeoutError(
                     f"no complete answer within {self.timeouts.total:g}s (Timeouts.total, one attempt)",
                     method=method,
@@ -650,112 +622,6 @@ class Transport:
                 retryable=self.retry.retry_timeouts,
             )
 
-    def _classify(self, exc: aiohttp.ClientError, method: str, url: str, secrets: Secrets) -> _Failure:  # noqa: PLR0911 -- one return per failure kind
-        policy = self.retry
-        if isinstance(exc, aiohttp.ClientSSLError | aiohttp.ClientConnectorCertificateError):
-            # Certificate and TLS failures do not heal by retrying.
-            return _Failure(
-                ConnectError(f"TLS failed: {exc}", method=method, url=url, secrets=secrets),
-                never_sent=True,
-                timeout=False,
-                retryable=False,
-            )
-        if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            # Raised while waiting for a connection: nothing of this request was sent yet.
-            return _Failure(
-                RequestTimeoutError(
-                    f"could not connect in time (Timeouts.connect, or Timeouts.pool waiting for a free connection): "
-                    f"{exc}",
-                    method=method,
-                    url=url,
-                    secrets=secrets,
-                ),
-                never_sent=True,
-                timeout=True,
-                retryable=policy.retry_timeouts,
-            )
-        if isinstance(exc, aiohttp.ServerTimeoutError):
-            return _Failure(
-                RequestTimeoutError(
-                    f"the answer stalled: nothing arrived for {self.timeouts.read:g}s (Timeouts.read)",
-                    method=method,
-                    url=url,
-                ),
-                never_sent=False,
-                timeout=True,
-                retryable=policy.retry_timeouts,
-            )
-        if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
-            return self._proxy_failure(exc, method, url)
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            return _Failure(
-                ConnectError(f"could not connect: {exc.os_error or exc}", method=method, url=url, secrets=secrets),
-                never_sent=True,
-                timeout=False,
-                retryable=policy.retry_connection_errors,
-            )
-        if isinstance(exc, aiohttp.TooManyRedirects):
-            return _Failure(
-                TransportError(f"more than {self._max_redirects} redirects", method=method, url=url),
-                never_sent=False,
-                timeout=False,
-                retryable=False,
-            )
-        if (undecodable := _undecodable(exc, method, url)) is not None:
-            # Not a dropped connection: the bytes arrived and cannot be inflated (a decompression bomb of many gzip
-            # members, or a corrupt body); the server would send the same again, so it is not retried.
-            return _Failure(undecodable, never_sent=False, timeout=False, retryable=False)
-        if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
-            return _Failure(
-                ConnectError(
-                    f"the connection dropped: {type(exc).__name__} {exc}".rstrip(),
-                    method=method,
-                    url=url,
-                    secrets=secrets,
-                ),
-                never_sent=False,
-                timeout=False,
-                retryable=policy.retry_connection_errors,
-            )
-        if isinstance(exc, aiohttp.ClientResponseError):
-            return _Failure(
-                ConnectError(f"not a valid HTTP answer: {exc.message}", method=method, url=url, secrets=secrets),
-                never_sent=False,
-                timeout=False,
-                retryable=policy.retry_connection_errors,
-            )
-        return _Failure(
-            TransportError(f"{type(exc).__name__}: {exc}", method=method, url=url, secrets=secrets),
-            never_sent=False,
-            timeout=False,
-            retryable=False,
-        )
-
-    def _proxy_failure(
-        self, exc: aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError, method: str, url: str
-    ) -> _Failure:
-        """A proxy that could not be reached or refused the tunnel: nothing reached the API, the proxy named safely."""
-        proxy = self.proxy.display if self.proxy is not None else "the proxy"
-        if isinstance(exc, aiohttp.ClientProxyConnectionError):
-            return _Failure(
-                ConnectError(f"could not connect to the proxy {proxy}: {exc.os_error or exc}", method=method, url=url),
-                never_sent=True,
-                timeout=False,
-                retryable=self.retry.retry_connection_errors,
-            )
-        wants_credentials = exc.status == 407  # noqa: PLR2004 -- Proxy Authentication Required
-        hint = ""
-        if wants_credentials:
-            given = self.proxy is not None and self.proxy.authorization is not None
-            hint = " (it refused the credentials given)" if given else " (give them: http://user:password@host:port)"
-        refused = f"the proxy {proxy} refused the connection: {exc.status} {exc.message}{hint}"
-        return _Failure(
-            ConnectError(refused, method=method, url=url),
-            never_sent=True,
-            timeout=False,
-            retryable=exc.status in self.retry.retryable_statuses,
-        )
-
     async def _read(self, response: ClientResponse, method: str, url: str) -> bytes:
         """Read the whole body, refusing one over ``max_response_size`` without reading the rest."""
         limit = self.max_response_size
@@ -763,7 +629,7 @@ class Transport:
         encoding = response.headers.get("Content-Encoding")
         if length is not None and length > limit:
             response.close()
-            raise _too_large(limit, method, url, length, encoding)
+            raise too_large(limit, method, url, length, encoding)
         if length is not None and encoding is None:
             return await response.read()
         # Unknown or compressed length: count the decoded bytes as they arrive.
@@ -773,58 +639,6 @@ class Transport:
             total += len(chunk)
             if total > limit:
                 response.close()
-                raise _too_large(limit, method, url, None, encoding)
+                raise too_large(limit, method, url, None, encoding)
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def _is_throttle(failure: _Failure) -> bool:
-    """Whether the server said "slow down": 429, the edge's 417, or a 503 carrying ``Retry-After``."""
-    status = getattr(failure.error, "status", None)
-    return status in _THROTTLE_STATUSES or (status == 503 and failure.retry_after is not None)  # noqa: PLR2004 -- Service Unavailable
-
-
-def _too_large(limit: int, method: str, url: str, length: int | None, encoding: str | None) -> ResponseShapeError:
-    if length is not None:
-        what = f"{length} bytes{f' ({encoding}-compressed)' if encoding else ''}"
-    elif encoding:
-        # A small compressed body that inflates past the cap: a decompression bomb, or just far too much data.
-        what = f"its {encoding}-compressed body inflated past {limit} bytes and was abandoned"
-    else:
-        what = f"more than {limit} bytes"
-    return ResponseShapeError(
-        f"answer to {method} {url} too large: {what}, over the limit of {limit} bytes "
-        "(max_response_size, the size cap); not retried"
-    )
-
-
-def _undecodable(exc: BaseException, method: str, url: str) -> ResponseShapeError | None:
-    """The error for an answer whose ``Content-Encoding`` could not be decoded, or ``None`` for any other failure."""
-    seen: BaseException | None = exc
-    encoding_error: BaseException | None = None
-    depth = 0
-    while seen is not None and depth < 8:  # noqa: PLR2004 -- aiohttp chains three; a bound, not a meaning
-        if isinstance(seen, ContentEncodingError):
-            encoding_error = seen
-        elif encoding_error is not None and "members" in str(seen):
-            # aiohttp refuses a gzip/zstd stream of over 1024 members: a decompression bomb's usual shape.
-            return ResponseShapeError(
-                f"answer to {method} {url} refused: its compressed body is a decompression bomb ({seen}); not retried"
-            )
-        seen = seen.__cause__ or seen.__context__
-        depth += 1
-    if encoding_error is None:
-        return None
-    return ResponseShapeError(
-        f"answer to {method} {url} could not be decompressed (corrupt or not what its Content-Encoding says: "
-        f"{getattr(encoding_error, 'message', encoding_error)}); not retried"
-    )
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    millis = headers.get("retry-after-ms")
-    if millis:
-        parsed = parse_retry_after(millis)
-        if parsed is not None:
-            return parsed / 1000.0
-    return parse_retry_after(headers.get("retry-after"))

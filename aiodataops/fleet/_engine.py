@@ -151,6 +151,8 @@ class _Run:
         self.workers = 0
         self._workers: anyio.abc.TaskGroup | None = None
         self._receive: MemoryObjectReceiveStream[Work] | None = None
+        #: The receive ends handed to workers not yet ended (closed at the end, should a worker never start).
+        self._clones: list[MemoryObjectReceiveStream[Work]] = []
 
     # -- events and bookkeeping -------------------------------------------------------------------------------
 
@@ -190,6 +192,25 @@ class _Run:
             self.halt_event.set()
             if reason is not StopReason.BUDGET_EXCEEDED:
                 self.emit(Stopping(reason=str(reason), in_flight=self.in_flight))
+
+    async def nap(self, seconds: float) -> bool:
+        """Sleep on the run's clock, cut short when the run halts meanwhile; True when it slept the whole time.
+
+        Between batches and before a throttled PUT is sent again: after a stop (Ctrl-C), an exceeded budget or a
+        failed gate nothing new may start, and a wait that would end in a new PUT must not hold the stop up.
+        """
+        if self.halted is not None:
+            return False
+
+        async def cut_short(scope: anyio.CancelScope) -> None:
+            await self.halt_event.wait()
+            scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(cut_short, group.cancel_scope)
+            await self.clock.sleep(seconds)
+            group.cancel_scope.cancel()
+        return self.halted is None
 
     def not_started_outcome(self) -> tuple[Outcome, ErrorInfo]:
         if self.halted is StopReason.BUDGET_EXCEEDED:
@@ -245,6 +266,19 @@ class _Run:
         await self._prepare()
         send_events, receive_events = anyio.create_memory_object_stream[Any](math.inf)
         self._events = send_events
+        # Every stream end is closed on the way out, cancelled or not: a run cancelled before a task that would
+        # close its end started would leave it open (a ResourceWarning, issue 16).
+        with receive_events, send_events:
+            return await self._main(started, stop, abort, send_events, receive_events)
+
+    async def _main(
+        self,
+        started: float,
+        stop: anyio.Event | None,
+        abort: anyio.Event | None,
+        send_events: MemoryObjectSendStream[Any],
+        receive_events: MemoryObjectReceiveStream[Any],
+    ) -> FleetReport:
         async with anyio.create_task_group() as outer:
             outer.start_soon(self._dispatch, receive_events)
             try:
@@ -292,6 +326,22 @@ class _Run:
     async def _work(self, stop: anyio.Event | None, abort: anyio.Event | None) -> None:
         send, receive = anyio.create_memory_object_stream[Work](self.pace.buffer)
         leftover = receive.clone()
+        self._clones.clear()
+        try:
+            await self._work_with(stop, abort, send, receive, leftover)
+        finally:
+            send.close()
+            for stream in (receive, leftover, *self._clones):
+                stream.close()
+
+    async def _work_with(
+        self,
+        stop: anyio.Event | None,
+        abort: anyio.Event | None,
+        send: MemoryObjectSendStream[Work],
+        receive: MemoryObjectReceiveStream[Work],
+        leftover: MemoryObjectReceiveStream[Work],
+    ) -> None:
         work_scope = anyio.CancelScope()
         async with anyio.create_task_group() as watchers:
             if stop is not None:
@@ -342,7 +392,9 @@ class _Run:
             return
         for _ in range(self._worker_count() - self.workers):
             self.workers += 1
-            self._workers.start_soon(self._worker, self._receive.clone())
+            clone = self._receive.clone()
+            self._clones.append(clone)
+            self._workers.start_soon(self._worker, clone)
         if self.listening and self.pace.limiter is not None and self.pace.limiter.current != self.pace.reported:
             self.pace.reported = self.pace.limiter.current
             self.emit(PaceChanged(limit=self.pace.reported, workers=self.workers, in_flight=self.in_flight))
@@ -358,6 +410,7 @@ class _Run:
                         self._resize()
         finally:
             self.workers -= 1
+            self._clones.remove(receive)
 
     async def _process(self, work: Work) -> None:
         if work.mode == "start" and self.halted is not None:

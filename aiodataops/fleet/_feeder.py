@@ -196,15 +196,7 @@ class Feeder:
 
     async def _bake(self, seconds: float) -> None:
         """Sleep on the clock between batches, cut short if the run halts meanwhile."""
-
-        async def cut_short(scope: anyio.CancelScope) -> None:
-            await self.run.halt_event.wait()
-            scope.cancel()
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(cut_short, group.cancel_scope)
-            await self.run.clock.sleep(seconds)
-            group.cancel_scope.cancel()
+        await self.run.nap(seconds)
 
     async def _met_handled(self, target: ResolvedTarget) -> None:
         """A target the journal already accounts for: reuse its ended line; in-flight ones are already queued."""

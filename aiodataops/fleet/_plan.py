@@ -350,6 +350,17 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _empty_mappings(raw: Mapping[Any, Any], place: str) -> Iterator[str]:
+    """The places of the empty mappings nested in ``raw``, in key order (an update's own emptiness is apart)."""
+    for key, value in sorted(raw.items(), key=lambda item: str(item[0])):
+        if isinstance(value, Mapping):
+            where = f"{place}.{key}"
+            if not value:
+                yield where
+            else:
+                yield from _empty_mappings(value, where)
+
+
 def _problems(exc: BaseException, path: str) -> Iterator[tuple[str, str]]:
     """Each leaf of cattrs' nested validation errors (walked by the wire module) as ``(place, problem)``."""
     for steps, leaf in iter_problems(exc):
@@ -430,7 +441,11 @@ class _Checker:
         if update == ServiceUpdate():
             self.add(place, f"sets no field; expected at least one of: {', '.join(_UPDATE_FIELDS)}")
             return None
-        return update
+        empty = list(_empty_mappings(raw, place))
+        for where in empty:
+            # {service_workload: {worker: {}}} would be sent as it is and change nothing: a slip, not an intent.
+            self.add(where, "sets no field: give at least one, or leave the key out")
+        return None if empty else update
 
     def target(self, entry: Any, place: str, top: _Top) -> Target | None:
         found = self.target_key(entry, place)

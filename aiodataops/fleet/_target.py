@@ -105,6 +105,10 @@ def look_policy(policy: PollPolicy) -> PollPolicy:
     return attrs.evolve(policy, stale_grace=min(policy.stale_grace, policy.deadline / 2))
 
 
+class HaltedBeforeSendingError(Exception):
+    """The run halted while a throttled PUT waited to be sent again: the target ends as not started."""
+
+
 class Target:
     """Runs one target to its report line (``run``), with the run's client, policy, journal and events."""
 
@@ -127,6 +131,9 @@ class Target:
             final = await self._update()
             if self.unchanged:
                 return self.item(Outcome.UNCHANGED, final_state=final.state if final else attempt.last_state)
+        except HaltedBeforeSendingError:
+            outcome, error = self.run.not_started_outcome()
+            return self.item(outcome, error=error)
         except Exception as exc:
             # One target's failure, whatever it is, is that target's outcome and nobody else's.
             if not isinstance(exc, WaitError | APIStatusError | TransportError | ResponseShapeError):
@@ -296,7 +303,9 @@ class Target:
                 delay = self.policy.delay(throttled, retry_after=exc.retry_after)
                 if self.clock.now() - attempt.started + delay > self.policy.deadline:
                     raise
-                await self.clock.sleep(delay)
+                if not await self.run.nap(delay):
+                    # Stopped (Ctrl-C, budget, gate) while waiting to send again: refused so far, so never sent.
+                    raise HaltedBeforeSendingError from exc
                 continue
             except (ConflictError, ServerError, TransportError):
                 # 409: another change is running, or this very PUT landed and a proxy's retry of it (HTTP lets a

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import math
+import warnings
 from collections import Counter
 from typing import Any
 
 import anyio
 import anyio.lowlevel
+import attrs
 import pytest
 
 from aiodataops._clock import VirtualClock
@@ -32,7 +35,7 @@ from aiodataops.fleet import (
     TargetStateChanged,
     parse_plan,
 )
-from tests.fleet.conftest import client_for, fast_emulator
+from tests.fleet.conftest import FAST_POLL, client_for, fast_emulator
 
 # No seeded worker has 5 replicas: the update changes every service (none is ``unchanged``).
 UPDATE = ServiceUpdate(service_workload=ServiceWorkload(worker=Workload(cpu="2", memory="4", replica="5")))
@@ -474,3 +477,48 @@ async def test_answers_that_leave_doubt_count_against_put_retries(put_retries: i
     if outcome is Outcome.FAILED:
         assert item.error is not None
         assert (item.error.kind, item.error.status) == ("server_error", 503)
+
+
+@pytest.mark.anyio
+async def test_a_stop_during_a_throttled_wait_sends_no_more_puts() -> None:
+    """Stopping the run while a PUT waits out a 429 ends that wait at once: no PUT follows, the target not started."""
+    clock = VirtualClock()
+    throttle = FaultRule(operation="update_service", kind="429", retry_after=50)
+    stop = anyio.Event()
+
+    async def stop_soon() -> None:
+        await clock.sleep(5.0)
+        stop.set()
+
+    # The 429's wait is honoured in full (50 s, under the policy's cap), so only the stop can end it early.
+    poll = attrs.evolve(FAST_POLL, max_retry_after=60.0, deadline=600.0)
+    async with fast_emulator(faults=(throttle,), clock=clock) as emu, client_for(emu, poll=poll) as client:
+        sid = emu.service_ids()[0]
+        async with anyio.create_task_group() as group:
+            group.start_soon(stop_soon)
+            report = await client.fleet.apply(pairs([sid]), stop=stop)
+    [item] = report.items
+    assert item.outcome is Outcome.NOT_STARTED
+    assert item.attempts == 1
+    assert emu.counters.puts_per_service[sid] == 1
+    assert emu.counters.accepted_puts_per_service[sid] == 0
+    assert clock.now() < 50.0
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("at", [FleetStarted, TargetStarted])
+async def test_cancelling_apply_leaves_no_stream_open(at: type) -> None:
+    """Cancelling client.fleet.apply early closes every stream it made: no ResourceWarning, even under -X dev."""
+    clock = VirtualClock()
+    async with fast_emulator(clock=clock) as emu, client_for(emu) as client:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with anyio.CancelScope() as scope:
+                await client.fleet.apply(
+                    pairs(emu.service_ids()),
+                    concurrency=4,
+                    on_event=lambda e: scope.cancel() if isinstance(e, at) else None,
+                )
+            assert scope.cancelled_caught
+            gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

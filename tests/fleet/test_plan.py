@@ -74,6 +74,16 @@ def test_plan_digest_ignores_formatting_but_not_content() -> None:
         ("update: {description: a}\ntargts: []\ntargets: [x]\n", "targts", "did you mean 'targets'"),
         ("targets: [DOPS_SERVICE-1]\n", "targets[0]", "no update"),
         ("update: {}\ntargets: [DOPS_SERVICE-1]\n", "update", "sets no field"),
+        (
+            "update: {service_workload: {worker: {}}}\ntargets: [DOPS_SERVICE-1]\n",
+            "update.service_workload.worker",
+            "sets no field",
+        ),
+        (
+            "update: {description: a}\ntargets: [{data_ops_service_id: x, update: {service_workload: {}}}]\n",
+            "targets[0].update.service_workload",
+            "sets no field",
+        ),
         ("update: {descripton: a}\ntargets: [x]\n", "update.descripton", "did you mean 'description'"),
         (
             "update: {service_workload: {worker: {cpu: 2}}}\ntargets: [x]\n",
