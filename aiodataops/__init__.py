@@ -5,6 +5,7 @@ The fleet layer (``Fleet``, ``Plan``, ``load_plan``, ...; with PyYAML) loads on 
 ``aiodataops.X`` (its ``__module__``), as httpx does: the private module it lives in is nobody's business.
 """
 
+import importlib.metadata
 import inspect
 import typing
 from typing import TYPE_CHECKING, Any
@@ -168,6 +169,9 @@ __all__ = [
     "wait_settled",
     "watch_settled",
 ]
+
+#: The installed distribution's version (pyproject.toml is its one source).
+__version__: str = importlib.metadata.version("aiodataops")
 
 #: Names of the fleet layer, imported from ``aiodataops.fleet`` on first access.
 _FLEET_NAMES = frozenset(

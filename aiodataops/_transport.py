@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import logging
 import platform
 import time
@@ -131,7 +132,10 @@ LOGGED_HEADERS: Final = frozenset(
 _BAD_SEGMENTS: Final = frozenset({"", ".", ".."})
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _JSON_HEADERS: Final = CIMultiDict({"Content-Type": "application/json"})
-_USER_AGENT: Final = f"aiodataops/0.1 aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
+_USER_AGENT: Final = (
+    f"aiodataops/{importlib.metadata.version('aiodataops')} aiohttp/{aiohttp.__version__} "
+    f"python/{platform.python_version()}"
+)
 #: Per-operation API versions for the calls made inside ``using_api_versions`` (in this task and its children).
 _CALL_VERSIONS: Final[ContextVar[Mapping[str, str] | None]] = ContextVar("aiodataops_api_versions", default=None)
 

@@ -79,3 +79,11 @@ def test_the_client_keeps_its_transport_private() -> None:
     assert not hasattr(client._transport, "request_json")
     assert not hasattr(client._transport, "closed")
     assert not hasattr(aiodataops.PageIterator(lambda page, size: None), "pages_fetched")  # type: ignore[arg-type,return-value]
+
+
+def test_the_version_is_the_distribution_s() -> None:
+    """``aiodataops.__version__`` is the installed distribution's version, one source for both."""
+    import importlib.metadata  # noqa: PLC0415 -- only this test needs it
+
+    assert aiodataops.__version__ == importlib.metadata.version("aiodataops")
+    assert aiodataops.__version__.count(".") >= 2
