@@ -135,7 +135,7 @@ class Feeder:
                 break
             if not exhausted and self.options.bake > 0:
                 run.emit(Baking(seconds=self.options.bake, next_batch=index + 1))
-                await self._bake(self.options.bake)
+                await self.run.nap(self.options.bake)  # cut short if the run halts meanwhile
             # The health gate judges every batch, the last one too (then it judges the whole rollout).
             if run.gate is not None and run.halted is None and not await self._gate(index):
                 break
@@ -193,10 +193,6 @@ class Feeder:
         run.gate_failure = why
         run.halt(StopReason.GATE)
         return False
-
-    async def _bake(self, seconds: float) -> None:
-        """Sleep on the clock between batches, cut short if the run halts meanwhile."""
-        await self.run.nap(seconds)
 
     async def _met_handled(self, target: ResolvedTarget) -> None:
         """A target the journal already accounts for: reuse its ended line; in-flight ones are already queued."""
