@@ -2,65 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiohttp
-import orjson
 import pytest
-from yarl import URL
+from _emulator_helpers import Caller
 
 from aiodataops._clock import VirtualClock
-from aiodataops._signing import Credentials, now_ms, signed_headers
 from aiodataops.emulator import Emulator
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-
-    from multidict import CIMultiDict
-
-
-#: The creates, documented at API version 1.2 only; every other operation is sent at 1.1.
-_CREATES = {("POST", "/v1/data-ops"): "create_data_ops", ("POST", "/v1/data-ops-services"): "create_service"}
-
-
-class Caller:
-    """Sends signed requests to one emulator and returns ``(status, parsed body, headers)``."""
-
-    def __init__(self, session: aiohttp.ClientSession, emu: Emulator) -> None:
-        self.session = session
-        self.emu = emu
-
-    async def __call__(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        credentials: Credentials | None = None,
-        timestamp_ms: int | None = None,
-        sign_path: str | None = None,
-        headers: dict[str, str] | None = None,
-        raw_body: bytes | None = None,
-    ) -> tuple[int, Any, CIMultiDict[str]]:
-        url = URL(self.emu.base_url + path, encoded=True)
-        signed_url = URL(self.emu.base_url + sign_path, encoded=True) if sign_path else url
-        all_headers = signed_headers(
-            method,
-            str(signed_url),
-            timestamp_ms or now_ms(),
-            credentials or self.emu.credentials,
-            operation=_CREATES.get((method, path)),  # a create is sent at its own version (1.2)
-        )
-        all_headers.update(headers or {})
-        data = raw_body if raw_body is not None else (orjson.dumps(body) if body is not None else None)
-        if data is not None:
-            all_headers["Content-Type"] = "application/json"
-        async with self.session.request(method, url, data=data, headers=all_headers) as response:
-            raw = await response.read()
-            parsed: Any = raw.decode()
-            if response.content_type == "application/json":
-                parsed = orjson.loads(raw)
-            return response.status, parsed, response.headers.copy()
 
 
 @pytest.fixture

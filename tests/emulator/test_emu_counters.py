@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 import pytest
-from conftest import Caller
+from _emulator_helpers import Caller
 
 from aiodataops._signing import Credentials
 from aiodataops.emulator import Emulator, FaultRule, LogEntry

@@ -8,7 +8,7 @@ import aiohttp
 import anyio
 import orjson
 import pytest
-from conftest import Caller
+from _emulator_helpers import Caller
 
 from aiodataops._clock import VirtualClock
 from aiodataops._signing import now_ms, signed_headers

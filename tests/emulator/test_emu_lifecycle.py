@@ -6,8 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 import pytest
-from _emulator_helpers import service_create
-from conftest import Caller
+from _emulator_helpers import Caller, service_create
 
 from aiodataops._clock import VirtualClock
 from aiodataops._models import Service

@@ -6,7 +6,7 @@ import ast
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Caller
+from _emulator_helpers import Caller
 
 from aiodataops._signing import Credentials
 from aiodataops.cli._emulator import config_from_args

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Caller
+from _emulator_helpers import Caller
 
 from aiodataops._signing import Credentials
 from aiodataops.emulator import Emulator
