@@ -1,4 +1,4 @@
-"""What the emulator's tables refuse, one exception per kind of answer; ``_app`` turns each into its envelope."""
+"""What the emulator's tables refuse, one exception per kind of answer; ``_middlewares`` answers each."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ __all__ = ["BadQueryError", "BusyError", "InvalidError", "MissingError", "StoreE
 
 
 class StoreError(Exception):
-    """A request the store refuses; ``_app`` turns each kind into its envelope."""
+    """A request the store refuses; ``_middlewares._translate`` turns each kind into its envelope."""
 
 
 class MissingError(StoreError):

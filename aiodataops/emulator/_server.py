@@ -9,10 +9,11 @@ import attrs
 from aiohttp import web
 
 from aiodataops._clock import Clock, SystemClock
-from aiodataops.emulator._app import Runtime, build_app, make_rate_limiter
+from aiodataops.emulator._app import build_app
 from aiodataops.emulator._config import EmulatorConfig
 from aiodataops.emulator._counters import Counters
 from aiodataops.emulator._faults import FaultInjector, FaultRule
+from aiodataops.emulator._runtime import Runtime, make_rate_limiter
 from aiodataops.emulator._store import Store
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 - ``_timeline.py``: records, accepted changes and when they end, stale reads (the lifecycle in time);
 - ``_table.py``: what both kinds share (reads, lists, updates, deletes);
 - ``_data_ops_table.py`` and ``_service_table.py``: what only one kind does (creates, checks, sub-versions);
-- ``_refusals.py``: what a table refuses, turned into error envelopes by ``_app``.
+- ``_refusals.py``: what a table refuses, turned into error envelopes by ``_middlewares``.
 """
 
 from __future__ import annotations

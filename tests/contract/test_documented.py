@@ -32,7 +32,7 @@ from aiodataops._models import (
 )
 from aiodataops._signing import API_VERSIONS
 from aiodataops._wire import structure, unstructure
-from aiodataops.emulator._app import ROUTES
+from aiodataops.emulator._routes import ROUTES
 
 REFERENCE: Final = Path(__file__).parents[2] / ".." / "shared" / "reference" / "dataops-documented.json"
 
