@@ -42,7 +42,7 @@ from aiodataops.cli._connection import client_from_args, connection_parent
 from aiodataops.cli._flags import add_output_option
 from aiodataops.cli._fleet_summary import dry_run_counts, print_summary
 from aiodataops.cli._gate import command_gate
-from aiodataops.cli._interrupts import run_interruptibly
+from aiodataops.cli._interrupts import run_interruptibly, unless_stopped
 from aiodataops.cli._output_files import unwritable, write_report
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.cli._state_dir import STATE_DIR_ENV, default_journal
@@ -440,20 +440,27 @@ def _run(
         client = client_from_args(args, concurrency=max(_POOL, pool)) if adaptive else client_from_args(args)
     except ConfigurationError as exc:
         return _usage(str(exc))
+    counting_cut = False
     try:
         # A live panel on a terminal; elsewhere (CI logs, pipes) one plain line per event, which greps well.
         with FleetProgress(sys.stderr, live=sys.stderr.isatty()) as progress:
 
             async def run(stop: anyio.Event, abort: anyio.Event) -> FleetReport:
+                nonlocal counting_cut
                 async with client:
                     if count is not None:
-                        progress.tally.total = await _count(client, count)
+                        # A Ctrl-C while counting ends the count at once (no further page), and the run with it: it
+                        # starts halted, so it sends nothing and lists nothing more.
+                        progress.tally.total = await unless_stopped(stop, lambda: _count(client, count))
+                        counting_cut = stop.is_set()
                     return await start(client, on_event=progress.on_event, stop=stop, abort=abort)
 
             report, interrupted = anyio.run(run_interruptibly, run)
     except DataOpsError as exc:
         return error_exit("fleet", exc)
     _output(args, report)
+    if counting_cut:
+        print("aiodataops fleet: interrupted while listing the targets; no service was started", file=sys.stderr)
     status = _exit_status(report, interrupted=interrupted)
     if journal is not None and not dry_run:
         _way_back(journal, status=status)

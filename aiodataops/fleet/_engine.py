@@ -64,7 +64,7 @@ from aiodataops.fleet._target import Attempt, Target, Work
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Awaitable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -93,6 +93,7 @@ async def run_fleet(
     not_before: Mapping[str, dt.datetime] | None = None,
     gate: Gate | None = None,
     gate_timeout: float = 300.0,
+    stop_listing: Callable[[], None] | None = None,
 ) -> FleetReport:
     """Run a fleet update (or dry run) to its end and return the report; see the module docstring.
 
@@ -100,8 +101,11 @@ async def run_fleet(
     prove itself newer before it can call the service ``unchanged`` (``_target``). ``gate``: called with each canary
     batch's report once it settled (and baked), before the next starts; false, an error or ``gate_timeout`` seconds
     passing stops the run as an exceeded budget does (the rest ``skipped``, ``StopReason.GATE``; ``_feeder``).
+    ``stop_listing``: stops the service list ``source`` pages through (``StoppableListings.stop_fetching``); called
+    when ``stop`` or ``abort`` is set, so that no page is asked for after a Ctrl-C.
     """
     run = _Run(client, source, options, journal, resumed)
+    run.stop_listing = stop_listing
     run.not_before = not_before or {}
     run.gate, run.gate_timeout = gate, gate_timeout
     return await run.main(on_event, stop, abort)
@@ -145,6 +149,7 @@ class _Run:
         self.gate: Gate | None = None
         self.gate_timeout = 300.0
         self.gate_failure: str | None = None
+        self.stop_listing: Callable[[], None] | None = None
         self._seq = 0
         self._events: MemoryObjectSendStream[Awaitable[None]] | None = None
         self._on_event: EventCallback | None = None
@@ -187,6 +192,9 @@ class _Run:
 
     def halt(self, reason: StopReason, *, force: bool = False) -> None:
         """Start nothing new from now on (the first reason is the one reported, unless ``force``: an abort)."""
+        if reason in (StopReason.INTERRUPTED, StopReason.ABORTED) and self.stop_listing is not None:
+            # A Ctrl-C stops the listing too, at once: the targets already listed are reported, no page is read.
+            self.stop_listing()
         if self.halted is None or (force and self.halted is not reason):
             self.halted = reason
             self.halt_event.set()
@@ -263,7 +271,7 @@ class _Run:
         started = self.clock.now()
         self._on_event = on_event
         # Before the task group: an error here (the service list refused) reaches the caller unwrapped.
-        await self._prepare()
+        await self._prepare(stop)
         send_events, receive_events = anyio.create_memory_object_stream[Any](math.inf)
         self._events = send_events
         # Every stream end is closed on the way out, cancelled or not: a run cancelled before a task that would
@@ -297,14 +305,14 @@ class _Run:
                 send_events.close()
         return report
 
-    async def _prepare(self) -> None:
+    async def _prepare(self, stop: anyio.Event | None) -> None:
         """Count the fleet when a percentage needs it, and set the failure budget (carrying a journal's)."""
         options = self.options
         needs_total = (options.batches is not None and options.batches.needs_total and not options.dry_run) or (
             options.max_failures is not None and options.max_failures.percent
         )
         if needs_total:
-            await self.source.count()
+            await self._count(stop)
         if options.max_failures is not None and not options.dry_run:
             self.budget.limit = options.max_failures.of(self.source.total)
         if self.resumed is not None:
@@ -313,6 +321,31 @@ class _Run:
                     self.budget.failures += 1
             if self.budget.exceeded:
                 self.halt(StopReason.BUDGET_EXCEEDED)
+
+    async def _count(self, stop: anyio.Event | None) -> None:
+        """``source.count()``, its listing stopped by ``stop`` (a Ctrl-C while counting asks for no further page; the
+        run halts once it started, ``_work_with``)."""
+        stop_listing = self.stop_listing
+        if stop is None or stop_listing is None:
+            await self.source.count()
+            return
+
+        async def cut_listing() -> None:
+            await stop.wait()
+            stop_listing()
+
+        if stop.is_set():
+            stop_listing()
+        error: Exception | None = None
+        async with anyio.create_task_group() as watcher:
+            watcher.start_soon(cut_listing)
+            try:
+                await self.source.count()
+            except Exception as exc:  # noqa: BLE001 -- re-raised below, outside the task group, so not wrapped
+                error = exc
+            watcher.cancel_scope.cancel()
+        if error is not None:
+            raise error
 
     def _worker_count(self) -> int:
         """``concurrency`` (or what the adaptive pace wants now), but never more than there are targets, when known."""
@@ -343,6 +376,9 @@ class _Run:
         leftover: MemoryObjectReceiveStream[Work],
     ) -> None:
         work_scope = anyio.CancelScope()
+        if stop is not None and stop.is_set():
+            # Stopped already (a Ctrl-C while the targets were counted): now, before the feeder asks for a page.
+            self.halt(StopReason.INTERRUPTED)
         async with anyio.create_task_group() as watchers:
             if stop is not None:
                 watchers.start_soon(self._watch, stop, StopReason.INTERRUPTED, None)

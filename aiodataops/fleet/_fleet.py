@@ -12,6 +12,7 @@ import attrs
 
 from aiodataops._errors import ConfigurationError
 from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY
+from aiodataops._paging import StoppableListings
 from aiodataops.fleet._batches import Batches, parse_batches
 from aiodataops.fleet._budget import parse_max_failures
 from aiodataops.fleet._engine import FleetClient, Options, run_fleet
@@ -308,7 +309,9 @@ class Fleet:
         gate_timeout: float = 300.0,
     ) -> FleetReport:
         """Open (or take over) the journal, then run."""
-        source = Source(targets, self._client.services.list)
+        # A Ctrl-C stops the service list a selector pages through at once, not only the updates (issue 16).
+        listings = StoppableListings(self._client.services.list)
+        source = Source(targets, listings.list)
         plan = targets if isinstance(targets, Plan) else None
         if journal is None:
             if resume:
@@ -323,6 +326,7 @@ class Fleet:
                 not_before=not_before,
                 gate=gate,
                 gate_timeout=gate_timeout,
+                stop_listing=listings.stop_fetching,
             )
         if options.dry_run:
             raise ConfigurationError("journal: a dry run changes nothing, so it keeps no journal")
@@ -341,6 +345,7 @@ class Fleet:
                     not_before=not_before,
                     gate=gate,
                     gate_timeout=gate_timeout,
+                    stop_listing=listings.stop_fetching,
                 )
             except BaseExceptionGroup as group:
                 failure = _journal_failure(group)
