@@ -14,7 +14,11 @@ Shape of one run::
 - Failure budget: once exceeded, the feeder stops, workers start nothing new (a target already in the buffer is
   reported skipped), in-flight services settle, and the rest of the targets are read and reported skipped.
 - Batches: the feeder (``_feeder``) sends one batch, waits until each of its services ended, bakes, sends the next.
-- ``stop`` (the first Ctrl-C) works like an exceeded budget, except that the rest is reported ``not_started``.
+- ``stop`` (the first Ctrl-C) works like an exceeded budget, except that the rest is reported ``not_started``; it
+  also stops the service list a selector pages through (no page is asked for after it).
+- A journal that cannot be written (disk full) halts the run with ``StopReason.ERROR`` and ``error_kind``
+  ``"journal"``: the target whose ``intent`` failed is ``not_started`` (its PUT is never sent), what is in flight
+  settles, and ``fleet resume`` continues from what the journal holds.
   ``abort`` (the second) cancels the in-flight work too: accepted services are reported ``skipped`` with an
   ``aborted`` error, and a resume from the journal follows them.
 
@@ -46,6 +50,7 @@ from aiodataops.fleet._events import (
     TargetEnded,
 )
 from aiodataops.fleet._feeder import Batch, Feeder
+from aiodataops.fleet._journal import JournalError, JournalWriteError
 from aiodataops.fleet._learned_polling import LearnedPollPolicy, SettleTimes
 from aiodataops.fleet._options import Options
 from aiodataops.fleet._outcomes import error_info, outcome_of
@@ -75,9 +80,12 @@ if TYPE_CHECKING:
     from aiodataops.fleet._source import Source
 
 # ``FleetClient``, ``error_info`` and ``outcome_of`` are kept importable from here, where they used to live.
-__all__ = ["FleetClient", "Options", "error_info", "outcome_of", "run_fleet"]
+__all__ = ["JOURNAL_ERROR_KIND", "FleetClient", "Options", "error_info", "outcome_of", "run_fleet"]
 
 log = logging.getLogger("aiodataops.fleet")
+
+#: ``FleetReport.error_kind`` of a run halted because its journal could not be written (``StopReason.ERROR``).
+JOURNAL_ERROR_KIND = "journal"
 
 
 async def run_fleet(
@@ -150,6 +158,7 @@ class _Run:
         self.gate_timeout = 300.0
         self.gate_failure: str | None = None
         self.stop_listing: Callable[[], None] | None = None
+        self.not_started_why: str | None = None
         self._seq = 0
         self._events: MemoryObjectSendStream[Awaitable[None]] | None = None
         self._on_event: EventCallback | None = None
@@ -220,6 +229,18 @@ class _Run:
             group.cancel_scope.cancel()
         return self.halted is None
 
+    def journal_failed(self, error: JournalError) -> None:
+        """The journal took a record no more (disk full, I/O error): halt as a run error, the first such error being
+        the run's. Nothing new starts (a PUT needs its intent on disk first), what is in flight settles, and the
+        report's ``error`` names the journal and the cause; ``fleet resume`` continues once the cause is fixed."""
+        if self.error is None:
+            log.info("%s", error)  # the report carries it (the command prints it once); a disk's fault, not a bug
+            self.error = str(error)
+            self.error_kind = JOURNAL_ERROR_KIND
+            # Each target not started says why in short; the run's error says how to go on.
+            self.not_started_why = error.problem if isinstance(error, JournalWriteError) else str(error)
+        self.halt(StopReason.ERROR)
+
     def not_started_outcome(self) -> tuple[Outcome, ErrorInfo]:
         if self.halted is StopReason.BUDGET_EXCEEDED:
             limit = self.budget.limit
@@ -229,7 +250,8 @@ class _Run:
         if self.halted is StopReason.GATE:
             return Outcome.SKIPPED, ErrorInfo(ErrorKind.GATE, f"not started: {self.gate_failure}")
         if self.halted is StopReason.ERROR:
-            return Outcome.NOT_STARTED, ErrorInfo(ErrorKind.RUN_ERROR, f"not started: {self.error}")
+            why = self.not_started_why or self.error
+            return Outcome.NOT_STARTED, ErrorInfo(ErrorKind.RUN_ERROR, f"not started: {why}")
         return Outcome.NOT_STARTED, ErrorInfo(str(self.halted or "stopped"), "not started: the run was stopped")
 
     async def finish(self, work: Work, item: ItemReport) -> None:
@@ -238,7 +260,11 @@ class _Run:
         if item.outcome is Outcome.SUCCEEDED and not item.resumed:
             self.settles.add(item.settle_seconds)
         if self.journal is not None:
-            await self.journal.ended(item)
+            try:
+                await self.journal.ended(item)
+            except JournalError as exc:
+                # The line stays in the report; a resume follows the service again from its ``accepted`` record.
+                self.journal_failed(exc)
         exceeded = item.outcome in FAILURE_OUTCOMES and self.budget.record_failure()
         self.emit(TargetEnded(item))
         if exceeded:

@@ -215,7 +215,8 @@ class Fleet:
         sent again; the rest start. A run of plain pairs recorded no plan: pass the same ``targets`` again.
         ``state``: the journal as ``read_journal`` returned it, if the caller read it already (it is read again
         only if the file changed since). The journal is locked for the whole run: a second run of the same journal
-        raises ``JournalInUseError``; if it cannot be written during the run, ``JournalWriteError`` (resumable).
+        raises ``JournalInUseError``. If it cannot be written during the run (disk full), the run halts: the report says
+        ``stopped`` ``error`` with ``error_kind`` ``"journal"`` and the cause, and a later resume continues it.
         """
         unknown = set(overrides) - set(_OPTION_NAMES)
         if unknown:
@@ -351,8 +352,8 @@ class Fleet:
                 failure = _journal_failure(group)
                 if failure is None:
                     raise
-                # The journal took no more records (disk full, I/O error), so the engine's workers stopped: one
-                # clear, resumable error rather than a group of tracebacks.
+                # The engine turns a journal write error into a halted run; should one escape it all the same (a
+                # bug), one clear, resumable error rather than a group of tracebacks.
                 raise failure from group
 
     async def _open_journal(
