@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final, Generic, Self, TypeVar
 import anyio
 
 from aiodataops._errors import ResponseShapeError
+from aiodataops._plural import plural
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -136,7 +137,7 @@ class PageIterator(Generic[T]):
         if ids and ids == self._previous_ids:
             self._stop()
             raise ListingError(
-                f"the listing does not end: page {page} holds the same {len(ids)} items as page {page - 1} "
+                f"the listing does not end: page {page} holds the same {plural(len(ids), 'item')} as page {page - 1} "
                 "(the server ignores the page number?); stopped",
                 page=page,
                 items=self._received,
@@ -145,7 +146,7 @@ class PageIterator(Generic[T]):
         if self._received and total is not None and self._offset + received > total:
             self._stop()
             raise ListingError(
-                f"the listing ran past its end: {received} items by page {page}, but the server counts "
+                f"the listing ran past its end: {plural(received, 'item')} by page {page}, but the server counts "
                 f"{result.total_count} (the server ignores the page size?); stopped",
                 page=page,
                 items=self._received,
@@ -153,7 +154,7 @@ class PageIterator(Generic[T]):
         if self.max_items is not None and received > self.max_items:
             self._stop()
             raise ListingError(
-                f"the listing does not end: more than {self.max_items} items by page {page} "
+                f"the listing does not end: more than {plural(self.max_items, 'item')} by page {page} "
                 f"(the server counts {result.total_count}); stopped at max_items",
                 page=page,
                 items=self._received,

@@ -37,6 +37,7 @@ import anyio
 import anyio.abc
 import attrs
 
+from aiodataops._plural import plural
 from aiodataops._protocols import FleetClient
 from aiodataops.fleet._budget import FailureBudget
 from aiodataops.fleet._events import (
@@ -244,8 +245,9 @@ class _Run:
     def not_started_outcome(self) -> tuple[Outcome, ErrorInfo]:
         if self.halted is StopReason.BUDGET_EXCEEDED:
             limit = self.budget.limit
+            assert limit is not None  # a budget is exceeded only when it has a limit
             return Outcome.SKIPPED, ErrorInfo(
-                ErrorKind.BUDGET_EXCEEDED, f"not started: more than {limit} targets failed"
+                ErrorKind.BUDGET_EXCEEDED, f"not started: more than {plural(limit, 'target')} failed"
             )
         if self.halted is StopReason.GATE:
             return Outcome.SKIPPED, ErrorInfo(ErrorKind.GATE, f"not started: {self.gate_failure}")
