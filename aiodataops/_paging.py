@@ -112,9 +112,12 @@ class PageIterator(Generic[T]):
         while self._index >= len(self._items):
             if self._done or self._fetch_no_more:
                 raise StopAsyncIteration
-            with anyio.CancelScope() as self._fetching:
-                result = await self._fetch(self._page, self._size)
-            self._fetching = None
+            self._fetching = anyio.CancelScope()
+            try:
+                with self._fetching:
+                    result = await self._fetch(self._page, self._size)
+            finally:
+                self._fetching = None
             if self._fetch_no_more:  # stopped while the page was in flight (its request cancelled, or just answered)
                 self._stop()
                 raise StopAsyncIteration

@@ -153,8 +153,11 @@ class Fleet:
         update was accepted (default: the client's poll policy deadline), which also bounds how long a throttled PUT is
         sent again. ``dry_run``: read each target and report
         the changes (``ItemReport.diff``), send no PUT. ``journal``: a JSONL file making the run resumable; a new
-        run needs a new (or empty) file, ``resume=True`` continues the run it holds. ``stop``: when set, no new
-        service starts and the rest settle; ``abort``: when set, stop following what is in flight too.
+        run needs a new (or empty) file, ``resume=True`` continues the run it holds; if it cannot be written during
+        the run (a full disk), the run halts (``stopped`` is ``StopReason.ERROR``, ``error_kind`` ``"journal"``, the
+        target whose intent failed not started, its PUT not sent) and a resume continues it. ``stop``: when set, no
+        new service starts, a selector's service list asks for no further page (the one in flight is cancelled),
+        and the rest settle; ``abort``: when set, stop following what is in flight too.
         ``put_retries``: how often a PUT is sent again after a 409 (service busy), a 5xx or no answer; before
         sending again, the service is read, and an update already in place is not resent. A 429 does not count: it
         is sent again after the wait it asks for, until the service's ``timeout`` would pass.
