@@ -8,12 +8,14 @@ or one in the user's state directory (``_state_dir``); when a run exits with any
 standard error are the commands that undo what it changed (``fleet rollback``) and continue it (``fleet resume``).
 On a terminal, ``apply`` and ``rollback`` show the dry run and ask before the first PUT (``_confirm``; ``--yes``
 skips it). The first Ctrl-C starts no new service and lets those in flight settle (the journal stays whole,
-``fleet resume`` continues); a second one stops following them too.
+``fleet resume`` continues), and stops listing the targets at once (no further page); a second one stops following
+the services in flight too.
 
 Exit status: 0 every target succeeded or was unchanged (a dry run: every target could be read; a rollback with
 nothing to roll back), 1 any failed, timed out or was skipped, the targets could not be read, or the question was
 answered no, 2 bad input (plan, flags, settings, journal, a report or journal path that cannot be written: all
-checked before the first request) or credentials the server refuses, before or during the run, 130 interrupted.
+checked before the first request), credentials the server refuses, before or during the run, or a journal (or
+report) the disk refuses during the run (``fleet resume`` continues it), 130 interrupted.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Ctrl-C for the long-running commands: the first one stops new work and lets what is in flight settle, the
-second stops following it too.
+second stops following it too. Reads that only prepare the work, such as listing the targets, the first one ends at
+once (``unless_stopped``).
 
 ```python
 result, interrupted = anyio.run(run_interruptibly, lambda stop, abort: client.fleet.apply(plan, stop=stop, ...))
