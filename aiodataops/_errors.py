@@ -46,6 +46,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiodataops._masking import NO_SECRETS, Secrets, mask_text, mask_value, redact_body
+from aiodataops._plural import plural
 
 __all__ = [
     "APIStatusError",
@@ -236,7 +237,9 @@ class WaitError(DataOpsError):
         self.elapsed = elapsed
         self.polls = polls
         self.cause = cause
-        super().__init__(f"{resource_id}: {message} (last state {last_state!r}, {polls} polls in {elapsed:.1f}s)")
+        super().__init__(
+            f"{resource_id}: {message} (last state {last_state!r}, {plural(polls, 'poll')} in {elapsed:.1f}s)"
+        )
 
 
 class WaitEndedError(WaitError):

@@ -12,20 +12,27 @@ A listing must also end when the server misbehaves, so paging is bounded (``List
   ``total_count - page * size`` items);
 - more than ``max_items`` items in all (default 100,000; a server inventing new items on every page). Every page
   but the last brings at least one item, so this bounds the pages fetched too.
+
+``stop_fetching()`` ends a listing at once from outside (a Ctrl-C, a halted fleet run): no page is asked for after
+it and the request in flight, if any, is cancelled; the items already fetched still come out, then the iteration
+ends as if the list had.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Generic, Self, TypeVar
 
+import anyio
+
 from aiodataops._errors import ResponseShapeError
+from aiodataops._plural import plural
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from aiodataops._models import Page
 
-__all__ = ["DEFAULT_MAX_ITEMS", "ListingError", "PageIterator"]
+__all__ = ["DEFAULT_MAX_ITEMS", "ListingError", "PageIterator", "StoppableListings"]
 
 T = TypeVar("T")
 
@@ -66,7 +73,8 @@ class PageIterator(Generic[T]):
 
     ``total_count`` is ``None`` until the first page arrived. ``max_items`` bounds the whole listing (``None``: no
     bound; set it before iterating to list more than ``DEFAULT_MAX_ITEMS``). ``aclose()`` stops the iteration early
-    (nothing is in flight between pages, so there is nothing else to release).
+    (nothing is in flight between pages, so there is nothing else to release); ``stop_fetching()`` stops it from
+    another task, cancelling a page request in flight.
     """
 
     def __init__(
@@ -92,6 +100,8 @@ class PageIterator(Generic[T]):
         self._offset = page * page_size  # items before the first page fetched
         self._received = 0
         self._previous_ids: tuple[object, ...] = ()
+        self._fetching: anyio.CancelScope | None = None
+        self._fetch_no_more = False
         self.total_count: int | None = None
         self.max_items = max_items
 
@@ -100,9 +110,17 @@ class PageIterator(Generic[T]):
 
     async def __anext__(self) -> T:
         while self._index >= len(self._items):
-            if self._done:
+            if self._done or self._fetch_no_more:
                 raise StopAsyncIteration
-            result = await self._fetch(self._page, self._size)
+            self._fetching = anyio.CancelScope()
+            try:
+                with self._fetching:
+                    result = await self._fetch(self._page, self._size)
+            finally:
+                self._fetching = None
+            if self._fetch_no_more:  # stopped while the page was in flight (its request cancelled, or just answered)
+                self._stop()
+                raise StopAsyncIteration
             self._check(result)
             self.total_count = result.total_count
             self._items = result.contents
@@ -122,7 +140,7 @@ class PageIterator(Generic[T]):
         if ids and ids == self._previous_ids:
             self._stop()
             raise ListingError(
-                f"the listing does not end: page {page} holds the same {len(ids)} items as page {page - 1} "
+                f"the listing does not end: page {page} holds the same {plural(len(ids), 'item')} as page {page - 1} "
                 "(the server ignores the page number?); stopped",
                 page=page,
                 items=self._received,
@@ -131,7 +149,7 @@ class PageIterator(Generic[T]):
         if self._received and total is not None and self._offset + received > total:
             self._stop()
             raise ListingError(
-                f"the listing ran past its end: {received} items by page {page}, but the server counts "
+                f"the listing ran past its end: {plural(received, 'item')} by page {page}, but the server counts "
                 f"{result.total_count} (the server ignores the page size?); stopped",
                 page=page,
                 items=self._received,
@@ -139,7 +157,7 @@ class PageIterator(Generic[T]):
         if self.max_items is not None and received > self.max_items:
             self._stop()
             raise ListingError(
-                f"the listing does not end: more than {self.max_items} items by page {page} "
+                f"the listing does not end: more than {plural(self.max_items, 'item')} by page {page} "
                 f"(the server counts {result.total_count}); stopped at max_items",
                 page=page,
                 items=self._received,
@@ -151,6 +169,13 @@ class PageIterator(Generic[T]):
         self._done = True
         self._items = ()
         self._index = 0
+
+    def stop_fetching(self) -> None:
+        """Ask for no more pages, and cancel the request in flight: the items already fetched still come out, then
+        the iteration ends. Not a coroutine, so that a watcher of a stop event (another task) can call it."""
+        self._fetch_no_more = True
+        if self._fetching is not None:
+            self._fetching.cancel()
 
     async def aclose(self) -> None:
         """Stop iterating; later ``__anext__`` calls end at once."""
@@ -164,3 +189,32 @@ class PageIterator(Generic[T]):
             if limit is not None and len(out) >= limit:
                 break
         return out
+
+
+class StoppableListings(Generic[T]):
+    """Listings made through ``make`` (call ``listings.list()`` instead), which ``stop_fetching()`` stops together.
+
+    A fleet run hands ``list`` to whatever resolves its selectors and calls ``stop_fetching()`` when it halts on a
+    Ctrl-C: the listing in progress asks for no more pages, and one made later asks for none. An iterator that is not
+    a ``PageIterator`` (a test's fake, say) is handed out as it is, and not stopped.
+    """
+
+    def __init__(self, make: Callable[[], AsyncIterator[T]]) -> None:
+        self._make = make
+        self._made: list[PageIterator[T]] = []
+        self.stopped = False
+
+    def list(self) -> AsyncIterator[T]:
+        """A new listing from ``make``; already stopped if ``stop_fetching()`` was called."""
+        listing = self._make()
+        if isinstance(listing, PageIterator):
+            self._made.append(listing)
+            if self.stopped:
+                listing.stop_fetching()
+        return listing
+
+    def stop_fetching(self) -> None:
+        """Stop every listing made, and those still to be made, from asking for another page."""
+        self.stopped = True
+        for listing in self._made:
+            listing.stop_fetching()

@@ -111,7 +111,7 @@ async def main(clock: Clock | None = None) -> dict[str, Any]:
             async with aiohttp.ClientSession() as http:
                 async with http.get(f"{base}/services", params={"data_ops_name": "prod-*"}) as response:
                     listed = await response.json()
-                    print(f"GET /services?data_ops_name=prod-* -> {response.status}: {listed['count']} services")
+                    print(f"GET /services?data_ops_name=prod-* -> {response.status}: services: {listed['count']}")
                 first = listed["services"][0]["id"]
                 async with http.post(f"{base}/services/{first}/scale", json={"replica": "5"}) as response:
                     scaled = await response.json()

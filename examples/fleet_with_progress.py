@@ -47,13 +47,13 @@ class Progress:
         match event:
             case FleetStarted(total=total):
                 self.total = total
-                self.say(f"updating {total} services, {event.concurrency} at a time")
+                self.say(f"updating {total} service{'' if total == 1 else 's'}, {event.concurrency} at a time")
             case BatchStarted(index=index, size=size):
-                self.say(f"batch {index + 1} starts ({size} services at most)")
+                self.say(f"batch {index + 1} starts ({size} service{'' if size == 1 else 's'} at most)")
             case BatchEnded(index=index, counts=counts):
                 self.say(f"batch {index + 1} done: {', '.join(f'{n} {o}' for o, n in counts.items() if n)}")
             case BudgetExceeded(failures=failures, limit=limit):
-                self.say(f"{failures} failures, more than the {limit} allowed: no new service starts")
+                self.say(f"{failures} failed, more than the {limit} allowed: no new service starts")
             case TargetEnded(item=item):
                 self.ended += 1
                 if item.outcome is not Outcome.SUCCEEDED:
@@ -78,7 +78,7 @@ async def main(clock: Clock | None = None, *, services: int = 40) -> FleetReport
         report = await client.fleet.apply(
             targets, concurrency=8, batches=[1, 5, "50%"], max_failures="20%", on_event=Progress()
         )
-    print(f"{report.total} services in {report.elapsed_seconds:.1f}s: {report.counts}")
+    print(f"{report.total} service{'' if report.total == 1 else 's'} in {report.elapsed_seconds:.1f}s: {report.counts}")
     return report
 
 

@@ -67,7 +67,7 @@ async def main(clock: Clock | None = None, *, services: int = 20) -> Traced:
         requests = emu.counters.total()
     spans = exporter.get_finished_spans()
     kinds = Counter(span.name for span in spans)
-    print(f"{report.total} services updated, {requests} requests, {len(spans)} spans:")
+    print(f"services updated: {report.total}, requests: {requests}, spans: {len(spans)}")
     for name, count in sorted(kinds.items()):
         print(f"  {count:4d}  {name}")
     return Traced(spans, requests)

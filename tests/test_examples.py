@@ -112,7 +112,7 @@ async def test_fleet_example_progress_callback_reports_batches_and_failures(caps
     report = await run("fleet_with_progress")
     out = capsys.readouterr().out
     assert "updating 40 services, 8 at a time" in out
-    assert "batch 1 starts (1 services at most)" in out
+    assert "batch 1 starts (1 service at most)" in out
     assert "40/40 ended" in out
     for item in report.items:
         if item.outcome is Outcome.FAILED:

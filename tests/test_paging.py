@@ -71,7 +71,7 @@ async def test_new_ids_on_every_page_stop_at_max_items(recorder: Recorder) -> No
     async with _client_of(recorder, "new_ids") as client:
         listing = client.services.list(page_size=100)
         listing.max_items = 1_000
-        with pytest.raises(ListingError, match=r"more than 1000 items by page 10 .*max_items"):
+        with pytest.raises(ListingError, match=r"more than 1,000 items by page 10 .*max_items"):
             await listing.collect()
     assert recorder.count == 11
 

@@ -8,6 +8,7 @@ import sys
 from typing import Final
 
 from aiodataops._errors import AuthenticationError, ConfigurationError, DataOpsError, PermissionDeniedError
+from aiodataops._plural import plural
 from aiodataops.fleet import JournalError, PlanError
 
 __all__ = ["USAGE_ERRORS", "ExitCode", "error_exit", "plural", "usage_error"]
@@ -41,9 +42,3 @@ def error_exit(command: str | None, exc: DataOpsError) -> ExitCode:
     """Print ``aiodataops [COMMAND]: ERROR`` to standard error; ``USAGE`` for the ``USAGE_ERRORS``, else ``FAILED``."""
     print(f"aiodataops{f' {command}' if command else ''}: {exc}", file=sys.stderr)
     return ExitCode.USAGE if isinstance(exc, USAGE_ERRORS) else ExitCode.FAILED
-
-
-def plural(count: int, noun: str, many: str | None = None) -> str:
-    """``count`` and the noun that fits it: ``1 target``, ``0 targets``, ``1,200 targets`` (``many`` when the
-    plural is not the noun plus ``s``)."""
-    return f"{count:,} {noun if count == 1 else many or noun + 's'}"

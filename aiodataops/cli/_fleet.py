@@ -8,12 +8,14 @@ or one in the user's state directory (``_state_dir``); when a run exits with any
 standard error are the commands that undo what it changed (``fleet rollback``) and continue it (``fleet resume``).
 On a terminal, ``apply`` and ``rollback`` show the dry run and ask before the first PUT (``_confirm``; ``--yes``
 skips it). The first Ctrl-C starts no new service and lets those in flight settle (the journal stays whole,
-``fleet resume`` continues); a second one stops following them too.
+``fleet resume`` continues), and stops listing the targets at once (no further page); a second one stops following
+the services in flight too.
 
 Exit status: 0 every target succeeded or was unchanged (a dry run: every target could be read; a rollback with
 nothing to roll back), 1 any failed, timed out or was skipped, the targets could not be read, or the question was
 answered no, 2 bad input (plan, flags, settings, journal, a report or journal path that cannot be written: all
-checked before the first request) or credentials the server refuses, before or during the run, 130 interrupted.
+checked before the first request), credentials the server refuses, before or during the run, or a journal (or
+report) the disk refuses during the run (``fleet resume`` continues it), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ from aiodataops.cli._connection import client_from_args, connection_parent
 from aiodataops.cli._flags import add_output_option
 from aiodataops.cli._fleet_summary import dry_run_counts, print_summary
 from aiodataops.cli._gate import command_gate
-from aiodataops.cli._interrupts import run_interruptibly
+from aiodataops.cli._interrupts import run_interruptibly, unless_stopped
 from aiodataops.cli._output_files import unwritable, write_report
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.cli._state_dir import STATE_DIR_ENV, default_journal
 from aiodataops.fleet._amount import parse_amount
 from aiodataops.fleet._batches import parse_batches
+from aiodataops.fleet._engine import JOURNAL_ERROR_KIND
 from aiodataops.fleet._journal import JournalError, JournalState, read_journal
 from aiodataops.fleet._plan import Plan, PlanError, Resolver, load_plan
 from aiodataops.fleet._rollback import inverse_plan, rollback_journal_path
@@ -66,6 +69,8 @@ __all__ = ["register"]
 # Error kinds that are the caller's to fix (credentials refused, or not allowed to do this), like a bad flag: exit 2,
 # whether reading the targets failed with one or a service did, mid-run.
 _CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
+# Run errors that exit 2 as well: credentials refused, and a journal that cannot be written (a disk to free).
+_USAGE_KINDS: Final = _CREDENTIAL_KINDS | {JOURNAL_ERROR_KIND}
 
 #: The client's connection pool unless --concurrency auto asks for more (DataOpsClient's default).
 _POOL: Final = 32
@@ -240,7 +245,7 @@ def _exit_status(report: FleetReport, *, interrupted: bool) -> int:
     if report.error is not None:
         # The targets could not be read (e.g. a 401, or a list that is not JSON): say so, never "nothing matched".
         print(f"aiodataops fleet: {report.error}", file=sys.stderr)
-        return ExitCode.USAGE if report.error_kind in _CREDENTIAL_KINDS else ExitCode.FAILED
+        return ExitCode.USAGE if report.error_kind in _USAGE_KINDS else ExitCode.FAILED
     refused = [item.error for item in report.items if item.error is not None and item.error.kind in _CREDENTIAL_KINDS]
     if refused:
         # Credentials refused mid-run (a key revoked, a token expired) are settings to fix, as at the start: exit 2.
@@ -440,32 +445,56 @@ def _run(
         client = client_from_args(args, concurrency=max(_POOL, pool)) if adaptive else client_from_args(args)
     except ConfigurationError as exc:
         return _usage(str(exc))
+    counting_cut = False
     try:
         # A live panel on a terminal; elsewhere (CI logs, pipes) one plain line per event, which greps well.
         with FleetProgress(sys.stderr, live=sys.stderr.isatty()) as progress:
 
             async def run(stop: anyio.Event, abort: anyio.Event) -> FleetReport:
+                nonlocal counting_cut
                 async with client:
                     if count is not None:
-                        progress.tally.total = await _count(client, count)
+                        # A Ctrl-C while counting ends the count at once (no further page), and the run with it: it
+                        # starts halted, so it sends nothing and lists nothing more.
+                        progress.tally.total = await unless_stopped(stop, lambda: _count(client, count))
+                        counting_cut = stop.is_set()
                     return await start(client, on_event=progress.on_event, stop=stop, abort=abort)
 
             report, interrupted = anyio.run(run_interruptibly, run)
     except DataOpsError as exc:
         return error_exit("fleet", exc)
-    _output(args, report)
-    status = _exit_status(report, interrupted=interrupted)
+    status = _finish(args, report, interrupted=interrupted, counting_cut=counting_cut)
     if journal is not None and not dry_run:
         _way_back(journal, status=status)
     return status
 
 
-def _output(args: argparse.Namespace, report: FleetReport) -> None:
-    """The report to ``--report``, and the summary (or with ``-o json`` the report) to standard output."""
+def _finish(args: argparse.Namespace, report: FleetReport, *, interrupted: bool, counting_cut: bool) -> int:
+    """Write the report and the summary, say what stopped the run if it did not end by itself; the exit status."""
+    unwritten = _output(args, report)
+    if counting_cut:
+        print("aiodataops fleet: interrupted while listing the targets; no service was started", file=sys.stderr)
+    status = _exit_status(report, interrupted=interrupted)
+    if unwritten is None:
+        return status
+    if status in (ExitCode.OK, ExitCode.FAILED):
+        return _usage(unwritten)
+    print(f"aiodataops fleet: {unwritten}", file=sys.stderr)
+    return status
+
+
+def _output(args: argparse.Namespace, report: FleetReport) -> str | None:
+    """The report to ``--report``, and the summary (or with ``-o json`` the report) to standard output; why the
+    report could not be written, if it could not (checked before the run, so a disk that filled up meanwhile)."""
+    unwritten = None
     if args.report:
-        write_report(report, args.report)
+        try:
+            write_report(report, args.report)
+        except OSError as exc:
+            unwritten = f"--report {args.report}: cannot write the report ({exc.strerror or exc})"
     if args.output == "json":
         sys.stdout.buffer.write(report.to_json(indent=True) + b"\n")
         sys.stdout.flush()
     else:
         print_summary(report, sys.stdout)
+    return unwritten

@@ -1,5 +1,6 @@
 """Ctrl-C for the long-running commands: the first one stops new work and lets what is in flight settle, the
-second stops following it too.
+second stops following it too. Reads that only prepare the work, such as listing the targets, the first one ends at
+once (``unless_stopped``).
 
 ```python
 result, interrupted = anyio.run(run_interruptibly, lambda stop, abort: client.fleet.apply(plan, stop=stop, ...))
@@ -17,7 +18,7 @@ import anyio
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["run_interruptibly"]
+__all__ = ["run_interruptibly", "unless_stopped"]
 
 T = TypeVar("T")
 
@@ -42,6 +43,33 @@ async def run_interruptibly(work: Callable[[anyio.Event, anyio.Event], Awaitable
     if error is not None:
         raise error
     return result, stop.is_set()
+
+
+async def unless_stopped(stop: anyio.Event, work: Callable[[], Awaitable[T]]) -> T | None:
+    """``await work()``, cancelled the moment ``stop`` is set (then ``None``, and not started at all if it was set
+    already): for reads before the first update, such as listing the targets, which a Ctrl-C ends at once.
+
+    An exception ``work`` raises comes out as itself, not wrapped in an exception group.
+    """
+    if stop.is_set():
+        return None
+    result: T | None = None
+    error: Exception | None = None
+
+    async def cancel_on_stop(scope: anyio.CancelScope) -> None:
+        await stop.wait()
+        scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(cancel_on_stop, group.cancel_scope)
+        try:
+            result = await work()
+        except Exception as exc:  # noqa: BLE001 -- re-raised below, outside the task group, so not wrapped in a group
+            error = exc
+        group.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    return None if stop.is_set() else result
 
 
 async def _watch_interrupts(stop: anyio.Event, abort: anyio.Event) -> None:

@@ -369,7 +369,15 @@ async def run(
 
 
 def _handler(args: argparse.Namespace) -> int:
-    result: int = anyio.run(run, args)
+    try:
+        result: int = anyio.run(run, args)
+    except KeyboardInterrupt:
+        # asyncio cancelled the command at the first Ctrl-C, the request in flight with it: a listing asks for no
+        # further page. Say what stopped (the last net in ``cli.main`` only says "interrupted").
+        if args.action != "list":
+            raise
+        print("aiodataops services: interrupted; the listing stopped", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     return result
 
 

@@ -14,7 +14,11 @@ Shape of one run::
 - Failure budget: once exceeded, the feeder stops, workers start nothing new (a target already in the buffer is
   reported skipped), in-flight services settle, and the rest of the targets are read and reported skipped.
 - Batches: the feeder (``_feeder``) sends one batch, waits until each of its services ended, bakes, sends the next.
-- ``stop`` (the first Ctrl-C) works like an exceeded budget, except that the rest is reported ``not_started``.
+- ``stop`` (the first Ctrl-C) works like an exceeded budget, except that the rest is reported ``not_started``; it
+  also stops the service list a selector pages through (no page is asked for after it).
+- A journal that cannot be written (disk full) halts the run with ``StopReason.ERROR`` and ``error_kind``
+  ``"journal"``: the target whose ``intent`` failed is ``not_started`` (its PUT is never sent), what is in flight
+  settles, and ``fleet resume`` continues from what the journal holds.
   ``abort`` (the second) cancels the in-flight work too: accepted services are reported ``skipped`` with an
   ``aborted`` error, and a resume from the journal follows them.
 
@@ -33,6 +37,7 @@ import anyio
 import anyio.abc
 import attrs
 
+from aiodataops._plural import plural
 from aiodataops._protocols import FleetClient
 from aiodataops.fleet._budget import FailureBudget
 from aiodataops.fleet._events import (
@@ -46,6 +51,7 @@ from aiodataops.fleet._events import (
     TargetEnded,
 )
 from aiodataops.fleet._feeder import Batch, Feeder
+from aiodataops.fleet._journal import JournalError, JournalWriteError
 from aiodataops.fleet._learned_polling import LearnedPollPolicy, SettleTimes
 from aiodataops.fleet._options import Options
 from aiodataops.fleet._outcomes import error_info, outcome_of
@@ -64,7 +70,7 @@ from aiodataops.fleet._target import Attempt, Target, Work
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Awaitable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
@@ -75,9 +81,12 @@ if TYPE_CHECKING:
     from aiodataops.fleet._source import Source
 
 # ``FleetClient``, ``error_info`` and ``outcome_of`` are kept importable from here, where they used to live.
-__all__ = ["FleetClient", "Options", "error_info", "outcome_of", "run_fleet"]
+__all__ = ["JOURNAL_ERROR_KIND", "FleetClient", "Options", "error_info", "outcome_of", "run_fleet"]
 
 log = logging.getLogger("aiodataops.fleet")
+
+#: ``FleetReport.error_kind`` of a run halted because its journal could not be written (``StopReason.ERROR``).
+JOURNAL_ERROR_KIND = "journal"
 
 
 async def run_fleet(
@@ -93,6 +102,7 @@ async def run_fleet(
     not_before: Mapping[str, dt.datetime] | None = None,
     gate: Gate | None = None,
     gate_timeout: float = 300.0,
+    stop_listing: Callable[[], None] | None = None,
 ) -> FleetReport:
     """Run a fleet update (or dry run) to its end and return the report; see the module docstring.
 
@@ -100,8 +110,11 @@ async def run_fleet(
     prove itself newer before it can call the service ``unchanged`` (``_target``). ``gate``: called with each canary
     batch's report once it settled (and baked), before the next starts; false, an error or ``gate_timeout`` seconds
     passing stops the run as an exceeded budget does (the rest ``skipped``, ``StopReason.GATE``; ``_feeder``).
+    ``stop_listing``: stops the service list ``source`` pages through (``StoppableListings.stop_fetching``); called
+    when ``stop`` or ``abort`` is set, so that no page is asked for after a Ctrl-C.
     """
     run = _Run(client, source, options, journal, resumed)
+    run.stop_listing = stop_listing
     run.not_before = not_before or {}
     run.gate, run.gate_timeout = gate, gate_timeout
     return await run.main(on_event, stop, abort)
@@ -145,6 +158,8 @@ class _Run:
         self.gate: Gate | None = None
         self.gate_timeout = 300.0
         self.gate_failure: str | None = None
+        self.stop_listing: Callable[[], None] | None = None
+        self.not_started_why: str | None = None
         self._seq = 0
         self._events: MemoryObjectSendStream[Awaitable[None]] | None = None
         self._on_event: EventCallback | None = None
@@ -187,6 +202,9 @@ class _Run:
 
     def halt(self, reason: StopReason, *, force: bool = False) -> None:
         """Start nothing new from now on (the first reason is the one reported, unless ``force``: an abort)."""
+        if reason in (StopReason.INTERRUPTED, StopReason.ABORTED) and self.stop_listing is not None:
+            # A Ctrl-C stops the listing too, at once: the targets already listed are reported, no page is read.
+            self.stop_listing()
         if self.halted is None or (force and self.halted is not reason):
             self.halted = reason
             self.halt_event.set()
@@ -212,16 +230,30 @@ class _Run:
             group.cancel_scope.cancel()
         return self.halted is None
 
+    def journal_failed(self, error: JournalError) -> None:
+        """The journal took a record no more (disk full, I/O error): halt as a run error, the first such error being
+        the run's. Nothing new starts (a PUT needs its intent on disk first), what is in flight settles, and the
+        report's ``error`` names the journal and the cause; ``fleet resume`` continues once the cause is fixed."""
+        if self.error is None:
+            log.info("%s", error)  # the report carries it (the command prints it once); a disk's fault, not a bug
+            self.error = str(error)
+            self.error_kind = JOURNAL_ERROR_KIND
+            # Each target not started says why in short; the run's error says how to go on.
+            self.not_started_why = error.problem if isinstance(error, JournalWriteError) else str(error)
+        self.halt(StopReason.ERROR)
+
     def not_started_outcome(self) -> tuple[Outcome, ErrorInfo]:
         if self.halted is StopReason.BUDGET_EXCEEDED:
             limit = self.budget.limit
+            assert limit is not None  # a budget is exceeded only when it has a limit
             return Outcome.SKIPPED, ErrorInfo(
-                ErrorKind.BUDGET_EXCEEDED, f"not started: more than {limit} targets failed"
+                ErrorKind.BUDGET_EXCEEDED, f"not started: more than {plural(limit, 'target')} failed"
             )
         if self.halted is StopReason.GATE:
             return Outcome.SKIPPED, ErrorInfo(ErrorKind.GATE, f"not started: {self.gate_failure}")
         if self.halted is StopReason.ERROR:
-            return Outcome.NOT_STARTED, ErrorInfo(ErrorKind.RUN_ERROR, f"not started: {self.error}")
+            why = self.not_started_why or self.error
+            return Outcome.NOT_STARTED, ErrorInfo(ErrorKind.RUN_ERROR, f"not started: {why}")
         return Outcome.NOT_STARTED, ErrorInfo(str(self.halted or "stopped"), "not started: the run was stopped")
 
     async def finish(self, work: Work, item: ItemReport) -> None:
@@ -230,7 +262,11 @@ class _Run:
         if item.outcome is Outcome.SUCCEEDED and not item.resumed:
             self.settles.add(item.settle_seconds)
         if self.journal is not None:
-            await self.journal.ended(item)
+            try:
+                await self.journal.ended(item)
+            except JournalError as exc:
+                # The line stays in the report; a resume follows the service again from its ``accepted`` record.
+                self.journal_failed(exc)
         exceeded = item.outcome in FAILURE_OUTCOMES and self.budget.record_failure()
         self.emit(TargetEnded(item))
         if exceeded:
@@ -263,7 +299,7 @@ class _Run:
         started = self.clock.now()
         self._on_event = on_event
         # Before the task group: an error here (the service list refused) reaches the caller unwrapped.
-        await self._prepare()
+        await self._prepare(stop)
         send_events, receive_events = anyio.create_memory_object_stream[Any](math.inf)
         self._events = send_events
         # Every stream end is closed on the way out, cancelled or not: a run cancelled before a task that would
@@ -297,14 +333,14 @@ class _Run:
                 send_events.close()
         return report
 
-    async def _prepare(self) -> None:
+    async def _prepare(self, stop: anyio.Event | None) -> None:
         """Count the fleet when a percentage needs it, and set the failure budget (carrying a journal's)."""
         options = self.options
         needs_total = (options.batches is not None and options.batches.needs_total and not options.dry_run) or (
             options.max_failures is not None and options.max_failures.percent
         )
         if needs_total:
-            await self.source.count()
+            await self._count(stop)
         if options.max_failures is not None and not options.dry_run:
             self.budget.limit = options.max_failures.of(self.source.total)
         if self.resumed is not None:
@@ -313,6 +349,31 @@ class _Run:
                     self.budget.failures += 1
             if self.budget.exceeded:
                 self.halt(StopReason.BUDGET_EXCEEDED)
+
+    async def _count(self, stop: anyio.Event | None) -> None:
+        """``source.count()``, its listing stopped by ``stop`` (a Ctrl-C while counting asks for no further page; the
+        run halts once it started, ``_work_with``)."""
+        stop_listing = self.stop_listing
+        if stop is None or stop_listing is None:
+            await self.source.count()
+            return
+
+        async def cut_listing() -> None:
+            await stop.wait()
+            stop_listing()
+
+        if stop.is_set():
+            stop_listing()
+        error: Exception | None = None
+        async with anyio.create_task_group() as watcher:
+            watcher.start_soon(cut_listing)
+            try:
+                await self.source.count()
+            except Exception as exc:  # noqa: BLE001 -- re-raised below, outside the task group, so not wrapped
+                error = exc
+            watcher.cancel_scope.cancel()
+        if error is not None:
+            raise error
 
     def _worker_count(self) -> int:
         """``concurrency`` (or what the adaptive pace wants now), but never more than there are targets, when known."""
@@ -343,6 +404,9 @@ class _Run:
         leftover: MemoryObjectReceiveStream[Work],
     ) -> None:
         work_scope = anyio.CancelScope()
+        if stop is not None and stop.is_set():
+            # Stopped already (a Ctrl-C while the targets were counted): now, before the feeder asks for a page.
+            self.halt(StopReason.INTERRUPTED)
         async with anyio.create_task_group() as watchers:
             if stop is not None:
                 watchers.start_soon(self._watch, stop, StopReason.INTERRUPTED, None)

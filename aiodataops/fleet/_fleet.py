@@ -12,6 +12,7 @@ import attrs
 
 from aiodataops._errors import ConfigurationError
 from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY
+from aiodataops._paging import StoppableListings
 from aiodataops.fleet._batches import Batches, parse_batches
 from aiodataops.fleet._budget import parse_max_failures
 from aiodataops.fleet._engine import FleetClient, Options, run_fleet
@@ -152,8 +153,11 @@ class Fleet:
         update was accepted (default: the client's poll policy deadline), which also bounds how long a throttled PUT is
         sent again. ``dry_run``: read each target and report
         the changes (``ItemReport.diff``), send no PUT. ``journal``: a JSONL file making the run resumable; a new
-        run needs a new (or empty) file, ``resume=True`` continues the run it holds. ``stop``: when set, no new
-        service starts and the rest settle; ``abort``: when set, stop following what is in flight too.
+        run needs a new (or empty) file, ``resume=True`` continues the run it holds; if it cannot be written during
+        the run (a full disk), the run halts (``stopped`` is ``StopReason.ERROR``, ``error_kind`` ``"journal"``, the
+        target whose intent failed not started, its PUT not sent) and a resume continues it. ``stop``: when set, no
+        new service starts, a selector's service list asks for no further page (the one in flight is cancelled),
+        and the rest settle; ``abort``: when set, stop following what is in flight too.
         ``put_retries``: how often a PUT is sent again after a 409 (service busy), a 5xx or no answer; before
         sending again, the service is read, and an update already in place is not resent. A 429 does not count: it
         is sent again after the wait it asks for, until the service's ``timeout`` would pass.
@@ -214,7 +218,8 @@ class Fleet:
         sent again; the rest start. A run of plain pairs recorded no plan: pass the same ``targets`` again.
         ``state``: the journal as ``read_journal`` returned it, if the caller read it already (it is read again
         only if the file changed since). The journal is locked for the whole run: a second run of the same journal
-        raises ``JournalInUseError``; if it cannot be written during the run, ``JournalWriteError`` (resumable).
+        raises ``JournalInUseError``. If it cannot be written during the run (disk full), the run halts: the report says
+        ``stopped`` ``error`` with ``error_kind`` ``"journal"`` and the cause, and a later resume continues it.
         """
         unknown = set(overrides) - set(_OPTION_NAMES)
         if unknown:
@@ -308,7 +313,9 @@ class Fleet:
         gate_timeout: float = 300.0,
     ) -> FleetReport:
         """Open (or take over) the journal, then run."""
-        source = Source(targets, self._client.services.list)
+        # A Ctrl-C stops the service list a selector pages through at once, not only the updates (issue 16).
+        listings = StoppableListings(self._client.services.list)
+        source = Source(targets, listings.list)
         plan = targets if isinstance(targets, Plan) else None
         if journal is None:
             if resume:
@@ -323,6 +330,7 @@ class Fleet:
                 not_before=not_before,
                 gate=gate,
                 gate_timeout=gate_timeout,
+                stop_listing=listings.stop_fetching,
             )
         if options.dry_run:
             raise ConfigurationError("journal: a dry run changes nothing, so it keeps no journal")
@@ -341,13 +349,14 @@ class Fleet:
                     not_before=not_before,
                     gate=gate,
                     gate_timeout=gate_timeout,
+                    stop_listing=listings.stop_fetching,
                 )
             except BaseExceptionGroup as group:
                 failure = _journal_failure(group)
                 if failure is None:
                     raise
-                # The journal took no more records (disk full, I/O error), so the engine's workers stopped: one
-                # clear, resumable error rather than a group of tracebacks.
+                # The engine turns a journal write error into a halted run; should one escape it all the same (a
+                # bug), one clear, resumable error rather than a group of tracebacks.
                 raise failure from group
 
     async def _open_journal(

@@ -85,7 +85,13 @@ class JournalWriteError(JournalError):
 
     The record that failed, and any after it, are not on disk: an ``intent`` that raised this was not recorded, so
     its PUT must not be sent. What was written before stays valid (a torn last line is cut away on resume).
+    ``problem`` is the first part of the message alone (``run.jsonl: cannot write the journal (No space left on
+    device)``), for a report line.
     """
+
+    def __init__(self, message: str, *, problem: str) -> None:
+        self.problem = problem
+        super().__init__(message)
 
 
 @attrs.frozen
@@ -417,9 +423,11 @@ class Journal:
     def _write_error(self) -> JournalWriteError:
         assert self._failure is not None
         reason = self._failure.strerror or str(self._failure) or type(self._failure).__name__
+        problem = f"{self.path}: cannot write the journal ({reason})"
         return JournalWriteError(
-            f"{self.path}: cannot write the journal ({reason}); the run stops here, and what the journal holds "
-            f"stays valid: once the cause is fixed, continue with `aiodataops fleet resume {self.path}`"
+            f"{problem}; the run stops here, and what the journal holds stays valid: once the cause is fixed, "
+            f"continue with `aiodataops fleet resume {self.path}`",
+            problem=problem,
         )
 
 

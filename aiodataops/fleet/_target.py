@@ -55,6 +55,7 @@ from aiodataops._models import Service, ServiceUpdate
 from aiodataops._waiting import StateEvent, WaitEndedError, WaitToken, resume_wait
 from aiodataops.fleet._diff import before_image, diff
 from aiodataops.fleet._events import TargetAccepted, TargetStarted, TargetStateChanged
+from aiodataops.fleet._journal import JournalError
 from aiodataops.fleet._outcomes import error_info, outcome_of
 from aiodataops.fleet._report import ErrorInfo, ItemReport, Outcome
 
@@ -106,7 +107,8 @@ def look_policy(policy: PollPolicy) -> PollPolicy:
 
 
 class HaltedBeforeSendingError(Exception):
-    """The run halted while a throttled PUT waited to be sent again: the target ends as not started."""
+    """The PUT is not sent (the run halted while a throttled PUT waited to be sent again, or its intent could not
+    be written to the journal): the target ends as not started."""
 
 
 class Target:
@@ -233,10 +235,21 @@ class Target:
                 return current
         if accepted is None:
             if journal is not None:
-                await journal.intent(work.service_id, work.update, before=before)
+                try:
+                    await journal.intent(work.service_id, work.update, before=before)
+                except JournalError as exc:
+                    # An intent must be durable before its PUT: this one is not, so its PUT is not sent, and the
+                    # run halts (``_Run.journal_failed``); a resume starts the target.
+                    self.run.journal_failed(exc)
+                    raise HaltedBeforeSendingError from exc
             accepted = await self._put(work.update)
         if journal is not None:
-            await journal.accepted(WaitToken.for_accepted(accepted, policy=self.policy))
+            try:
+                await journal.accepted(WaitToken.for_accepted(accepted, policy=self.policy))
+            except JournalError as exc:
+                # Accepted all the same: follow it to its end. Its intent is on disk, so a resume reads the service
+                # before sending anything (mode ``recover``) and finds the update in place.
+                self.run.journal_failed(exc)
         attempt.accepted_at = self.clock.now()
         attempt.last_state = accepted.state
         if self.run.listening:

@@ -52,7 +52,7 @@ with DAG(
         # A settled service shows its workload; an accepted one (wait=False) may not: the documented 202 answers
         # service_workload as "".
         replicas = (service.get("service_workload") or {}).get("worker", {}).get("replica", "?")
-        print(f"running the nightly job on {service['data_ops_service_name']} with {replicas} workers")
+        print(f"running the nightly job on {service['data_ops_service_name']} with workers: {replicas}")
         return str(replicas)
 
     scale_down = DataOpsServiceUpdateOperator(
