@@ -16,6 +16,7 @@ import attrs
 from aiohttp.http_exceptions import ContentEncodingError
 
 from aiodataops._errors import ConnectError, RequestTimeoutError, ResponseShapeError, TransportError
+from aiodataops._plural import plural
 from aiodataops._proxy import Proxy
 from aiodataops._retry import RetryPolicy, parse_retry_after
 from aiodataops._timeouts import Timeouts
@@ -144,7 +145,7 @@ def classify(  # noqa: PLR0911 -- one return per failure kind
         )
     if isinstance(exc, aiohttp.TooManyRedirects):
         return Failure(
-            TransportError(f"more than {setup.max_redirects} redirects", method=method, url=url),
+            TransportError(f"more than {plural(setup.max_redirects, 'redirect')}", method=method, url=url),
             never_sent=False,
             timeout=False,
             retryable=False,

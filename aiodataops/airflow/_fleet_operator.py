@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
+from aiodataops._plural import plural
 from aiodataops.airflow._hook import DEFAULT_CONN_ID, DataOpsHook
 from aiodataops.airflow._sync import run_sync
 from aiodataops.fleet import (
@@ -127,7 +128,7 @@ class DataOpsFleetUpdateOperator(BaseOperator):
                 f"{i.data_ops_service_id}: {i.error.message if i.error else i.outcome}" for i in failed[:5]
             )
             more = f" (and {len(failed) - 5} more)" if len(failed) > 5 else ""  # noqa: PLR2004 -- five shown
-            reason = report.error or f"{len(failed)} of {report.total} services did not succeed"
+            reason = report.error or f"{len(failed)} of {plural(report.total, 'service')} did not succeed"
             raise AirflowException(f"fleet update: {reason}" + (f": {shown}{more}" if shown else ""))
         return data
 

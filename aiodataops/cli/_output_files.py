@@ -16,14 +16,34 @@ __all__ = ["unwritable", "write_report"]
 
 
 def write_report(report: FleetReport, path: str) -> None:
-    """Write the JSON report to ``path``, created mode 0600 (it lists the fleet's ids and states)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    """Write the JSON report to ``path``, created mode 0600 (it lists the fleet's ids and states), whole or not at all.
+
+    A regular file is written beside ``path`` and renamed over it, so that a disk filling up mid-write leaves the old
+    file (or none), never a truncated report that reads as a short run. Anything else (``/dev/stdout``, a FIFO) is
+    written in place: it cannot be renamed over, and it keeps nothing to truncate.
+    """
+    data = report.to_json(indent=True) + b"\n"
+    target = Path(path)
+    if target.exists() and not target.is_file():
+        # Neither chmod nor fsync: the device or pipe is not ours to change, and fsync refuses most of them.
+        with target.open("wb") as f:
+            f.write(data)
+        return
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb", closefd=False) as f:
-            f.write(report.to_json(indent=True) + b"\n")
-    finally:
-        os.close(fd)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # O_CREAT's mode passes through the umask; the report is private whatever it is
+            with os.fdopen(fd, "wb", closefd=False) as f:
+                f.write(data)
+                f.flush()
+                os.fsync(fd)  # on disk before the rename, so that a crash cannot leave an empty report in its place
+        finally:
+            os.close(fd)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def unwritable(outputs: Iterable[tuple[str, str | None]]) -> str | None:
