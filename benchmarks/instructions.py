@@ -36,9 +36,15 @@ SCENARIOS = ("raw", "sdk-wait", "sdk")
 POLLS = (6, 21, 50)
 
 
-def _instructions(emu: run.EmulatorProcess, variant: str, services: int, out_dir: Path) -> tuple[int, int, int]:
-    """Run one variant under callgrind; return (instructions, requests, GETs) of that run."""
-    out = out_dir / f"callgrind.{variant}.{services}"
+def _instructions(
+    emu: run.EmulatorProcess, variant: str, services: int, out_dir: Path, run_name: str
+) -> tuple[int, int, int]:
+    """Run one variant under callgrind; return (instructions, requests, GETs) of that run.
+
+    Each run sets its own description (``run_name`` in the tag): ``fleet.apply`` reads first and sends nothing
+    to a service that already holds the update, so a run repeating the previous one's tag would send no PUT.
+    """
+    out = out_dir / f"callgrind.{variant}.{run_name}"
     if variant in LADDER:
         target = [str(HERE / "ablation.py"), "--child", variant]
     else:
@@ -50,7 +56,7 @@ def _instructions(emu: run.EmulatorProcess, variant: str, services: int, out_dir
             "0.005,1,0.005,0.005",
             "--fixed",
             "--tag",
-            f"instructions-{variant}-{services}",
+            f"instructions-{variant}-{run_name}",
         ]
     args = [
         "valgrind",
@@ -91,10 +97,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, run.EmulatorProcess(services=n2, update=0.0) as emu:
         for variant in dict.fromkeys(["raw", *args.variants]):
             emu.control("/config", {"update_duration": [0.0, 0.0]})
-            ir1, _, _ = _instructions(emu, variant, n1, Path(tmp))
-            ir2, _, gets2 = _instructions(emu, variant, n2, Path(tmp))
+            ir1, _, _ = _instructions(emu, variant, n1, Path(tmp), "n1")
+            ir2, _, gets2 = _instructions(emu, variant, n2, Path(tmp), "n2")
             emu.control("/config", {"update_duration": [args.settle, args.settle]})
-            ir3, _, gets3 = _instructions(emu, variant, n2, Path(tmp))
+            ir3, _, gets3 = _instructions(emu, variant, n2, Path(tmp), "settle")
             per_service = (ir2 - ir1) / (n2 - n1)
             per_poll = (ir3 - ir2) / max(1, gets3 - gets2)
             rows[variant] = (per_service, per_poll, gets3 / n2)
