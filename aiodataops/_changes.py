@@ -8,6 +8,7 @@ and by the fleet (``fleet._diff``: dry runs, and whether a PUT whose answer was 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -43,7 +44,7 @@ def not_visible(current: Any, update: Any) -> str | None:
 
     Fields the resource's model does not declare (the server cannot show them) and secrets are not compared.
     """
-    declared = {a.name for a in attrs.fields(type(current))} if attrs.has(type(current)) else set()
+    declared = _declared(type(current))
     missing = [
         d
         for d in differences(current, update)
@@ -53,6 +54,12 @@ def not_visible(current: Any, update: Any) -> str | None:
         return None
     shown = ", ".join(f"{d.field} is {d.current!r}, not {d.desired!r}" for d in missing[:3])
     return shown + (f" (and {len(missing) - 3} more)" if len(missing) > 3 else "")  # noqa: PLR2004 -- a few
+
+
+@functools.cache
+def _declared(cls: type) -> frozenset[str]:
+    """The field names a model declares (none for anything else); asked once per settled read, so kept."""
+    return frozenset(a.name for a in attrs.fields(cls)) if attrs.has(cls) else frozenset()
 
 
 def _wire_value(value: Any) -> Any:
