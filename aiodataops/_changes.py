@@ -8,7 +8,6 @@ and by the fleet (``fleet._diff``: dry runs, and whether a PUT whose answer was 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -56,10 +55,16 @@ def not_visible(current: Any, update: Any) -> str | None:
     return shown + (f" (and {len(missing) - 3} more)" if len(missing) > 3 else "")  # noqa: PLR2004 -- a few
 
 
-@functools.cache
+#: Each model's field names, asked once per settled read of an update, so kept (a handful of classes).
+_DECLARED: dict[type, frozenset[str]] = {}
+
+
 def _declared(cls: type) -> frozenset[str]:
-    """The field names a model declares (none for anything else); asked once per settled read, so kept."""
-    return frozenset(a.name for a in attrs.fields(cls)) if attrs.has(cls) else frozenset()
+    """The field names a model declares (none for anything else)."""
+    names = _DECLARED.get(cls)
+    if names is None:
+        names = _DECLARED[cls] = frozenset(a.name for a in attrs.fields(cls)) if attrs.has(cls) else frozenset()
+    return names
 
 
 def _wire_value(value: Any) -> Any:
