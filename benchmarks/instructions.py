@@ -33,6 +33,9 @@ import run  # noqa: E402 -- the harness, found through the path set just above
 
 LADDER = ("+timeouts", "+middleware", "+models", "transport")
 SCENARIOS = ("raw", "sdk-wait", "sdk")
+#: Not run by default: the command end to end (``_worker.py --scenario cli``), for issue 13's "command over
+#: fleet.apply" figure.
+EXTRA_SCENARIOS = ("cli",)
 POLLS = (6, 21, 50)
 
 
@@ -85,7 +88,7 @@ def _instructions(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variants", nargs="+", choices=(*SCENARIOS, *LADDER), default=list(SCENARIOS))
+    parser.add_argument("--variants", nargs="+", choices=(*SCENARIOS, *EXTRA_SCENARIOS, *LADDER), default=list(SCENARIOS))
     parser.add_argument("--settle", type=float, default=0.3, help="settle seconds of the several-polls run")
     parser.add_argument("--services", type=int, nargs=2, default=(50, 250), metavar=("N1", "N2"))
     args = parser.parse_args()
