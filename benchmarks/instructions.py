@@ -88,7 +88,8 @@ def _instructions(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variants", nargs="+", choices=(*SCENARIOS, *EXTRA_SCENARIOS, *LADDER), default=list(SCENARIOS))
+    choices = (*SCENARIOS, *EXTRA_SCENARIOS, *LADDER)
+    parser.add_argument("--variants", nargs="+", choices=choices, default=list(SCENARIOS))
     parser.add_argument("--settle", type=float, default=0.3, help="settle seconds of the several-polls run")
     parser.add_argument("--services", type=int, nargs=2, default=(50, 250), metavar=("N1", "N2"))
     args = parser.parse_args()
