@@ -857,7 +857,7 @@ def targets_table(t: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", dest="mode", action="store_const", const="quick", help="about 4-5 minutes (default)")
+    group.add_argument("--quick", dest="mode", action="store_const", const="quick", help="fewer points (default)")
     group.add_argument("--full", dest="mode", action="store_const", const="full", help="bigger fleets, more points")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--repeats", type=int, help="override the overhead section's repeats")
