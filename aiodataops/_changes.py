@@ -43,7 +43,7 @@ def not_visible(current: Any, update: Any) -> str | None:
 
     Fields the resource's model does not declare (the server cannot show them) and secrets are not compared.
     """
-    declared = {a.name for a in attrs.fields(type(current))} if attrs.has(type(current)) else set()
+    declared = _declared(type(current))
     missing = [
         d
         for d in differences(current, update)
@@ -53,6 +53,18 @@ def not_visible(current: Any, update: Any) -> str | None:
         return None
     shown = ", ".join(f"{d.field} is {d.current!r}, not {d.desired!r}" for d in missing[:3])
     return shown + (f" (and {len(missing) - 3} more)" if len(missing) > 3 else "")  # noqa: PLR2004 -- a few
+
+
+#: Each model's field names, asked once per settled read of an update, so kept (a handful of classes).
+_DECLARED: dict[type, frozenset[str]] = {}
+
+
+def _declared(cls: type) -> frozenset[str]:
+    """The field names a model declares (none for anything else)."""
+    names = _DECLARED.get(cls)
+    if names is None:
+        names = _DECLARED[cls] = frozenset(a.name for a in attrs.fields(cls)) if attrs.has(cls) else frozenset()
+    return names
 
 
 def _wire_value(value: Any) -> Any:

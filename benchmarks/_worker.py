@@ -1,11 +1,11 @@
 """One benchmark point in a fresh process: update N services and poll each until RUNNING, then print JSON.
 
-``python benchmarks/_worker.py --scenario raw|sync|sdk|sdk-wait|capacity --base-url URL --control-url URL
+``python benchmarks/_worker.py --scenario raw|sync|sdk|sdk-wait|cli|capacity --base-url URL --control-url URL
 --services N --concurrency C [--policy FIRST,GROWTH,MAX,MIN] [--tag TEXT] [--detect]`` (``--policy`` defaults to
 the SDK's own ``PollPolicy()`` scaled by 1/10).
 
-Every scenario does the same work against the same emulator: one PUT (``{"description": TAG}``) per service, then
-GETs with the same backoff until a read at least as new as the 202 says RUNNING.
+Every scenario does the same work against the same emulator: a GET and one PUT (``{"description": TAG}``) per
+service, then GETs with the same backoff until a read at least as new as the 202 says RUNNING.
 
 - ``raw``: hand-written aiohttp, signed with ``aiodataops._signing``, an ``asyncio.Semaphore`` and a ``gather``
   (one task per service): the client-side limit.
@@ -14,7 +14,14 @@ GETs with the same backoff until a read at least as new as the 202 says RUNNING.
 - ``sdk``: ``DataOpsClient`` + ``client.fleet.apply(pairs, concurrency=C)``.
 - ``sdk-wait``: ``DataOpsClient`` + ``client.services.update_and_wait`` under a semaphore and a gather, shaped like
   ``raw``: the client and waiting layers without the fleet engine.
+- ``cli``: the ``aiodataops fleet apply`` command, run in this process through ``aiodataops.cli.main`` (a JSON
+  plan of the ids, ``--yes``, a journal, plain progress lines to standard error): plan parsing, the journal,
+  progress and the summary included.
 - ``capacity``: GET services as fast as C connections allow for ``--seconds``: the emulator's capacity.
+
+``raw`` and ``sync`` read each service before its PUT, as ``fleet.apply`` converges (``sdk-wait`` does not: it is
+compared per request). ``--auto`` runs ``sdk`` and ``cli`` with ``concurrency="auto"``; ``--journal`` gives
+``sdk`` a journal.
 
 The credentials come from ``BENCH_ACCESS_KEY`` / ``BENCH_SECRET_KEY`` (the emulator's throwaway test pair).
 The JSON holds wall and CPU seconds of the measured part only (imports and the id fetch are outside), the peak
@@ -32,6 +39,7 @@ import os
 import random
 import resource
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -140,6 +148,14 @@ async def run_raw(
             nonlocal polls
             url = f"{base}/v1/data-ops-services/{sid}"
             async with semaphore:
+                # Read first, as fleet.apply converges: a service that already holds the update is not sent it.
+                async with session.get(url, headers=signed_headers("GET", url, now_ms(), creds)) as response:
+                    raw = await response.read()
+                    if response.status != 200:
+                        failures.append(f"GET {response.status}")
+                        return
+                if orjson.loads(raw).get("description") == args.tag:
+                    return
                 headers = signed_headers("PUT", url, now_ms(), creds)
                 headers["Content-Type"] = "application/json"
                 async with session.put(url, data=body, headers=headers) as response:
@@ -210,6 +226,13 @@ def run_sync(
     def one(sid: str) -> None:
         rng = random.Random(f"{args.seed}-{sid}")
         url = f"{args.base_url}/v1/data-ops-services/{sid}"
+        status, raw = request("GET", url, None)
+        if status != 200:
+            with lock:
+                failures.append(f"GET {status}")
+            return
+        if json.loads(raw).get("description") == args.tag:
+            return
         status, raw = request("PUT", url, body)
         if status != 202:
             with lock:
@@ -267,11 +290,16 @@ async def run_sdk(
         if isinstance(event, TargetEnded) and event.outcome is Outcome.SUCCEEDED:
             detected[event.service_id] = time.monotonic()
 
-    async with DataOpsClient(
-        endpoint=args.base_url, credentials=creds, concurrency=args.concurrency, poll=_sdk_policy(args)
-    ) as client:
+    # concurrency="auto": the connection pool sized as the command sizes it (``cli/_fleet.py``), the limit adaptive.
+    pool = max(32, args.max_concurrency) if args.auto else args.concurrency
+    policy = _sdk_policy(args)
+    async with DataOpsClient(endpoint=args.base_url, credentials=creds, concurrency=pool, poll=policy) as client:
         report = await client.fleet.apply(
-            [(sid, update) for sid in ids], concurrency=args.concurrency, on_event=on_event if args.detect else None
+            [(sid, update) for sid in ids],
+            concurrency="auto" if args.auto else args.concurrency,
+            max_concurrency=args.max_concurrency,
+            journal=str(Path(args.workdir) / "run.jsonl") if args.journal else None,
+            on_event=on_event if args.detect else None,
         )
     failed = [item for item in report.items if item.outcome is not Outcome.SUCCEEDED]
     return {
@@ -307,6 +335,45 @@ async def run_sdk_wait(
 
         await asyncio.gather(*(one(sid) for sid in ids))
     return {"ok": len(ids) - len(failures), "failed": len(failures), "failures": failures[:5], "polls": None}
+
+
+def prepare_cli(ids: list[str], args: argparse.Namespace, creds: Credentials) -> list[str]:
+    """The command line of ``aiodataops fleet apply`` for these services, its plan written; set-up, not measured.
+
+    The command has no poll flag: its client is given the run's (scaled) poll policy through ``client_from_args``,
+    the one thing patched, so that it polls as the other scenarios do.
+    """
+    # Imported here, outside the measured part, as the other scenarios' imports are.
+    from aiodataops.cli import _fleet  # noqa: PLC0415 -- each scenario imports only what it uses
+
+    policy = _sdk_policy(args)
+    original = _fleet.client_from_args
+
+    def with_policy(parsed: argparse.Namespace, **options: Any) -> Any:
+        return original(parsed, poll=policy, **options)
+
+    _fleet.client_from_args = with_policy  # type: ignore[assignment]
+    work = Path(args.workdir)
+    plan = work / "plan.json"
+    plan.write_text(json.dumps({"update": {"description": args.tag}, "targets": ids}))
+    os.environ["SCP_ACCESS_KEY"] = creds.access_key
+    os.environ["SCP_SECRET_KEY"] = creds.secret_key
+    argv = ["fleet", "apply", str(plan), "--endpoint", args.base_url, "--yes", "--journal", str(work / "run.jsonl")]
+    argv += ["--max-concurrency", str(args.max_concurrency)]
+    argv += ["--concurrency", "auto" if args.auto else str(args.concurrency)]
+    return argv
+
+
+def run_cli(
+    ids: list[str], args: argparse.Namespace, _creds: Credentials, _detected: dict[str, float]
+) -> dict[str, Any]:
+    from aiodataops.cli import main as cli_main  # noqa: PLC0415 -- imported by prepare_cli already
+
+    status = cli_main(args.cli_argv)
+    # The summary went to stdout before this worker's JSON line, which run.py takes from the last line.
+    sys.stdout.flush()
+    failed = 0 if status == 0 else len(ids)
+    return {"ok": len(ids) - failed, "failed": failed, "failures": [f"exit {status}"] if failed else [], "polls": None}
 
 
 async def run_capacity(
@@ -346,7 +413,10 @@ SCENARIOS: dict[str, Any] = {
     "sdk": run_sdk,
     "sdk-wait": run_sdk_wait,
     "capacity": run_capacity,
+    "cli": run_cli,
 }
+#: Scenarios run without an event loop of the worker's own (the thread pool; the command, which runs its own).
+SYNC_SCENARIOS = frozenset({"sync", "cli"})
 
 
 def _fetch_ids(control_url: str, n: int) -> list[str]:
@@ -372,6 +442,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="capacity: how long to hammer")
     parser.add_argument("--detect", action="store_true", help="report each service's detection instant")
     parser.add_argument("--profile", default=None, help="write a pyinstrument HTML profile of the run here")
+    parser.add_argument("--auto", action="store_true", help="sdk, cli: concurrency auto (the adaptive limit)")
+    parser.add_argument("--max-concurrency", type=int, default=256, help="sdk, cli: the cap of concurrency auto")
+    parser.add_argument("--journal", action="store_true", help="sdk: keep a journal, as the command always does")
     args = parser.parse_args()
     if args.policy is None:
         from aiodataops._polling import PollPolicy  # noqa: PLC0415 -- only when no policy is given
@@ -382,6 +455,10 @@ def main() -> int:
     args.policy_obj = Policy(first, growth, top, floor, jitter=not args.fixed)
     creds = Credentials(os.environ["BENCH_ACCESS_KEY"], os.environ["BENCH_SECRET_KEY"])
     ids = _fetch_ids(args.control_url, args.services)
+    workdir = tempfile.TemporaryDirectory()
+    args.workdir = workdir.name
+    if args.scenario == "cli":
+        args.cli_argv = prepare_cli(ids, args, creds)
     detected: dict[str, float] = {}
     scenario = SCENARIOS[args.scenario]
 
@@ -395,10 +472,10 @@ def main() -> int:
     times0, cpu0, wall0 = os.times(), time.process_time(), time.perf_counter()
     if profiler:
         profiler.start()
-    if args.scenario == "sync":
+    if args.scenario in SYNC_SCENARIOS:
         sampler = ThreadSampler()
         sampler.start()
-        result = run_sync(ids, args, creds, detected)
+        result = SCENARIOS[args.scenario](ids, args, creds, detected)
         sampler.stop()
         peak_units = sampler.peak
     else:
@@ -426,6 +503,8 @@ def main() -> int:
         "cpu": cpu,
         "cpu_user": times1.user - times0.user,
         "cpu_sys": times1.system - times0.system,
+        # The whole process, start-up and imports included: what a user's shell would see the command cost.
+        "cpu_process": times1.user + times1.system,
         "rss_before_kb": rss_before,
         "rss_peak_kb": _peak_rss_kb(),
         "peak_tasks": peak_units,

@@ -33,12 +33,21 @@ import run  # noqa: E402 -- the harness, found through the path set just above
 
 LADDER = ("+timeouts", "+middleware", "+models", "transport")
 SCENARIOS = ("raw", "sdk-wait", "sdk")
+#: Not run by default: the command end to end (``_worker.py --scenario cli``), for issue 13's "command over
+#: fleet.apply" figure.
+EXTRA_SCENARIOS = ("cli",)
 POLLS = (6, 21, 50)
 
 
-def _instructions(emu: run.EmulatorProcess, variant: str, services: int, out_dir: Path) -> tuple[int, int, int]:
-    """Run one variant under callgrind; return (instructions, requests, GETs) of that run."""
-    out = out_dir / f"callgrind.{variant}.{services}"
+def _instructions(
+    emu: run.EmulatorProcess, variant: str, services: int, out_dir: Path, run_name: str
+) -> tuple[int, int, int]:
+    """Run one variant under callgrind; return (instructions, requests, GETs) of that run.
+
+    Each run sets its own description (``run_name`` in the tag): ``fleet.apply`` reads first and sends nothing
+    to a service that already holds the update, so a run repeating the previous one's tag would send no PUT.
+    """
+    out = out_dir / f"callgrind.{variant}.{run_name}"
     if variant in LADDER:
         target = [str(HERE / "ablation.py"), "--child", variant]
     else:
@@ -50,7 +59,7 @@ def _instructions(emu: run.EmulatorProcess, variant: str, services: int, out_dir
             "0.005,1,0.005,0.005",
             "--fixed",
             "--tag",
-            f"instructions-{variant}-{services}",
+            f"instructions-{variant}-{run_name}",
         ]
     args = [
         "valgrind",
@@ -79,7 +88,8 @@ def _instructions(emu: run.EmulatorProcess, variant: str, services: int, out_dir
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variants", nargs="+", choices=(*SCENARIOS, *LADDER), default=list(SCENARIOS))
+    choices = (*SCENARIOS, *EXTRA_SCENARIOS, *LADDER)
+    parser.add_argument("--variants", nargs="+", choices=choices, default=list(SCENARIOS))
     parser.add_argument("--settle", type=float, default=0.3, help="settle seconds of the several-polls run")
     parser.add_argument("--services", type=int, nargs=2, default=(50, 250), metavar=("N1", "N2"))
     args = parser.parse_args()
@@ -91,10 +101,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, run.EmulatorProcess(services=n2, update=0.0) as emu:
         for variant in dict.fromkeys(["raw", *args.variants]):
             emu.control("/config", {"update_duration": [0.0, 0.0]})
-            ir1, _, _ = _instructions(emu, variant, n1, Path(tmp))
-            ir2, _, gets2 = _instructions(emu, variant, n2, Path(tmp))
+            ir1, _, _ = _instructions(emu, variant, n1, Path(tmp), "n1")
+            ir2, _, gets2 = _instructions(emu, variant, n2, Path(tmp), "n2")
             emu.control("/config", {"update_duration": [args.settle, args.settle]})
-            ir3, _, gets3 = _instructions(emu, variant, n2, Path(tmp))
+            ir3, _, gets3 = _instructions(emu, variant, n2, Path(tmp), "settle")
             per_service = (ir2 - ir1) / (n2 - n1)
             per_poll = (ir3 - ir2) / max(1, gets3 - gets2)
             rows[variant] = (per_service, per_poll, gets3 / n2)

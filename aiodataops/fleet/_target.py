@@ -126,7 +126,8 @@ class Target:
         """Update (or dry-run) the target; every ``Exception`` becomes its outcome, never anybody else's."""
         attempt = self.attempt
         work = attempt.work
-        self.run.emit(TargetStarted(service_id=work.service_id, batch=work.batch, reattach=work.mode == "reattach"))
+        if self.run.listening:  # an event built per target costs even when nobody listens
+            self.run.emit(TargetStarted(service_id=work.service_id, batch=work.batch, reattach=work.mode == "reattach"))
         try:
             if self.run.options.dry_run:
                 return await self._dry_run()
@@ -227,7 +228,8 @@ class Target:
             accepted = await self._already_applied(work.update, None)
         else:
             current, trusted = await self._read_first()
-            before = before_image(current, work.update) if current is not None else None
+            # Only the journal's intent record carries it; it unstructures the whole service, so not without one.
+            before = before_image(current, work.update) if current is not None and journal is not None else None
             attempt.name = current.data_ops_service_name if current is not None else None
             if current is not None and trusted and not self.run.options.force and not diff(current, work.update):
                 self.unchanged = True
