@@ -8,12 +8,16 @@ the problem, instead of failing later with a ``ValueError`` from the URL builder
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 __all__ = ["ID_RULE", "id_problem"]
 
 #: The rule in one line, for messages.
 ID_RULE: Final = "no '/', spaces or control characters; not empty, '.' or '..'"
+#: ``\s`` on a str pattern is ``str.isspace`` per character (both use Py_UNICODE_ISSPACE), searched in C: a plan of
+#: thousands of ids is checked without a Python step per character.
+_SPACE: Final = re.compile(r"\s")
 
 
 def id_problem(text: str) -> str | None:
@@ -24,7 +28,7 @@ def id_problem(text: str) -> str | None:
         return f"{text!r} addresses another resource than the one named"
     if "/" in text:
         return f"{text!r} holds a '/'"
-    if any(c.isspace() for c in text):
+    if _SPACE.search(text):
         return f"{text!r} holds a space or another whitespace character"
     if not text.isprintable():
         return f"{text!r} holds a control character"

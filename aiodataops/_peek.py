@@ -26,7 +26,7 @@ D = TypeVar("D")
 class Peek(Generic[D]):
     """One poll's read: ``state`` and ``modified_dt`` checked, the rest kept as decoded JSON until ``full()``."""
 
-    __slots__ = ("_cls", "_data", "_raw", "modified_dt", "state")
+    __slots__ = ("_cls", "_data", "_full", "_raw", "modified_dt", "state")
 
     def __init__(
         self, state: str | None, modified_dt: dt.datetime | None, data: dict[str, Any], raw: bytes, cls: type[D]
@@ -36,10 +36,17 @@ class Peek(Generic[D]):
         self._data = data
         self._raw = raw
         self._cls = cls
+        self._full: D | None = None
 
     def full(self) -> D:
-        """The whole typed model (``ResponseShapeError`` naming the field if the body does not fit)."""
-        return structure(self._data, self._cls, raw=self._raw)
+        """The whole typed model (``ResponseShapeError`` naming the field if the body does not fit).
+
+        Built once: a settled read is checked for the update's fields and then handed back, and the models are
+        frozen, so both may share it.
+        """
+        if self._full is None:
+            self._full = structure(self._data, self._cls, raw=self._raw)
+        return self._full
 
     def __repr__(self) -> str:
         # Never the body: it may hold account_password.

@@ -36,6 +36,13 @@ def test_full_builds_the_model_and_names_a_misfit_elsewhere() -> None:
     assert peek(body(description="x"), b"", Service, "data_ops_service_id").full().description == "x"  # type: ignore[union-attr]
 
 
+def test_full_builds_the_model_once() -> None:
+    """full() builds the model on its first call and hands the same frozen model back after (no second structure)."""
+    read = peek(body(description="x"), b"", Service, "data_ops_service_id")
+    assert isinstance(read, Peek)
+    assert read.full() is read.full()
+
+
 @pytest.mark.parametrize(
     ("fields", "path"),
     [
