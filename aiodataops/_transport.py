@@ -203,7 +203,9 @@ class Transport:
         endpoint: str,
         credentials: Credentials,
         *,
-        concurrency: int = 32,
+        # As large as the adaptive limit's cap: the pool bounds that limit (past it requests would queue for a
+        # connection where the limiter cannot see them), and aiohttp opens connections only as requests need them.
+        concurrency: int = DEFAULT_MAX_CONCURRENCY,
         accept_language: str = "en-US",
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,

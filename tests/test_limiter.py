@@ -7,7 +7,7 @@ import pytest
 
 from aiodataops import DataOpsClient, ServiceUpdate
 from aiodataops._clock import VirtualClock
-from aiodataops._limiter import AdaptiveLimiter, Permit
+from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY, AdaptiveLimiter, Permit
 from aiodataops._polling import PollPolicy
 from aiodataops._retry import RetryPolicy
 from aiodataops.emulator import Emulator
@@ -173,3 +173,12 @@ async def test_one_limit_shared_by_puts_and_polls_halves_on_the_servers_429() ->
         assert limiter.throttled == emu.counters.total(status=429)
         assert limiter.cuts >= 1
         assert max(n for _, n in seen) <= limiter.peak_in_flight <= 64
+
+
+async def test_a_default_client_lets_auto_reach_max_concurrency() -> None:
+    """Without ``concurrency=``, the connection pool does not cap the adaptive limit below its default cap of 256."""
+    clock = VirtualClock()
+    async with Emulator(clock=clock) as emu, DataOpsClient(emu.base_url, emu.credentials, clock=clock) as client:
+        assert client.concurrency == DEFAULT_MAX_CONCURRENCY == 256
+        assert client.adaptive_limiter().max_limit == 256
+        assert client.adaptive_limiter(max_concurrency=300).max_limit == 256  # a larger cap still stops at the pool
