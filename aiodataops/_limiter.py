@@ -53,6 +53,17 @@ _LONG_WEIGHT: Final = 0.02
 _WARM_UP: Final = 20
 #: After a throttle, the share of the limit it cut that is regained by one per round trip, before one per second.
 _RECOVER: Final = 0.8
+#: Successes in the window before the goodput estimate is trusted (else a throttle cuts by ``backoff``).
+_MIN_SAMPLES: Final = 8
+#: A throttle always cuts at least this much (x0.9), even when the estimate is above the limit's level.
+_NEAR: Final = 0.9
+#: The longest pause a ``Retry-After`` imposes on new sends (a longer one is the throttled request's own wait).
+_MAX_PAUSE: Final = 1.0
+#: Slow start ends after this many round trips in use whose goodput did not grow by ``_GROWTH`` (BBR's full pipe).
+_FLAT_ROUNDS: Final = 3
+_GROWTH: Final = 1.25
+#: Then the limit is set to the best goodput seen times the lowest latency, times this (BBR's cwnd_gain is 2).
+_STARTUP_GAIN: Final = 1.25
 
 
 class Permit(NamedTuple):
@@ -77,6 +88,9 @@ class AdaptiveLimiter:
         latency_backoff: float = 0.8,
         latency_tolerance: float = 2.0,
         probe_interval: float = 1.0,
+        slow_start_growth: float = 0.5,
+        window: float = 1.0,
+        pause_on_retry_after: bool = True,
     ) -> None:
         if not 1 <= min_limit <= max_limit:
             raise ValueError(f"AdaptiveLimiter: expected 1 <= min_limit <= max_limit, got {min_limit}, {max_limit}")
@@ -90,6 +104,24 @@ class AdaptiveLimiter:
         self.latency_backoff = latency_backoff
         self.latency_tolerance = latency_tolerance
         self.probe_interval = probe_interval
+        self.slow_start_growth = slow_start_growth
+        self.window = window
+        self.pause_on_retry_after = pause_on_retry_after
+        # Successes of the last ``window`` seconds: (when each ended, its latency), for the goodput estimate.
+        self._recent: deque[tuple[float, float]] = deque()
+        self._recent_latency = 0.0  # the sum of the latencies in ``_recent``
+        self._first_sent: float | None = None
+        self._cut_at = -math.inf
+        self._paused_until = -math.inf
+        #: The last goodput estimate a throttle used (requests in flight that the server answered), or ``None``.
+        self.estimate: float | None = None
+        self.min_latency = math.inf
+        # Slow start's rounds: one ends when a request sent after it began is answered.
+        self._round_began = clock.now()
+        self._round_answers = 0
+        self._round_busy = False
+        self._best_goodput = 0.0
+        self._flat_rounds = 0
         self._stepped = clock.now()  # when the limit last grew in congestion avoidance, or was cut
         self._cut_from = 0.0  # the limit the last throttle cut (``_RECOVER`` of it is regained per round trip)
         self.in_flight = 0
@@ -156,29 +188,41 @@ class AdaptiveLimiter:
     # -- slots ------------------------------------------------------------------------------------------------
 
     async def acquire(self) -> Permit:
-        """Wait for a slot (first come, first served) and take it."""
+        """Wait for a slot (first come, first served) and take it; then for the end of a ``Retry-After`` pause."""
         self._account()
         if self.in_flight < self.current and not self._waiters:
-            return self._take()
-        event = anyio.Event()
-        self._waiters.append(event)
-        try:
-            await event.wait()
-        except BaseException:
-            self._account()
-            if event.is_set():  # handed a slot, then cancelled: give it on
+            self._take()
+        else:
+            event = anyio.Event()
+            self._waiters.append(event)
+            try:
+                await event.wait()
+            except BaseException:
+                self._account()
+                if event.is_set():  # handed a slot, then cancelled: give it on
+                    self.in_flight -= 1
+                    self._wake()
+                else:
+                    self._waiters.remove(event)
+                raise
+        # The pause holds the slot: what it delays is a send the limit already allowed, in the order given.
+        while (pause := self._paused_until - self._clock.now()) > 0:
+            try:
+                await self._clock.sleep(pause)
+            except BaseException:
+                self._account()
                 self.in_flight -= 1
                 self._wake()
-            else:
-                self._waiters.remove(event)
-            raise
-        return Permit(self._clock.now(), self.cuts, self.in_flight)
+                raise
+        now = self._clock.now()
+        if self._first_sent is None:
+            self._first_sent = now
+        return Permit(now, self.cuts, self.in_flight)
 
-    def _take(self) -> Permit:
+    def _take(self) -> None:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         self._busy = max(self._busy, self.in_flight)
-        return Permit(self._clock.now(), self.cuts, self.in_flight)
 
     def _wake(self) -> None:
         while self._waiters and self.in_flight < self.current:
@@ -193,7 +237,13 @@ class AdaptiveLimiter:
         """A request answered in time: grow (if the limit is in use), or cut if latency has risen for a while."""
         self._account()
         self.in_flight -= 1
-        latency = self._clock.now() - permit.started
+        now = self._clock.now()
+        latency = now - permit.started
+        if math.isfinite(latency) and latency >= 0:
+            self._recent.append((now, latency))
+            self._recent_latency += latency
+            self._forget(now)
+            self.min_latency = min(self.min_latency, latency)
         if self._latency_rose(latency) and permit.epoch == self.cuts:
             self.cuts += 1
             self._stepped = self._clock.now()
@@ -206,7 +256,14 @@ class AdaptiveLimiter:
         if busy * 2 < self.current:
             self._wake()
         elif self._slow_start:
-            self._set(self.limit + 1.0)
+            if self._pipe_full(permit, now):
+                # More in flight no longer buys more answers per second, only longer waits: what slow start was
+                # looking for, found before the server had to refuse anything (BBR's startup exit).
+                self._slow_start = False
+                self._stepped = now
+                self._set(min(self.limit, _STARTUP_GAIN * self._best_goodput * self.min_latency))
+            else:
+                self._set(self.limit + self.slow_start_growth)
         elif self.limit < _RECOVER * self._cut_from:
             # Below where the last throttle struck: back towards it by one per round trip (CUBIC's concave part).
             self._set(self.limit + 1.0 / max(self.limit, 1.0))
@@ -216,25 +273,85 @@ class AdaptiveLimiter:
         else:
             self._wake()
 
-    def throttled_by_server(self, permit: Permit) -> None:
-        """The server said "slow down" (429, 417, 503 with Retry-After): halve, once per round trip."""
+    def throttled_by_server(self, permit: Permit, retry_after: float | None = None) -> None:
+        """The server said "slow down" (429, 417, 503 with Retry-After): cut to what it answered, once per round trip.
+
+        ``retry_after`` (seconds) also pauses new sends that long, at most ``_MAX_PAUSE``.
+        """
         self._account()
         self.in_flight -= 1
         self.throttled += 1
         self._slow_start = False
-        if permit.epoch == self.cuts:
-            self.cuts += 1
-            self._stepped = self._clock.now()
+        now = self._clock.now()
+        if self.pause_on_retry_after and retry_after is not None and retry_after > 0:
+            self._paused_until = max(self._paused_until, now + min(retry_after, _MAX_PAUSE))
+        if permit.epoch != self.cuts:
+            self._wake()
+            return
+        self.cuts += 1
+        self._stepped = now
+        estimate = self.estimate = self._goodput_concurrency(now)
+        if estimate is None:
             self._cut_from = self.limit
             self._set(self.limit * self.backoff)
         else:
-            self._wake()
+            # The estimate is the level the server sustained: growth past it is one per second, not a fast regain.
+            self._cut_from = 0.0
+            self._set(min(estimate, self.limit * _NEAR))
+        self._cut_at = now
+
+    def _forget(self, now: float) -> None:
+        recent = self._recent
+        while recent and recent[0][0] < now - self.window:
+            self._recent_latency -= recent.popleft()[1]
+
+    def _goodput_concurrency(self, now: float) -> float | None:
+        """Requests in flight that the server answered, on average over the recent window (Little's law)."""
+        self._forget(now)
+        # Since the last cut when that is long enough to say something (a quarter window): before it, the server
+        # was answering a different load.
+        start = max(now - self.window, min(self._cut_at, now - self.window / 4), self._first_sent or now)
+        span = now - start
+        if span <= 0:
+            return None
+        count = 0
+        busy = 0.0
+        for ended, latency in reversed(self._recent):
+            if ended < start:
+                break
+            count += 1
+            busy += latency
+        if count < _MIN_SAMPLES:
+            return None
+        return busy / span
 
     def released(self, permit: Permit) -> None:  # noqa: ARG002 -- the same shape as the other outcomes
         """The attempt ended without a signal either way (an error, a cancellation): free the slot only."""
         self._account()
         self.in_flight -= 1
         self._wake()
+
+    def _pipe_full(self, permit: Permit, now: float) -> bool:
+        """Count slow start's rounds; True once goodput stopped growing for ``_FLAT_ROUNDS`` rounds in use."""
+        self._round_answers += 1
+        if self.waiting:
+            self._round_busy = True
+        if permit.started < self._round_began:
+            return False
+        span = now - self._round_began
+        goodput = self._round_answers / span if span > 0 else 0.0
+        busy = self._round_busy
+        self._round_began = now
+        self._round_answers = 0
+        self._round_busy = False
+        if not busy:  # the limit was not what held the answers back: nothing learned about the server
+            return False
+        if goodput >= _GROWTH * self._best_goodput:
+            self._best_goodput = goodput
+            self._flat_rounds = 0
+            return False
+        self._flat_rounds += 1
+        return self._flat_rounds >= _FLAT_ROUNDS
 
     def _latency_rose(self, latency: float) -> bool:
         if not math.isfinite(latency) or latency < 0:

@@ -534,7 +534,7 @@ class Transport:
             limiter.succeeded(permit)
         elif is_throttle(outcome):
             self.throttled_requests += 1
-            limiter.throttled_by_server(permit)
+            limiter.throttled_by_server(permit, outcome.retry_after)
         else:
             limiter.released(permit)
         return outcome
