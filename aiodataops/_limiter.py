@@ -310,7 +310,8 @@ class AdaptiveLimiter:
         self._forget(now)
         # Since the last cut when that is long enough to say something (a quarter window): before it, the server
         # was answering a different load.
-        start = max(now - self.window, min(self._cut_at, now - self.window / 4), self._first_sent or now)
+        first = self._first_sent if self._first_sent is not None else now
+        start = max(now - self.window, min(self._cut_at, now - self.window / 4), first)
         span = now - start
         if span <= 0:
             return None
@@ -321,7 +322,7 @@ class AdaptiveLimiter:
                 break
             count += 1
             busy += latency
-        if count < _MIN_SAMPLES:
+        if count < _MIN_SAMPLES or busy <= 0:
             return None
         return busy / span
 

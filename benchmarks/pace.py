@@ -49,6 +49,10 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 SCALE = 0.1
 LATENCY = 0.05
+#: ``--limiter name=value,...``: attributes set on the adaptive limiter of every ``auto`` run (ablations).
+TUNING: dict[str, float] = {}
+#: ``--max-concurrency N``: the cap of ``auto`` (and the pool) instead of the default 256.
+MAX_CONCURRENCY: int | None = None
 #: Added latency per other request in flight at the server, in the latency-grows-with-load scenario.
 LOAD_LATENCY = 0.002
 
@@ -111,10 +115,13 @@ async def one_run(
     cpu0 = time.process_time()
     trace: list[tuple[float, int, int, int]] = []
     answers: list[tuple[float, bool]] = []  # (when, throttled) of every attempt's end, for the timeline
-    async with DataOpsClient(emu.base_url, credentials, concurrency=256, poll=scaled(PollPolicy(), SCALE)) as client:
+    pool = max(256, MAX_CONCURRENCY or 0)
+    async with DataOpsClient(emu.base_url, credentials, concurrency=pool, poll=scaled(PollPolicy(), SCALE)) as client:
         t0 = time.monotonic()
         if concurrency == "auto":
             traced = client.adaptive_limiter()
+            for name, value in TUNING.items():  # --limiter: an ablation, never the default
+                setattr(traced, name, type(getattr(traced, name))(value))
             traced.listeners.append(
                 lambda: trace.append(
                     (round(time.monotonic() - t0, 3), traced.current, traced.in_flight, traced.waiting)
@@ -137,6 +144,7 @@ async def one_run(
             concurrency=concurrency,  # type: ignore[arg-type]
             learned_polling=learned,
             max_failures=None,
+            **({"max_concurrency": MAX_CONCURRENCY} if MAX_CONCURRENCY else {}),  # type: ignore[arg-type]
             on_event=note,
         )
         wall = time.monotonic() - t0
@@ -331,6 +339,9 @@ def main() -> int:
     parser.add_argument("--polling", choices=("both", "policy", "learned"), default="both")
     parser.add_argument("--load", action="store_true", help="also the latency-grows-with-load scenario (150 services)")
     parser.add_argument("--no-model", action="store_true", help="skip the poll-policy model table")
+    parser.add_argument("--max-concurrency", type=int, help="the cap of auto, and the pool (default 256)")
+    parser.add_argument("--no-load", action="store_true", help="skip the latency-grows-with-load scenario")
+    parser.add_argument("--limiter", default="", metavar="NAME=VALUE,...", help="set limiter attributes (ablation)")
     parser.set_defaults(mode="quick")
     args = parser.parse_args()
     mode = dict(MODES[args.mode])
@@ -338,10 +349,17 @@ def main() -> int:
         mode["services"] = args.services
     if args.load:
         mode["load_services"] = mode["load_services"] or 150
+    if args.no_load:
+        mode["load_services"] = 0
+    global MAX_CONCURRENCY  # noqa: PLW0603 -- set once, from the command line, before any run
+    MAX_CONCURRENCY = args.max_concurrency
+    for item in filter(None, args.limiter.split(",")):
+        name, _, value = item.partition("=")
+        TUNING[name] = float(value)
     only = args.only.split(",") if args.only else []
     polling = {"both": [False, True], "policy": [False], "learned": [True]}[args.polling]
     started = time.monotonic()
-    out: dict[str, Any] = {"mode": args.mode, "machine": machine(), "config": mode, "live": []}
+    out: dict[str, Any] = {"mode": args.mode, "machine": machine(), "config": mode, "live": [], "tuning": TUNING}
     anyio.run(main_async, mode, out, only, polling)
     out["model"] = [] if args.no_model else model(mode["model_runs"])
     out["seconds"] = time.monotonic() - started
