@@ -1,27 +1,44 @@
-"""``AdaptiveLimiter``: how many requests a client keeps in flight, found from the API's answers (AIMD).
+"""``AdaptiveLimiter``: how many requests a client keeps in flight, found from the API's answers.
 
-SCP does not publish its rate limits, so the right concurrency is discovered, the way TCP finds a path's capacity:
+SCP does not publish its rate limits, so the right concurrency is discovered, the way TCP finds a path's capacity.
+By Little's law a server that admits ``R`` requests per second, answering each in ``L`` seconds, is kept busy by
+``R x L`` requests in flight, and more than that only earns refusals (a rate limit) or longer waits (a server that
+queues). The limiter aims at that number:
 
-- **Start small, grow while it works.** The limit starts at ``initial`` (4) and, until the first throttle, grows by
-  one per success (doubling every round trip: TCP's slow start); after a throttle, by one per round trip back to 80%
-  of the limit the throttle cut, then by one per ``probe_interval`` (1 s) of clock time (congestion avoidance, shaped
-  like CUBIC: quick back towards the last known limit, careful past it). Per second past that point, not per round
-  trip as TCP does: an API's limit is usually a *rate* (a token bucket), whose burst hides an excess for a while, and
-  at 50 ms a round trip would climb back to the cut level twenty times a second, each climb paid for in 429s
-  (botocore's CUBIC is timed too). It grows only while it is being used (at least half of it in flight at once since
-  the limiter was last idle), so a quiet client does not build up a limit it never tested (Netflix concurrency-limits'
-  ``AIMDLimit``).
-- **Cut multiplicatively on a throttle.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 carrying
-  ``Retry-After`` halves the limit (``backoff``); a sustained rise of latency (the short average above
-  ``latency_tolerance`` times the long one, Netflix's ``Gradient2`` idea) cuts it by ``latency_backoff``. One cut
-  per round trip: a throttle of a request sent before the last cut says nothing new (TCP's fast recovery), so a
-  burst of 429s from one overload halves the limit once, not twenty times.
-- **Between 1 and ``max_limit``**, the cap (``max_concurrency``, default 256, never above the connection pool).
+- **Slow start.** The limit starts at ``initial`` (4) and grows by ``slow_start_growth`` (one half) per success
+  while it is in use: x1.5 per round trip (TCP doubles; a rate limit's burst hides the excess for a while, and what
+  slow start sent past the limit when the bucket runs dry comes back as one wave of 429s, about as large as the
+  limit then). Slow start ends at the first throttle, or before any, once goodput (answers per second) has not grown
+  by 25% in three round trips in which requests waited for the limit (BBR's "full pipe"): the limit is then set to
+  the best goodput seen x the lowest latency x 1.25, what keeps the server busy without a queue.
+- **A throttle cuts to what the server answered.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 with
+  ``Retry-After`` sets the limit to the requests that were in flight *and answered*, on average over the last
+  ``window`` (1 s; since the last cut when that is at least a quarter of it): the sum of the successes' latencies
+  over the span, i.e. goodput x latency measured directly (BBR's bandwidth-delay product, from answers rather than
+  probes). That is the level the server sustained, however far slow start or a burst had taken the limit; the cut is
+  at least 10% (the limit may already be at the estimate, and the server just said it is too much). With fewer than
+  8 answers to go on, it halves instead (``backoff``; TCP, AIMD). One cut per round trip: a throttle of a request
+  sent before the last cut says nothing new (TCP's fast recovery). ``Retry-After`` also pauses new sends that long
+  (at most 1 s: longer is the throttled request's own wait, not the whole client's), so that requests do not keep
+  meeting an empty bucket.
+- **Grow after a cut.** By one per ``probe_interval`` (1 s) of clock time while the limit is in use: per second,
+  not per round trip as TCP does, because an API's limit is usually a *rate* whose burst hides an excess for a
+  while, and at 50 ms a round trip would climb back past the limit twenty times a second, each climb paid for in
+  429s (botocore's CUBIC is timed too). After a halving (no estimate) it first regains 80% of what was cut by one
+  per round trip (CUBIC's concave part). It grows only while it is used (at least half of it in flight at once since
+  the limiter was last idle), so a quiet client does not build up a limit it never tested (Netflix
+  concurrency-limits' ``AIMDLimit``).
+- **Latency.** A sustained rise of latency (the short average above ``latency_tolerance`` times the long one,
+  Netflix's ``Gradient2`` idea) cuts the limit by ``latency_backoff``: a server that slows down before it refuses.
+- **Between 1 and ``max_limit``**, the cap (``max_concurrency``, default 256, never above the connection pool,
+  whose default is as large).
 
-Anchors: botocore's ``adaptive`` retry mode (``botocore/retries/adaptive.py``, a client-side token bucket whose rate
-follows ``throttling.CubicCalculator`` on throttles: a *rate*, where this is a *concurrency*, Little's law relating
+Anchors: botocore's ``adaptive`` retry mode (``botocore/retries/adaptive.py``: a client-side token bucket whose rate
+follows ``throttling.CubicCalculator`` on throttles, a *rate* where this is a *concurrency*, Little's law relating
 the two through the latency), Netflix/concurrency-limits (``AIMDLimit``, ``Gradient2Limit``), TCP congestion control
-(RFC 5681). A concurrency needs no clock to enforce and follows a server that slows down as well as one that refuses.
+(RFC 5681 slow start and fast recovery, RFC 8312 CUBIC) and BBR (startup's full-pipe exit, the delivery rate x the
+minimum round trip). A concurrency needs no clock to enforce, follows a server that slows down as well as one that
+refuses, and, with the cut set from goodput x latency, lands where a rate limiter would without being told the rate.
 
 One limiter per client, in the transport, around each attempt (not around a retry's wait): PUTs, polls and listings
 spend the same limit and all of a client's traffic adapts together. Single event loop only (no locks: no awaits
@@ -75,7 +92,8 @@ class Permit(NamedTuple):
 
 
 class AdaptiveLimiter:
-    """An AIMD concurrency limit with a FIFO queue; see the module docstring."""
+    """An adaptive concurrency limit (slow start, cuts to goodput x latency, growth per second) with a FIFO queue;
+    see the module docstring."""
 
     def __init__(
         self,
