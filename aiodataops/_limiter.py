@@ -127,7 +127,6 @@ class AdaptiveLimiter:
         self.pause_on_retry_after = pause_on_retry_after
         # Successes of the last ``window`` seconds: (when each ended, its latency), for the goodput estimate.
         self._recent: deque[tuple[float, float]] = deque()
-        self._recent_latency = 0.0  # the sum of the latencies in ``_recent``
         self._first_sent: float | None = None
         self._cut_at = -math.inf
         self._paused_until = -math.inf
@@ -259,7 +258,6 @@ class AdaptiveLimiter:
         latency = now - permit.started
         if math.isfinite(latency) and latency >= 0:
             self._recent.append((now, latency))
-            self._recent_latency += latency
             self._forget(now)
             self.min_latency = min(self.min_latency, latency)
         if self._latency_rose(latency) and permit.epoch == self.cuts:
@@ -321,7 +319,7 @@ class AdaptiveLimiter:
     def _forget(self, now: float) -> None:
         recent = self._recent
         while recent and recent[0][0] < now - self.window:
-            self._recent_latency -= recent.popleft()[1]
+            recent.popleft()
 
     def _goodput_concurrency(self, now: float) -> float | None:
         """Requests in flight that the server answered, on average over the recent window (Little's law)."""
