@@ -9,7 +9,8 @@ queues). The limiter aims at that number:
   while it is in use: x1.5 per round trip (TCP doubles; a rate limit's burst hides the excess for a while, and what
   slow start sent past the limit when the bucket runs dry comes back as one wave of 429s, about as large as the
   limit then). Slow start ends at the first throttle, or before any, once goodput (answers per second) has not grown
-  by 25% in three round trips in which requests waited for the limit (BBR's "full pipe"): the limit is then set to
+  by 25% in three round trips in which requests waited for the limit throughout (BBR's "full pipe", app-limited
+  rounds left out): the limit is then set to
   the best goodput seen x the lowest latency x 1.25, what keeps the server busy without a queue.
 - **A throttle cuts to what the server answered.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 with
   ``Retry-After`` sets the limit to the requests that were in flight *and answered*, on average over the last
@@ -136,7 +137,7 @@ class AdaptiveLimiter:
         # Slow start's rounds: one ends when a request sent after it began is answered.
         self._round_began = clock.now()
         self._round_answers = 0
-        self._round_busy = False
+        self._round_full = True  # requests waited for the limit at every answer of the round
         self._best_goodput = 0.0
         self._flat_rounds = 0
         self._stepped = clock.now()  # when the limit last grew in congestion avoidance, or was cut
@@ -351,17 +352,17 @@ class AdaptiveLimiter:
     def _pipe_full(self, permit: Permit, now: float) -> bool:
         """Count slow start's rounds; True once goodput stopped growing for ``_FLAT_ROUNDS`` rounds in use."""
         self._round_answers += 1
-        if self.waiting:
-            self._round_busy = True
+        if not self.waiting:
+            self._round_full = False
         if permit.started < self._round_began:
             return False
         span = now - self._round_began
         goodput = self._round_answers / span if span > 0 else 0.0
-        busy = self._round_busy
+        full = self._round_full
         self._round_began = now
         self._round_answers = 0
-        self._round_busy = False
-        if not busy:  # the limit was not what held the answers back: nothing learned about the server
+        self._round_full = True
+        if not full:  # the limit was not always what held the requests back: nothing learned about the server
             return False
         if goodput >= _GROWTH * self._best_goodput:
             self._best_goodput = goodput
