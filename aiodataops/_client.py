@@ -24,6 +24,7 @@ from aiodataops._clock import Clock, SystemClock
 from aiodataops._config import resolve_settings
 from aiodataops._data_ops import DataOpsResource
 from aiodataops._errors import ConfigurationError
+from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY
 from aiodataops._polling import PollPolicy
 from aiodataops._proxy import FROM_ENVIRONMENT, ProxySetting, resolve_proxy
 from aiodataops._services import Services
@@ -51,11 +52,14 @@ class DataOpsClient:
 
     ``endpoint`` is a base URL (or pass ``region=`` and ``env=``); ``credentials`` an access key pair. Every
     missing or contradictory setting is reported at once in one ``ConfigurationError``. ``concurrency`` sizes the
-    connection pool. ``timeout`` bounds one attempt (a number of seconds, or ``Timeouts`` phase by phase), ``retry``
-    and ``poll`` tune the transport's retries and the waits for a settled state; ``retry_budget`` can be shared
-    between clients; ``clock`` is injectable for tests, and so is ``wall_clock``, the epoch milliseconds requests
-    are signed with (default ``aiodataops._signing.now_ms``). ``ssl`` takes an ``SSLContext`` or a CA bundle path
-    (verification is always on); plain ``http://`` is for loopback hosts unless ``allow_insecure_http=True``.
+    connection pool (default 256, the cap of ``fleet.apply(concurrency="auto")``: connections are opened as requests
+    need them, so a large pool costs nothing until used, and a smaller one would cap the adaptive limit; pass a
+    number to bound every request of the client). ``timeout`` bounds one attempt (a number of seconds, or
+    ``Timeouts`` phase by phase), ``retry`` and ``poll`` tune the transport's retries and the waits for a settled
+    state; ``retry_budget`` can be shared between clients; ``clock`` is injectable for tests, and so is
+    ``wall_clock``, the epoch milliseconds requests are signed with (default ``aiodataops._signing.now_ms``).
+    ``ssl`` takes an ``SSLContext`` or a CA bundle path (verification is always on); plain ``http://`` is for
+    loopback hosts unless ``allow_insecure_http=True``.
     ``proxy`` is a proxy URL (``http://user:password@proxy.corp:3128``) or ``None`` to connect directly; left out,
     ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` decide, once (``aiodataops._proxy``). ``trace_configs`` are
     ``aiohttp.TraceConfig``s given to the session: every attempt of every request passes through them
@@ -71,7 +75,7 @@ class DataOpsClient:
         *,
         region: str | None = None,
         env: str | None = None,
-        concurrency: int = 32,
+        concurrency: int = DEFAULT_MAX_CONCURRENCY,
         accept_language: str = "en-US",
         timeout: Timeouts | float | None = None,
         retry: RetryPolicy | None = None,
@@ -132,7 +136,7 @@ class DataOpsClient:
         env: str | None = None,
         accept_language: str | None = None,
         allow_insecure_http: bool = False,
-        concurrency: int = 32,
+        concurrency: int = DEFAULT_MAX_CONCURRENCY,
         timeout: Timeouts | float | None = None,
         retry: RetryPolicy | None = None,
         retry_budget: RetryBudget | None = None,

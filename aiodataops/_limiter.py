@@ -1,27 +1,45 @@
-"""``AdaptiveLimiter``: how many requests a client keeps in flight, found from the API's answers (AIMD).
+"""``AdaptiveLimiter``: how many requests a client keeps in flight, found from the API's answers.
 
-SCP does not publish its rate limits, so the right concurrency is discovered, the way TCP finds a path's capacity:
+SCP does not publish its rate limits, so the right concurrency is discovered, the way TCP finds a path's capacity.
+By Little's law a server that admits ``R`` requests per second, answering each in ``L`` seconds, is kept busy by
+``R x L`` requests in flight, and more than that only earns refusals (a rate limit) or longer waits (a server that
+queues). The limiter aims at that number:
 
-- **Start small, grow while it works.** The limit starts at ``initial`` (4) and, until the first throttle, grows by
-  one per success (doubling every round trip: TCP's slow start); after a throttle, by one per round trip back to 80%
-  of the limit the throttle cut, then by one per ``probe_interval`` (1 s) of clock time (congestion avoidance, shaped
-  like CUBIC: quick back towards the last known limit, careful past it). Per second past that point, not per round
-  trip as TCP does: an API's limit is usually a *rate* (a token bucket), whose burst hides an excess for a while, and
-  at 50 ms a round trip would climb back to the cut level twenty times a second, each climb paid for in 429s
-  (botocore's CUBIC is timed too). It grows only while it is being used (at least half of it in flight at once since
-  the limiter was last idle), so a quiet client does not build up a limit it never tested (Netflix concurrency-limits'
-  ``AIMDLimit``).
-- **Cut multiplicatively on a throttle.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 carrying
-  ``Retry-After`` halves the limit (``backoff``); a sustained rise of latency (the short average above
-  ``latency_tolerance`` times the long one, Netflix's ``Gradient2`` idea) cuts it by ``latency_backoff``. One cut
-  per round trip: a throttle of a request sent before the last cut says nothing new (TCP's fast recovery), so a
-  burst of 429s from one overload halves the limit once, not twenty times.
-- **Between 1 and ``max_limit``**, the cap (``max_concurrency``, default 256, never above the connection pool).
+- **Slow start.** The limit starts at ``initial`` (4) and grows by ``slow_start_growth`` (one half) per success
+  while it is in use: x1.5 per round trip (TCP doubles; a rate limit's burst hides the excess for a while, and what
+  slow start sent past the limit when the bucket runs dry comes back as one wave of 429s, about as large as the
+  limit then). Slow start ends at the first throttle, or before any, once goodput (answers per second) has not grown
+  by 25% in three round trips in which requests waited for the limit (BBR's "full pipe", app-limited rounds left
+  out): the limit is then set to the best goodput seen x the lowest latency x 1.25, what keeps the server busy
+  without a queue.
+- **A throttle cuts to what the server answered.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 with
+  ``Retry-After`` sets the limit to the requests that were in flight *and answered*, on average over the last
+  ``window`` (1 s; since the last cut when that is at least a quarter of it): the sum of the successes' latencies
+  over the span, i.e. goodput x latency measured directly (BBR's bandwidth-delay product, from answers rather than
+  probes). That is the level the server sustained, however far slow start or a burst had taken the limit; the cut is
+  at least 10% (the limit may already be at the estimate, and the server just said it is too much). With fewer than
+  8 answers to go on, it halves instead (``backoff``; TCP, AIMD). One cut per round trip: a throttle of a request
+  sent before the last cut says nothing new (TCP's fast recovery). ``Retry-After`` also pauses new sends that long
+  (at most 1 s: longer is the throttled request's own wait, not the whole client's), so that requests do not keep
+  meeting an empty bucket.
+- **Grow after a cut.** By one per ``probe_interval`` (1 s) of clock time while the limit is in use: per second,
+  not per round trip as TCP does, because an API's limit is usually a *rate* whose burst hides an excess for a
+  while, and at 50 ms a round trip would climb back past the limit twenty times a second, each climb paid for in
+  429s (botocore's CUBIC is timed too). After a halving (no estimate) it first regains 80% of what was cut by one
+  per round trip (CUBIC's concave part). It grows only while it is used (at least half of it in flight at once since
+  the limiter was last idle), so a quiet client does not build up a limit it never tested (Netflix
+  concurrency-limits' ``AIMDLimit``).
+- **Latency.** A sustained rise of latency (the short average above ``latency_tolerance`` times the long one,
+  Netflix's ``Gradient2`` idea) cuts the limit by ``latency_backoff``: a server that slows down before it refuses.
+- **Between 1 and ``max_limit``**, the cap (``max_concurrency``, default 256, never above the connection pool,
+  whose default is as large).
 
-Anchors: botocore's ``adaptive`` retry mode (``botocore/retries/adaptive.py``, a client-side token bucket whose rate
-follows ``throttling.CubicCalculator`` on throttles: a *rate*, where this is a *concurrency*, Little's law relating
+Anchors: botocore's ``adaptive`` retry mode (``botocore/retries/adaptive.py``: a client-side token bucket whose rate
+follows ``throttling.CubicCalculator`` on throttles, a *rate* where this is a *concurrency*, Little's law relating
 the two through the latency), Netflix/concurrency-limits (``AIMDLimit``, ``Gradient2Limit``), TCP congestion control
-(RFC 5681). A concurrency needs no clock to enforce and follows a server that slows down as well as one that refuses.
+(RFC 5681 slow start and fast recovery, RFC 8312 CUBIC) and BBR (startup's full-pipe exit, the delivery rate x the
+minimum round trip). A concurrency needs no clock to enforce, follows a server that slows down as well as one that
+refuses, and, with the cut set from goodput x latency, lands where a rate limiter would without being told the rate.
 
 One limiter per client, in the transport, around each attempt (not around a retry's wait): PUTs, polls and listings
 spend the same limit and all of a client's traffic adapts together. Single event loop only (no locks: no awaits
@@ -53,6 +71,17 @@ _LONG_WEIGHT: Final = 0.02
 _WARM_UP: Final = 20
 #: After a throttle, the share of the limit it cut that is regained by one per round trip, before one per second.
 _RECOVER: Final = 0.8
+#: Successes in the window before the goodput estimate is trusted (else a throttle cuts by ``backoff``).
+_MIN_SAMPLES: Final = 8
+#: A throttle always cuts at least this much (x0.9), even when the estimate is above the limit's level.
+_NEAR: Final = 0.9
+#: The longest pause a ``Retry-After`` imposes on new sends (a longer one is the throttled request's own wait).
+_MAX_PAUSE: Final = 1.0
+#: Slow start ends after this many round trips in use whose goodput did not grow by ``_GROWTH`` (BBR's full pipe).
+_FLAT_ROUNDS: Final = 3
+_GROWTH: Final = 1.25
+#: Then the limit is set to the best goodput seen times the lowest latency, times this (BBR's cwnd_gain is 2).
+_STARTUP_GAIN: Final = 1.25
 
 
 class Permit(NamedTuple):
@@ -64,7 +93,8 @@ class Permit(NamedTuple):
 
 
 class AdaptiveLimiter:
-    """An AIMD concurrency limit with a FIFO queue; see the module docstring."""
+    """An adaptive concurrency limit (slow start, cuts to goodput x latency, growth per second) with a FIFO queue;
+    see the module docstring."""
 
     def __init__(
         self,
@@ -77,6 +107,9 @@ class AdaptiveLimiter:
         latency_backoff: float = 0.8,
         latency_tolerance: float = 2.0,
         probe_interval: float = 1.0,
+        slow_start_growth: float = 0.5,
+        window: float = 1.0,
+        pause_on_retry_after: bool = True,
     ) -> None:
         if not 1 <= min_limit <= max_limit:
             raise ValueError(f"AdaptiveLimiter: expected 1 <= min_limit <= max_limit, got {min_limit}, {max_limit}")
@@ -90,6 +123,23 @@ class AdaptiveLimiter:
         self.latency_backoff = latency_backoff
         self.latency_tolerance = latency_tolerance
         self.probe_interval = probe_interval
+        self.slow_start_growth = slow_start_growth
+        self.window = window
+        self.pause_on_retry_after = pause_on_retry_after
+        # Successes of the last ``window`` seconds: (when each ended, its latency), for the goodput estimate.
+        self._recent: deque[tuple[float, float]] = deque()
+        self._first_sent: float | None = None
+        self._cut_at = -math.inf
+        self._paused_until = -math.inf
+        #: The last goodput estimate a throttle used (requests in flight that the server answered), or ``None``.
+        self.estimate: float | None = None
+        self.min_latency = math.inf
+        # Slow start's rounds: one ends when a request sent after it began is answered.
+        self._round_began = clock.now()
+        self._round_answers = 0
+        self._round_busy = False  # requests waited for the limit at some answer of the round
+        self._best_goodput = 0.0
+        self._flat_rounds = 0
         self._stepped = clock.now()  # when the limit last grew in congestion avoidance, or was cut
         self._cut_from = 0.0  # the limit the last throttle cut (``_RECOVER`` of it is regained per round trip)
         self.in_flight = 0
@@ -156,29 +206,41 @@ class AdaptiveLimiter:
     # -- slots ------------------------------------------------------------------------------------------------
 
     async def acquire(self) -> Permit:
-        """Wait for a slot (first come, first served) and take it."""
+        """Wait for a slot (first come, first served) and take it; then for the end of a ``Retry-After`` pause."""
         self._account()
         if self.in_flight < self.current and not self._waiters:
-            return self._take()
-        event = anyio.Event()
-        self._waiters.append(event)
-        try:
-            await event.wait()
-        except BaseException:
-            self._account()
-            if event.is_set():  # handed a slot, then cancelled: give it on
+            self._take()
+        else:
+            event = anyio.Event()
+            self._waiters.append(event)
+            try:
+                await event.wait()
+            except BaseException:
+                self._account()
+                if event.is_set():  # handed a slot, then cancelled: give it on
+                    self.in_flight -= 1
+                    self._wake()
+                else:
+                    self._waiters.remove(event)
+                raise
+        # The pause holds the slot: what it delays is a send the limit already allowed, in the order given.
+        while (pause := self._paused_until - self._clock.now()) > 0:
+            try:
+                await self._clock.sleep(pause)
+            except BaseException:
+                self._account()
                 self.in_flight -= 1
                 self._wake()
-            else:
-                self._waiters.remove(event)
-            raise
-        return Permit(self._clock.now(), self.cuts, self.in_flight)
+                raise
+        now = self._clock.now()
+        if self._first_sent is None:
+            self._first_sent = now
+        return Permit(now, self.cuts, self.in_flight)
 
-    def _take(self) -> Permit:
+    def _take(self) -> None:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         self._busy = max(self._busy, self.in_flight)
-        return Permit(self._clock.now(), self.cuts, self.in_flight)
 
     def _wake(self) -> None:
         while self._waiters and self.in_flight < self.current:
@@ -193,7 +255,12 @@ class AdaptiveLimiter:
         """A request answered in time: grow (if the limit is in use), or cut if latency has risen for a while."""
         self._account()
         self.in_flight -= 1
-        latency = self._clock.now() - permit.started
+        now = self._clock.now()
+        latency = now - permit.started
+        if math.isfinite(latency) and latency >= 0:
+            self._recent.append((now, latency))
+            self._forget(now)
+            self.min_latency = min(self.min_latency, latency)
         if self._latency_rose(latency) and permit.epoch == self.cuts:
             self.cuts += 1
             self._stepped = self._clock.now()
@@ -206,7 +273,14 @@ class AdaptiveLimiter:
         if busy * 2 < self.current:
             self._wake()
         elif self._slow_start:
-            self._set(self.limit + 1.0)
+            if self._pipe_full(permit, now):
+                # More in flight no longer buys more answers per second, only longer waits: what slow start was
+                # looking for, found before the server had to refuse anything (BBR's startup exit).
+                self._slow_start = False
+                self._stepped = now
+                self._set(min(self.limit, _STARTUP_GAIN * self._best_goodput * self.min_latency))
+            else:
+                self._set(self.limit + self.slow_start_growth)
         elif self.limit < _RECOVER * self._cut_from:
             # Below where the last throttle struck: back towards it by one per round trip (CUBIC's concave part).
             self._set(self.limit + 1.0 / max(self.limit, 1.0))
@@ -216,25 +290,90 @@ class AdaptiveLimiter:
         else:
             self._wake()
 
-    def throttled_by_server(self, permit: Permit) -> None:
-        """The server said "slow down" (429, 417, 503 with Retry-After): halve, once per round trip."""
+    def throttled_by_server(self, permit: Permit, retry_after: float | None = None) -> None:
+        """The server said "slow down" (429, 417, 503 with Retry-After): cut to what it answered, once per round trip.
+
+        ``retry_after`` (seconds) also pauses new sends that long, at most ``_MAX_PAUSE``.
+        """
         self._account()
         self.in_flight -= 1
         self.throttled += 1
         self._slow_start = False
-        if permit.epoch == self.cuts:
-            self.cuts += 1
-            self._stepped = self._clock.now()
+        now = self._clock.now()
+        if self.pause_on_retry_after and retry_after is not None and retry_after > 0:
+            self._paused_until = max(self._paused_until, now + min(retry_after, _MAX_PAUSE))
+        if permit.epoch != self.cuts:
+            self._wake()
+            return
+        self.cuts += 1
+        self._stepped = now
+        estimate = self.estimate = self._goodput_concurrency(now)
+        if estimate is None:
             self._cut_from = self.limit
             self._set(self.limit * self.backoff)
         else:
-            self._wake()
+            # The estimate is the level the server sustained: growth past it is one per second, not a fast regain.
+            self._cut_from = 0.0
+            self._set(min(estimate, self.limit * _NEAR))
+        self._cut_at = now
+
+    def _forget(self, now: float) -> None:
+        recent = self._recent
+        while recent and recent[0][0] < now - self.window:
+            recent.popleft()
+
+    def _goodput_concurrency(self, now: float) -> float | None:
+        """Requests in flight that the server answered, on average over the recent window (Little's law)."""
+        self._forget(now)
+        # Since the last cut when that is long enough to say something (a quarter window): before it, the server
+        # was answering a different load.
+        first = self._first_sent if self._first_sent is not None else now
+        start = max(now - self.window, min(self._cut_at, now - self.window / 4), first)
+        span = now - start
+        if span <= 0:
+            return None
+        count = 0
+        busy = 0.0
+        for ended, latency in reversed(self._recent):
+            if ended < start:
+                break
+            count += 1
+            busy += latency
+        if count < _MIN_SAMPLES or busy <= 0:
+            return None
+        return busy / span
 
     def released(self, permit: Permit) -> None:  # noqa: ARG002 -- the same shape as the other outcomes
         """The attempt ended without a signal either way (an error, a cancellation): free the slot only."""
         self._account()
         self.in_flight -= 1
         self._wake()
+
+    def _pipe_full(self, permit: Permit, now: float) -> bool:
+        """Count slow start's rounds; True once goodput stopped growing for ``_FLAT_ROUNDS`` rounds in use."""
+        self._round_answers += 1
+        if self.waiting:
+            self._round_busy = True
+        if permit.started < self._round_began:
+            return False
+        span = now - self._round_began
+        goodput = self._round_answers / span if span > 0 else 0.0
+        busy = self._round_busy
+        self._round_began = now
+        self._round_answers = 0
+        self._round_busy = False
+        # Only a round in which requests waited for the limit says anything about the server (else the demand
+        # held the answers back). At every answer would be stricter, but then a fleet's uneven demand kept slow
+        # start going past the burst of a rate limit (6-8% of requests throttled at 150 and 400 services, against
+        # 0.3-1.6%); the price is an early exit while new connections are still being opened.
+        if not busy:
+            return False
+        if goodput >= _GROWTH * self._best_goodput:
+            self._best_goodput = goodput
+            self._flat_rounds = 0
+            return False
+        self._flat_rounds += 1
+        return self._flat_rounds >= _FLAT_ROUNDS
 
     def _latency_rose(self, latency: float) -> bool:
         if not math.isfinite(latency) or latency < 0:

@@ -211,7 +211,9 @@ class Transport:
         endpoint: str,
         credentials: Credentials,
         *,
-        concurrency: int = 32,
+        # As large as the adaptive limit's cap: the pool bounds that limit (past it requests would queue for a
+        # connection where the limiter cannot see them), and aiohttp opens connections only as requests need them.
+        concurrency: int = DEFAULT_MAX_CONCURRENCY,
         accept_language: str = "en-US",
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
@@ -540,7 +542,7 @@ class Transport:
             limiter.succeeded(permit)
         elif is_throttle(outcome):
             self.throttled_requests += 1
-            limiter.throttled_by_server(permit)
+            limiter.throttled_by_server(permit, outcome.retry_after)
         else:
             limiter.released(permit)
         return outcome

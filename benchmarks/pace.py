@@ -14,6 +14,12 @@ instant (both processes read CLOCK_MONOTONIC); client CPU per request; and, for 
 adaptive limit. A second server rate runs ``auto`` again, unchanged, to show that it follows another limit. The
 ``model`` table replays ``PollPolicy`` and the learned schedule at real settle times (10 s to 10 min, +-10%) without
 any server.
+
+A third scenario (``--full``, or ``--load``) has no rate limit but latency that grows with load: each request waits
+``LOAD_LATENCY`` more for every other request in flight at the server (``--latency-per-in-flight``), as a server near
+saturation answers slower. Its bound is the requests needed times that per-request cost (the server's throughput
+as in-flight grows without end), or the slowest settle. ``--services``, ``--only`` and ``--polling`` narrow a run
+(the 400-service spot check: ``--full --only auto,256 --polling learned``).
 """
 
 from __future__ import annotations
@@ -43,6 +49,12 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 SCALE = 0.1
 LATENCY = 0.05
+#: ``--limiter name=value,...``: attributes set on the adaptive limiter of every ``auto`` run (ablations).
+TUNING: dict[str, float] = {}
+#: ``--max-concurrency N``: the cap of ``auto`` (and the pool) instead of the default 256.
+MAX_CONCURRENCY: int | None = None
+#: Added latency per other request in flight at the server, in the latency-grows-with-load scenario.
+LOAD_LATENCY = 0.002
 
 MODES: dict[str, dict[str, Any]] = {
     "quick": {
@@ -52,6 +64,7 @@ MODES: dict[str, dict[str, Any]] = {
         "concurrencies": [16, 64, 256, "auto"],
         "second_rate": 50.0,
         "second_services": 60,
+        "load_services": 0,
         "model_runs": 300,
     },
     "full": {
@@ -61,6 +74,7 @@ MODES: dict[str, dict[str, Any]] = {
         "concurrencies": [10, 16, 64, 256, "auto"],
         "second_rate": 50.0,
         "second_services": 150,
+        "load_services": 150,
         "model_runs": 2000,
     },
 }
@@ -85,8 +99,9 @@ async def one_run(
     rate: float,
     tag: str,
     settle_high: float,
+    per_request: float | None = None,
 ) -> dict[str, Any]:
-    """One fleet run; returns its figures."""
+    """One fleet run; returns its figures (``per_request``: the bound's seconds per request, else 1 / ``rate``)."""
     emu.control("/reset", {})
     await anyio.sleep(1.0)  # the token bucket refills between scenarios
     ended: dict[str, float] = {}
@@ -98,13 +113,38 @@ async def one_run(
     credentials = Credentials(emu.info["access_key"], emu.info["secret_key"])
     update = ServiceUpdate(description=f"pace {tag}")
     cpu0 = time.process_time()
-    async with DataOpsClient(emu.base_url, credentials, concurrency=256, poll=scaled(PollPolicy(), SCALE)) as client:
+    trace: list[tuple[float, int, int, int]] = []
+    answers: list[tuple[float, bool]] = []  # (when, throttled) of every attempt's end, for the timeline
+    pool = max(256, MAX_CONCURRENCY or 0)
+    async with DataOpsClient(emu.base_url, credentials, concurrency=pool, poll=scaled(PollPolicy(), SCALE)) as client:
         t0 = time.monotonic()
+        if concurrency == "auto":
+            traced = client.adaptive_limiter()
+            for name, value in TUNING.items():  # --limiter: an ablation, never the default
+                setattr(traced, name, type(getattr(traced, name))(value))
+            traced.listeners.append(
+                lambda: trace.append(
+                    (round(time.monotonic() - t0, 3), traced.current, traced.in_flight, traced.waiting)
+                )
+            )
+            succeeded, throttled_by_server = traced.succeeded, traced.throttled_by_server
+
+            def on_success(permit: Any) -> None:
+                answers.append((time.monotonic() - t0, False))
+                succeeded(permit)
+
+            def on_throttle(permit: Any, retry_after: float | None = None) -> None:
+                answers.append((time.monotonic() - t0, True))
+                throttled_by_server(permit, retry_after)
+
+            traced.succeeded = on_success  # type: ignore[method-assign]
+            traced.throttled_by_server = on_throttle  # type: ignore[method-assign]
         report = await client.fleet.apply(
             [(sid, update) for sid in ids],
             concurrency=concurrency,  # type: ignore[arg-type]
             learned_polling=learned,
             max_failures=None,
+            **({"max_concurrency": MAX_CONCURRENCY} if MAX_CONCURRENCY else {}),  # type: ignore[arg-type]
             on_event=note,
         )
         wall = time.monotonic() - t0
@@ -119,7 +159,10 @@ async def one_run(
     needed = total - throttled
     # No client finishes sooner than the server can answer the requests the work needed (past the bucket's burst
     # of one second's worth, full at the start), nor sooner than the slowest settle (plus a PUT and a poll).
-    bound = max((needed - rate) / rate, settle_high + 2 * LATENCY)
+    if per_request is None:
+        bound = max((needed - rate) / rate, settle_high + 2 * LATENCY)
+    else:
+        bound = max(needed * per_request, settle_high + 2 * LATENCY)
     return {
         "concurrency": concurrency,
         "learned": learned,
@@ -138,6 +181,18 @@ async def one_run(
         "mean_limit": report.mean_concurrency,
         "peak_limit": limiter.peak_in_flight if limiter is not None else None,
         "peak_services": report.peak_in_flight,
+        "cuts": limiter.cuts if limiter is not None else None,
+        "limit_trace": trace,
+        # Per 250 ms of the run: requests answered, and throttled.
+        "timeline": [
+            [
+                sum(1 for t, th in answers if i / 4 <= t < (i + 1) / 4 and not th),
+                sum(1 for t, th in answers if i / 4 <= t < (i + 1) / 4 and th),
+            ]
+            for i in range(int(4 * wall) + 1)
+        ]
+        if answers
+        else [],
     }
 
 
@@ -145,7 +200,7 @@ def live_row(r: dict[str, Any]) -> list[Any]:
     return [
         f"{r['concurrency']}",
         "learned" if r["learned"] else "policy",
-        f"{r['rate']:g}/s",
+        f"{r['rate']:g}/s" if r["rate"] else f"+{LOAD_LATENCY * 1000:g} ms per in flight",
         f"{r['succeeded']}/{r['services']}",
         f"{r['wall']:.1f}",
         f"{r['bound']:.1f}",
@@ -205,42 +260,108 @@ def model(runs: int) -> list[list[Any]]:
     return rows
 
 
-async def main_async(mode: dict[str, Any], out: dict[str, Any]) -> None:
+async def main_async(mode: dict[str, Any], out: dict[str, Any], only: list[str], polling: list[bool]) -> None:
     low, high = mode["settle"]
-    emu = EmulatorProcess(services=mode["services"], update=low, latency=LATENCY)
-    emu.args += ["--update", f"{low},{high}", "--rate-limit", str(mode["rate"])]
-    with emu:
-        ids = emu.control(f"/ids?n={mode['services']}")
-        results = out["live"]
-        for concurrency in mode["concurrencies"]:
-            for learned in (False, True):
-                tag = f"{concurrency}-{learned}-{time.monotonic()}"
-                print(f"  concurrency {concurrency}, learned {learned}...", file=sys.stderr)
+    results = out["live"]
+    concurrencies = [c for c in mode["concurrencies"] if str(c) in only] if only else mode["concurrencies"]
+    if mode["services"] and concurrencies:
+        emu = EmulatorProcess(services=mode["services"], update=low, latency=LATENCY)
+        emu.args += ["--update", f"{low},{high}", "--rate-limit", str(mode["rate"])]
+        with emu:
+            ids = emu.control(f"/ids?n={mode['services']}")
+            for concurrency in concurrencies:
+                for learned in polling:
+                    tag = f"{concurrency}-{learned}-{time.monotonic()}"
+                    print(f"  concurrency {concurrency}, learned {learned}...", file=sys.stderr)
+                    results.append(
+                        await one_run(
+                            emu, ids, concurrency, learned=learned, rate=mode["rate"], tag=tag, settle_high=high
+                        )
+                    )
+            if mode["second_services"] and (not only or "auto" in only):
+                emu.control("/config", {"rate_limit": mode["second_rate"]})
+                second = ids[: mode["second_services"]]
+                for learned in polling:
+                    print(f"  auto at {mode['second_rate']:g}/s, learned {learned}...", file=sys.stderr)
+                    tag = f"second-{learned}-{time.monotonic()}"
+                    results.append(
+                        await one_run(
+                            emu, second, "auto", learned=learned, rate=mode["second_rate"], tag=tag, settle_high=high
+                        )
+                    )
+    if mode["load_services"]:
+        # No rate limit: latency that grows with load is the only signal. The benchmarks' emulator script has no
+        # flag for it, so this script serves it (``--serve-loaded``, below) with the same control port.
+        emu = EmulatorProcess(services=mode["load_services"], update=low, latency=LATENCY)
+        emu.args[1:2] = [str(HERE / "pace.py"), "--serve-loaded", str(LOAD_LATENCY)]
+        emu.args += ["--update", f"{low},{high}"]
+        with emu:
+            ids = emu.control(f"/ids?n={mode['load_services']}")
+            for concurrency in [c for c in (16, 64, 256, "auto") if not only or str(c) in only]:
+                print(f"  latency grows with load, concurrency {concurrency}...", file=sys.stderr)
+                tag = f"load-{concurrency}-{time.monotonic()}"
                 results.append(
-                    await one_run(emu, ids, concurrency, learned=learned, rate=mode["rate"], tag=tag, settle_high=high)
+                    await one_run(
+                        emu,
+                        ids,
+                        concurrency,
+                        learned=True,
+                        rate=0.0,
+                        tag=tag,
+                        settle_high=high,
+                        per_request=LOAD_LATENCY,
+                    )
                 )
-        emu.control("/config", {"rate_limit": mode["second_rate"]})
-        second = ids[: mode["second_services"]]
-        for learned in (False, True):
-            print(f"  auto at {mode['second_rate']:g}/s, learned {learned}...", file=sys.stderr)
-            tag = f"second-{learned}-{time.monotonic()}"
-            results.append(
-                await one_run(emu, second, "auto", learned=learned, rate=mode["second_rate"], tag=tag, settle_high=high)
-            )
+
+
+def serve_loaded(per_in_flight: float, argv: list[str]) -> int:
+    """``_emulator_proc.py`` with latency growing with load: ``per_in_flight`` s per other request in flight."""
+    import functools  # noqa: PLC0415 -- only this mode needs it
+
+    import _emulator_proc  # noqa: PLC0415 -- only this mode needs it
+
+    _emulator_proc.EmulatorConfig = functools.partial(  # type: ignore[misc]
+        _emulator_proc.EmulatorConfig, latency_per_in_flight=per_in_flight
+    )
+    sys.argv = [sys.argv[0], *argv]
+    return _emulator_proc.main()
 
 
 def main() -> int:
+    if len(sys.argv) > 2 and sys.argv[1] == "--serve-loaded":
+        return serve_loaded(float(sys.argv[2]), sys.argv[3:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", dest="mode", action="store_const", const="quick", help="fewer services and points")
     group.add_argument("--full", dest="mode", action="store_const", const="full", help="every scenario of issue 13")
+    parser.add_argument("--services", type=int, help="services at the first server rate (default: the mode's)")
+    parser.add_argument("--only", help="comma-separated concurrencies to run, e.g. auto,256 (default: the mode's)")
+    parser.add_argument("--polling", choices=("both", "policy", "learned"), default="both")
+    parser.add_argument("--load", action="store_true", help="also the latency-grows-with-load scenario (150 services)")
+    parser.add_argument("--no-model", action="store_true", help="skip the poll-policy model table")
+    parser.add_argument("--max-concurrency", type=int, help="the cap of auto, and the pool (default 256)")
+    parser.add_argument("--no-load", action="store_true", help="skip the latency-grows-with-load scenario")
+    parser.add_argument("--limiter", default="", metavar="NAME=VALUE,...", help="set limiter attributes (ablation)")
     parser.set_defaults(mode="quick")
     args = parser.parse_args()
-    mode = MODES[args.mode]
+    mode = dict(MODES[args.mode])
+    if args.services is not None:
+        mode["services"] = args.services
+    if args.load:
+        mode["load_services"] = mode["load_services"] or 150
+    if args.no_load:
+        mode["load_services"] = 0
+    global MAX_CONCURRENCY  # noqa: PLW0603 -- set once, from the command line, before any run
+    MAX_CONCURRENCY = args.max_concurrency
+    for item in filter(None, args.limiter.split(",")):
+        name, _, value = item.partition("=")
+        TUNING[name] = float(value)
+    only = args.only.split(",") if args.only else []
+    polling = {"both": [False, True], "policy": [False], "learned": [True]}[args.polling]
     started = time.monotonic()
-    out: dict[str, Any] = {"mode": args.mode, "machine": machine(), "config": mode, "live": []}
-    anyio.run(main_async, mode, out)
-    out["model"] = model(mode["model_runs"])
+    out: dict[str, Any] = {"mode": args.mode, "machine": machine(), "config": mode, "live": [], "tuning": TUNING}
+    anyio.run(main_async, mode, out, only, polling)
+    out["model"] = [] if args.no_model else model(mode["model_runs"])
     out["seconds"] = time.monotonic() - started
     m = out["machine"]
     load_after = os.getloadavg()
@@ -255,7 +376,8 @@ def main() -> int:
         ["settle s", "policy polls", "policy overshoot s", "learned polls", "learned overshoot s", "polls ratio"],
         out["model"],
     )
-    report = "\n\n".join([header, table(LIVE_HEADERS, [live_row(r) for r in out["live"]]), model_table])
+    tables = [header, table(LIVE_HEADERS, [live_row(r) for r in out["live"]])]
+    report = "\n\n".join([*tables, model_table] if out["model"] else tables)
     print(report)
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

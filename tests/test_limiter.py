@@ -7,7 +7,7 @@ import pytest
 
 from aiodataops import DataOpsClient, ServiceUpdate
 from aiodataops._clock import VirtualClock
-from aiodataops._limiter import AdaptiveLimiter, Permit
+from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY, AdaptiveLimiter, Permit
 from aiodataops._polling import PollPolicy
 from aiodataops._retry import RetryPolicy
 from aiodataops.emulator import Emulator
@@ -20,11 +20,11 @@ async def fill(limiter: AdaptiveLimiter) -> list[Permit]:
     return [await limiter.acquire() for _ in range(limiter.current - limiter.in_flight)]
 
 
-async def test_grows_on_success_doubling_per_round_trip_until_the_first_throttle() -> None:
-    """Before any throttle, each round trip of successes at full use doubles the limit (slow start)."""
+async def test_grows_on_success_by_half_per_round_trip_until_the_first_throttle() -> None:
+    """Before any throttle, each round trip of successes at full use grows the limit by half (slow start, x1.5)."""
     clock = VirtualClock()
     limiter = AdaptiveLimiter(clock, initial=4)
-    for expected in (8, 16, 32):
+    for expected in (6, 9, 13, 20):
         permits = await fill(limiter)
         clock.advance(0.05)
         for permit in permits:
@@ -33,7 +33,8 @@ async def test_grows_on_success_doubling_per_round_trip_until_the_first_throttle
 
 
 async def test_halves_on_a_throttle_once_then_recovers_quickly_then_grows_by_one_per_second() -> None:
-    """A burst of 429/417 halves the limit once; it regains 80% of it per round trip, then one per second in use."""
+    """With no answers to estimate from, a burst of 429/417 halves the limit once; it regains 80% of it per round
+    trip, then one per second in use."""
     clock = VirtualClock()
     limiter = AdaptiveLimiter(clock, initial=32)
     permits = await fill(limiter)
@@ -56,6 +57,84 @@ async def test_halves_on_a_throttle_once_then_recovers_quickly_then_grows_by_one
     permit = await limiter.acquire()
     limiter.throttled_by_server(permit)  # a request sent under the new limit cuts again
     assert limiter.current == 14
+
+
+async def answer_rounds(limiter: AdaptiveLimiter, clock: VirtualClock, *, rounds: int, per_round: int) -> None:
+    """``rounds`` round trips of 50 ms, each with ``per_round`` requests sent together and answered."""
+    for _ in range(rounds):
+        permits = [await limiter.acquire() for _ in range(per_round)]
+        clock.advance(0.05)
+        for permit in permits:
+            limiter.succeeded(permit)
+
+
+async def test_a_throttle_cuts_to_the_concurrency_the_server_answered_not_by_half() -> None:
+    """A 429 sets the limit to goodput x latency over the last second (10 requests of 50 ms at 200/s), not half."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(clock, initial=40)
+    await answer_rounds(limiter, clock, rounds=20, per_round=10)
+    assert limiter.current == 40  # a quarter of it in use: no growth
+    limiter.throttled_by_server(await limiter.acquire())
+    assert limiter.estimate == pytest.approx(10.0)
+    assert (limiter.current, limiter.cuts) == (10, 1)
+
+
+async def test_a_throttle_near_the_estimate_cuts_a_tenth_and_growth_resumes_one_per_second() -> None:
+    """At the estimate already, a throttle takes 10% off (not half), and the limit then grows by one per second."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(clock, initial=40)
+    await answer_rounds(limiter, clock, rounds=20, per_round=10)
+    limiter.throttled_by_server(await limiter.acquire())
+    assert limiter.current == 10
+    await answer_rounds(limiter, clock, rounds=10, per_round=10)
+    limiter.throttled_by_server(await limiter.acquire())
+    assert (limiter.current, limiter.cuts) == (9, 2)  # min(estimate 10, 0.9 x 10)
+    await answer_rounds(limiter, clock, rounds=10, per_round=9)
+    assert limiter.current == 9  # no fast regrowth past a level the server set
+    await answer_rounds(limiter, clock, rounds=20, per_round=9)
+    assert limiter.current == 10  # one second later, one more
+
+
+async def test_slow_start_ends_where_goodput_stops_growing_before_any_throttle() -> None:
+    """A server answering 160 requests/s whatever is sent (50 ms at best): slow start stops near goodput x latency
+    (x1.25), with no 429, instead of growing until the server refuses."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(clock, initial=4)
+    sent: list[Permit] = []
+
+    async def request() -> None:
+        sent.append(await limiter.acquire())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(500):
+            tg.start_soon(request)
+        await anyio.wait_all_tasks_blocked()
+        for _ in range(2000):
+            clock.advance(1 / 160)
+            if sent and clock.now() - sent[0].started >= 0.05:
+                limiter.succeeded(sent.pop(0))
+            await anyio.wait_all_tasks_blocked()
+            if not limiter._slow_start:
+                break
+        tg.cancel_scope.cancel()
+    assert not limiter._slow_start
+    assert limiter.throttled == 0
+    assert 8 <= limiter.current <= 14  # 160/s x 50 ms = 8, x1.25 = 10
+    assert limiter.peak_in_flight < 64  # three flat round trips of x1.5 past the 8 that fill the server
+
+
+async def test_retry_after_pauses_new_sends_for_at_most_a_second() -> None:
+    """A throttle's Retry-After holds the next send that long (the pause is capped at 1 s), on the limiter's clock."""
+    clock = VirtualClock()
+    limiter = AdaptiveLimiter(clock, initial=8)
+    limiter.throttled_by_server(await limiter.acquire(), retry_after=0.3)
+    permit = await limiter.acquire()
+    assert permit.started == pytest.approx(0.3)
+    limiter.throttled_by_server(permit, retry_after=30.0)
+    assert (await limiter.acquire()).started == pytest.approx(1.3)
+    unpaused = AdaptiveLimiter(clock, initial=8, pause_on_retry_after=False)
+    unpaused.throttled_by_server(await unpaused.acquire(), retry_after=0.3)
+    assert (await unpaused.acquire()).started == pytest.approx(clock.now())
 
 
 async def test_respects_the_cap_and_the_floor() -> None:
@@ -173,3 +252,12 @@ async def test_one_limit_shared_by_puts_and_polls_halves_on_the_servers_429() ->
         assert limiter.throttled == emu.counters.total(status=429)
         assert limiter.cuts >= 1
         assert max(n for _, n in seen) <= limiter.peak_in_flight <= 64
+
+
+async def test_a_default_client_lets_auto_reach_max_concurrency() -> None:
+    """Without ``concurrency=``, the connection pool does not cap the adaptive limit below its default cap of 256."""
+    clock = VirtualClock()
+    async with Emulator(clock=clock) as emu, DataOpsClient(emu.base_url, emu.credentials, clock=clock) as client:
+        assert client.concurrency == DEFAULT_MAX_CONCURRENCY == 256
+        assert client.adaptive_limiter().max_limit == 256
+        assert client.adaptive_limiter(max_concurrency=300).max_limit == 256  # a larger cap still stops at the pool

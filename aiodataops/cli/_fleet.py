@@ -83,6 +83,7 @@ _OPTION_FLAGS: Final = (
     "timeout",
     "put_retries",
     "max_concurrency",
+    "learned_polling",
     "force",
 )
 
@@ -117,6 +118,12 @@ def _add_run_options(parser: argparse.ArgumentParser, *, resuming: bool) -> None
     parser.add_argument(
         "--max-concurrency", type=positive_int, default=default if resuming else DEFAULT_MAX_CONCURRENCY, metavar="N",
         help=f"the cap of --concurrency auto: requests in flight at most{same or ' (default 256)'}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--learned-polling", action=argparse.BooleanOptionalAction, default=default if resuming else True,
+        help="poll from the settle times this run's first services took: sparse before the likely window, dense "
+        f"in it, within the poll policy's floor and cap; --no-learned-polling: the poll policy alone"
+        f"{same or ' (default on)'}",
     )  # fmt: skip
     parser.add_argument(
         "--rate", type=positive_seconds, default=default, metavar="R",

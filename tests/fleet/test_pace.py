@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import aiohttp
+import anyio
 import pytest
 
 from aiodataops import DataOpsClient, PollPolicy, RetryPolicy, ServiceUpdate
@@ -11,7 +13,7 @@ from aiodataops._clock import VirtualClock
 from aiodataops._errors import ConfigurationError
 from aiodataops.cli._argtypes import concurrency_or_auto
 from aiodataops.emulator import Emulator
-from aiodataops.fleet import FleetEvent, FleetReport, Outcome, PaceChanged
+from aiodataops.fleet import FleetEvent, FleetReport, Outcome, PaceChanged, TargetsResolved
 
 pytestmark = pytest.mark.anyio
 
@@ -108,7 +110,31 @@ def test_cli_concurrency_takes_auto_or_a_number() -> None:
 
 async def test_auto_adds_services_as_the_limit_grows_after_every_target_was_queued() -> None:
     """Workers are still added once the feeder queued every target: the run goes past its first 4 per slot."""
-    report, _, _, client = await run("auto", services=60, rate=1000.0)
+    # Every request is held (in an aiohttp trace hook) until the feeder has queued all 60 targets and said so
+    # (``TargetsResolved``): the limit can only grow after that, so only workers added after it can go past the
+    # first fan-out of 16. Without the hold the limit grew while the feeder was still queueing, and the test passed
+    # with the workers' stream closed at the feeder's end as well.
+    queued = anyio.Event()
+
+    async def hold(*_: object) -> None:
+        await queued.wait()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(hold)
+
+    def note(event: FleetEvent) -> None:
+        if isinstance(event, TargetsResolved):
+            queued.set()
+
+    clock = VirtualClock()
+    async with (
+        Emulator(clock=clock, data_ops=1, services=60, update_duration=(2.0, 4.0)) as emu,
+        DataOpsClient(
+            emu.base_url, emu.credentials, clock=clock, poll=POLL, concurrency=64, trace_configs=[trace]
+        ) as client,
+    ):
+        report = await client.fleet.apply([(sid, UPDATE) for sid in emu.service_ids()], on_event=note)
+    assert queued.is_set()
     assert report.counts[str(Outcome.SUCCEEDED)] == 60
     assert client.adaptive_limiter().peak_in_flight > 4
     assert report.peak_in_flight > 16  # the first fan-out: 4 services for each of the 4 first slots
