@@ -48,6 +48,7 @@ from aiodataops._errors import (
     WaitTransientError,
     WaitVanishedError,
 )
+from aiodataops._plural import plural
 from aiodataops._polling import PollPolicy, RandomSource
 from aiodataops._protocols import Readable, WaitClient
 from aiodataops._states import DELETION_STATES, StateClass, classify, normalize
@@ -467,5 +468,5 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
             if progress.invisible is not None:
                 message += f"; the update is not visible in the settled reads ({progress.invisible})"
             elif progress.stale_reads and not progress.in_progress_seen:
-                message += f"; {progress.stale_reads} reads predated the accepted change"
+                message += f"; {plural(progress.stale_reads, 'read')} predated the accepted change"
             raise progress.fail(WaitTimeoutError, message, progress.last_error)

@@ -72,8 +72,6 @@ _CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
 # Run errors that exit 2 as well: credentials refused, and a journal that cannot be written (a disk to free).
 _USAGE_KINDS: Final = _CREDENTIAL_KINDS | {JOURNAL_ERROR_KIND}
 
-#: The client's connection pool unless --concurrency auto asks for more (DataOpsClient's default).
-_POOL: Final = 32
 _OPTION_FLAGS: Final = (
     "concurrency",
     "rate",
@@ -446,10 +444,11 @@ def _run(
         if status is not None:
             return status
     try:
-        # --concurrency auto may grow to --max-concurrency requests in flight: the connection pool must hold them.
+        # --concurrency auto may grow to --max-concurrency requests in flight: the connection pool (by default
+        # DataOpsClient's, 256) must hold them, or the pool, which the limiter cannot see, would cap the limit.
         adaptive = getattr(args, "concurrency", "auto") == "auto"
-        pool = getattr(args, "max_concurrency", DEFAULT_MAX_CONCURRENCY)
-        client = client_from_args(args, concurrency=max(_POOL, pool)) if adaptive else client_from_args(args)
+        pool = max(getattr(args, "max_concurrency", DEFAULT_MAX_CONCURRENCY), DEFAULT_MAX_CONCURRENCY)
+        client = client_from_args(args, concurrency=pool) if adaptive else client_from_args(args)
     except ConfigurationError as exc:
         return _usage(str(exc))
     counting_cut = False
