@@ -36,6 +36,7 @@ __all__ = [
     "Failure",
     "Progress",
     "classify",
+    "deadline_error",
     "is_throttle",
     "retry_after_of",
     "too_large",
@@ -257,3 +258,29 @@ def retry_after_of(headers: Mapping[str, str]) -> float | None:
         if parsed is not None:
             return parsed / 1000.0
     return parse_retry_after(headers.get("retry-after"))
+
+
+def deadline_error(
+    deadline: Deadline, method: str, url: str, *, attempt: int, progress: Progress, failures: list[Failure]
+) -> RequestTimeoutError:
+    """Say that the request ``deadline`` cut attempt ``attempt`` (0-based), what it was waiting for,
+    and how the attempt before it failed."""
+    response = progress.response
+    if response is None:
+        doing = "had no answer yet (connecting, sending, or waiting for the status line)"
+    else:
+        received = response.content.total_bytes
+        doing = (
+            f"had received HTTP {response.status} and {received} bytes of its body, still arriving (a trickling answer)"
+            if received
+            else f"had received HTTP {response.status} and was waiting for its body"
+        )
+    message = (
+        f"no answer within the request deadline of {deadline.seconds:g}s "
+        f"(RetryPolicy.total_deadline) across {attempt + 1} attempt{'s' if attempt else ''}: "
+        f"attempt {attempt + 1} {doing}"
+    )
+    if failures:
+        before = str(failures[-1].error).removeprefix(f"{method} {url}: ")
+        message += f"; attempt {attempt} failed with: {before}"
+    return RequestTimeoutError(message, method=method, url=url)

@@ -32,7 +32,7 @@ from aiodataops._changes import not_visible
 from aiodataops._errors import ResponseShapeError, WaitError
 from aiodataops._paging import PageIterator
 from aiodataops._peek import Peek, check_id, peek
-from aiodataops._transport import Transport, encode_path
+from aiodataops._urls import encode_path
 from aiodataops._wire import dumps, loads, structure
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from aiodataops._models import DataOps, Page, Service
     from aiodataops._polling import PollPolicy
     from aiodataops._protocols import ClientCore
+    from aiodataops._transport import Transport
     from aiodataops._waiting import StateEvent
 
 __all__ = ["CREATE_LOOKUP_DELAYS", "DEFAULT_PAGE_SIZE", "Filter", "Resource"]

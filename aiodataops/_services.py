@@ -17,7 +17,7 @@ from aiodataops._models import (
     SubVersions,
 )
 from aiodataops._resource import DEFAULT_PAGE_SIZE, Resource, merge_filters
-from aiodataops._transport import encode_path
+from aiodataops._urls import encode_path
 from aiodataops._wire import structure
 
 if TYPE_CHECKING:

@@ -34,14 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import importlib.metadata
 import logging
 import platform
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
-from urllib.parse import quote, quote_plus
 
 import aiohttp
 import attrs
@@ -62,6 +60,7 @@ from aiodataops._failures import (
     Failure,
     Progress,
     classify,
+    deadline_error,
     is_throttle,
     retry_after_of,
     too_large,
@@ -80,6 +79,7 @@ from aiodataops._signing import (
     sign,
 )
 from aiodataops._timeouts import Timeouts
+from aiodataops._urls import encode_query
 from aiodataops._wire import loads
 
 if TYPE_CHECKING:
@@ -98,8 +98,6 @@ __all__ = [
     "LOGGED_HEADERS",
     "Answer",
     "Transport",
-    "encode_path",
-    "encode_query",
     "using_api_versions",
 ]
 
@@ -130,7 +128,6 @@ LOGGED_HEADERS: Final = frozenset(
     }
 )
 
-_BAD_SEGMENTS: Final = frozenset({"", ".", ".."})
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _JSON_HEADERS: Final = CIMultiDict({"Content-Type": "application/json"})
 _USER_AGENT: Final = (
@@ -166,37 +163,6 @@ class Answer(NamedTuple):
     def json(self) -> Any:
         """Decode the body as JSON; ``None`` for an empty body."""
         return loads(self.body) if self.body.strip() else None
-
-
-def encode_path(*segments: str) -> str:
-    """Join path segments, percent-encoding each one completely (a ``/`` inside an id stays inside it).
-
-    An empty, ``.`` or ``..`` segment is refused: ``get("")`` would otherwise read the collection and ``..``
-    would address another resource than the one named.
-    """
-    for segment in segments:
-        if segment in _BAD_SEGMENTS or not isinstance(segment, str):
-            raise ValueError(f"{segment!r} is not a usable id or name (empty, '.' and '..' address something else)")
-    return "".join([_quoted(segment) for segment in segments])
-
-
-@functools.lru_cache(maxsize=4096)
-def _quoted(segment: str) -> str:
-    # Cached: a wait builds the same path on every poll, and ``quote`` was ~3% of a fleet's CPU (benchmarks/README).
-    # Bounded, so a 10,000-service fleet keeps memory flat; its constant segments ("v1", the collection) always hit.
-    return "/" + quote(segment, safe="-_.~")
-
-
-def encode_query(params: Mapping[str, str | int | bool | None]) -> str:
-    """Encode query parameters as SCP's Go SDK does: keys sorted, values form-encoded, ``None`` left out."""
-    parts = []
-    for key in sorted(params):
-        value = params[key]
-        if value is None:
-            continue
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        parts.append(f"{quote_plus(key)}={quote_plus(text)}")
-    return "&".join(parts)
 
 
 def _loggable(headers: Mapping[str, str]) -> dict[str, str]:
@@ -447,10 +413,10 @@ class Transport:
                 progress=progress,
                 time_left=None if deadline is None else deadline.remaining(),
             )
-            if isinstance(outcome, Failure) and outcome.deadline:
-                raise self._deadline_error(method, url_text, attempt, progress, failures) from (
-                    failures[-1].error if failures else None
-                )
+            if isinstance(outcome, Failure) and outcome.deadline and deadline is not None:
+                raise deadline_error(
+                    deadline, method, url_text, attempt=attempt, progress=progress, failures=failures
+                ) from (failures[-1].error if failures else None)
             if isinstance(outcome, Answer):
                 self.retry_budget.refund(spent)
                 return outcome
@@ -492,31 +458,6 @@ class Transport:
             logger.debug("retry budget exhausted: not retrying after %s", outcome.error)
             raise outcome.error
         return delay, cost
-
-    def _deadline_error(
-        self, method: str, url: str, attempt: int, progress: Progress, failures: list[Failure]
-    ) -> RequestTimeoutError:
-        """Say that the request deadline cut attempt ``attempt`` (0-based), what it was waiting for, and before."""
-        response = progress.response
-        if response is None:
-            doing = "had no answer yet (connecting, sending, or waiting for the status line)"
-        else:
-            received = response.content.total_bytes
-            doing = (
-                f"had received HTTP {response.status} and {received} bytes of its body, still arriving "
-                "(a trickling answer)"
-                if received
-                else f"had received HTTP {response.status} and was waiting for its body"
-            )
-        message = (
-            f"no answer within the request deadline of {self.retry.total_deadline:g}s "
-            f"(RetryPolicy.total_deadline) across {attempt + 1} attempt{'s' if attempt else ''}: "
-            f"attempt {attempt + 1} {doing}"
-        )
-        if failures:
-            before = str(failures[-1].error).removeprefix(f"{method} {url}: ")
-            message += f"; attempt {attempt} failed with: {before}"
-        return RequestTimeoutError(message, method=method, url=url)
 
     async def _paced_attempt(
         self,

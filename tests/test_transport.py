@@ -35,7 +35,8 @@ from aiodataops._errors import (
 )
 from aiodataops._retry import RetryBudget, RetryPolicy
 from aiodataops._timeouts import Timeouts
-from aiodataops._transport import Transport, encode_path, encode_query
+from aiodataops._transport import Transport
+from aiodataops._urls import encode_path, encode_query
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
