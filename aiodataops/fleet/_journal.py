@@ -351,9 +351,7 @@ class Journal:
 
     async def accepted(self, token: WaitToken) -> None:
         """Record the server's acceptance, as the token that resumes its wait (before any polling)."""
-        await self._append(
-            {"type": "accepted", "id": token.resource_id, "token": orjson.loads(token.to_json()), "t": time.time()}
-        )
+        await self._append({"type": "accepted", "id": token.resource_id, "token": token.to_dict(), "t": time.time()})
 
     async def ended(self, item: ItemReport) -> None:
         """Record a final outcome; skipped and not-started targets are not final and are ignored."""
