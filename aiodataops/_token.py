@@ -140,6 +140,11 @@ class WaitToken:
             data = loads(text)
         except ResponseShapeError as exc:
             raise ValueError(f"wait token is not JSON: {exc.problem}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> WaitToken:
+        """Read ``to_dict``'s data (a journal record's token, already parsed); errors as ``from_json``'s."""
         if not isinstance(data, dict):
             raise ValueError("wait token must be a JSON object")  # noqa: TRY004 -- bad input text, not a bad type
         if data.get("v") != _TOKEN_VERSION:
