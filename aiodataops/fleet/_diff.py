@@ -60,9 +60,9 @@ def before_image(current: Service, update: ServiceUpdate | Mapping[str, Any]) ->
     if attrs.has(type(current)):
         for key in wanted:
             # ``extra`` (unknown fields the server sent) is never unstructured, so never part of an image.
-            value = getattr(current, key, None) if key != "extra" else None
-            if value is not None:
-                have[key] = unstructure(value)
+            field = getattr(current, key, None) if key != "extra" else None
+            if field is not None:
+                have[key] = unstructure(field)
     image: dict[str, Any] = {}
     for path in leaves(wanted):
         if is_secret(path):
