@@ -216,16 +216,7 @@ def _dict_hook(value: Any, _: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def _service_workload_hook(conv: cattrs.Converter) -> Callable[[Any, Any], ServiceWorkload | None]:
-    """``service_workload``'s hook, reading the object with ``conv`` (the fast or the detailed converter)."""
-
-    def structure_workload(value: Any, _: Any) -> ServiceWorkload | None:
-        return _service_workload(value, conv)
-
-    return structure_workload
-
-
-def _service_workload(value: Any, conv: cattrs.Converter) -> ServiceWorkload | None:
+def _service_workload(value: Any, _: Any) -> ServiceWorkload | None:
     """Read ``service_workload`` from an object, ``""``, ``null`` or a string holding a JSON object."""
     if value is None or value == "":
         return None
@@ -239,7 +230,7 @@ def _service_workload(value: Any, conv: cattrs.Converter) -> ServiceWorkload | N
         value = decoded
     if not isinstance(value, dict):
         raise WireValueError(f"expected an object, got {describe(value)}")
-    return conv.structure(value, ServiceWorkload)
+    return converter.structure(value, ServiceWorkload)
 
 
 def _is_optional(t: Any) -> bool:
@@ -289,13 +280,13 @@ def _has_extra(cls: Any) -> bool:
     return attrs.has(cls) and "extra" in attrs.fields_dict(cls)
 
 
-def _field_overrides(origin: Any, conv: cattrs.Converter) -> dict[str, Any]:
+def _field_overrides(origin: Any) -> dict[str, Any]:
     """The fields of a model read by a hook of their own (secrets, ``service_workload``, ports)."""
     overrides: dict[str, Any] = {}
     if origin is Account:
         overrides["account_password"] = override(struct_hook=_secret_str)
     if origin is Service:
-        overrides["service_workload"] = override(struct_hook=_service_workload_hook(conv))
+        overrides["service_workload"] = override(struct_hook=_service_workload)
     if origin in (Service, DataOps):
         overrides["http_port"] = override(struct_hook=_port)
         overrides["https_port"] = override(struct_hook=_port)
@@ -315,7 +306,7 @@ def _attrs_structure_factory(*, keep_unknown: bool) -> Callable[[Any, cattrs.Con
             # but a request must refuse them at any depth: the request converter's hooks do, raising cattrs' own
             # ForbiddenExtraKeysError at the right path, which callers walking the error tree rely on.
             return _request_converter.get_structure_hook(cls)
-        overrides = _field_overrides(origin, conv)
+        overrides = _field_overrides(origin)
         base = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=not keeps_extra, **overrides)
         known = frozenset(a.name for a in attrs.fields(origin) if a.name != "extra")
 
@@ -351,8 +342,8 @@ def _attrs_unstructure_factory(cls: Any, conv: cattrs.Converter) -> Callable[[An
     return unstructure_without_none
 
 
-def _make_converter(*, keep_unknown: bool, detailed: bool = True) -> cattrs.Converter:
-    conv = cattrs.Converter(detailed_validation=detailed)
+def _make_converter(*, keep_unknown: bool) -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=True)
     conv.register_structure_hook(str, _strict_str)
     # A response is read tolerantly (counts as digit strings, "Y"/"N" booleans); a request strictly.
     conv.register_structure_hook(int, _count if keep_unknown else _strict_int)
@@ -371,10 +362,6 @@ def _make_converter(*, keep_unknown: bool, detailed: bool = True) -> cattrs.Conv
 #: Refuses unknown keys at every depth; the request models' hooks in ``converter`` come from here.
 _request_converter: Final = _make_converter(keep_unknown=False)
 converter: Final = _make_converter(keep_unknown=True)
-#: The same hooks without cattrs' detailed validation: about 40% cheaper per ``Service`` (each service of a fleet
-#: run structures three), but its errors do not say where. ``structure`` tries it first and, only on a misfit,
-#: structures again with ``converter``, whose error names the path, so both accept and refuse the same bodies.
-_fast_converter: Final = _make_converter(keep_unknown=True, detailed=False)
 
 
 def loads(data: bytes | str) -> Any:
@@ -399,10 +386,6 @@ def unstructure(obj: Any) -> Any:
 
 def structure(data: Any, cls: type[T] | Any, *, raw: bytes | str = b"") -> T:
     """Build ``cls`` from wire JSON data; any misfit raises ``ResponseShapeError`` naming the field path."""
-    try:
-        return typing.cast("T", _fast_converter.structure(data, cls))
-    except Exception:  # noqa: BLE001, S110 -- any misfit: the detailed converter below refuses it, naming the path
-        pass
     try:
         return typing.cast("T", converter.structure(data, cls))
     except (cattrs.BaseValidationError, WireValueError, KeyError, TypeError, ValueError) as exc:
