@@ -11,13 +11,18 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["ID_RULE", "id_problem"]
+__all__ = ["ID_RULE", "has_space", "id_problem"]
 
 #: The rule in one line, for messages.
 ID_RULE: Final = "no '/', spaces or control characters; not empty, '.' or '..'"
 #: ``\s`` on a str pattern is ``str.isspace`` per character (both use Py_UNICODE_ISSPACE), searched in C: a plan of
 #: thousands of ids is checked without a Python step per character.
 _SPACE: Final = re.compile(r"\s")
+
+
+def has_space(text: str) -> bool:
+    """Whether ``text`` holds a whitespace character (``str.isspace``), found without a Python step per one."""
+    return _SPACE.search(text) is not None
 
 
 def id_problem(text: str) -> str | None:
@@ -28,7 +33,7 @@ def id_problem(text: str) -> str | None:
         return f"{text!r} addresses another resource than the one named"
     if "/" in text:
         return f"{text!r} holds a '/'"
-    if _SPACE.search(text):
+    if has_space(text):
         return f"{text!r} holds a space or another whitespace character"
     if not text.isprintable():
         return f"{text!r} holds a control character"

@@ -114,6 +114,10 @@ class WaitToken:
 
     def to_json(self) -> str:
         """Serialise to one line of JSON (a journal line), times as ISO 8601 UTC with milliseconds."""
+        return dumps(self.to_dict()).decode()
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``to_json`` writes, as JSON data (a journal record nests it without a trip through text)."""
         mdt = self.accepted_modified_dt
         data: dict[str, Any] = {
             "v": _TOKEN_VERSION,
@@ -127,7 +131,7 @@ class WaitToken:
         }
         if self.sent_at is not None:
             data["sent_at"] = format_datetime(self.sent_at)
-        return dumps(data).decode()
+        return data
 
     @classmethod
     def from_json(cls, text: str | bytes) -> WaitToken:
@@ -136,6 +140,11 @@ class WaitToken:
             data = loads(text)
         except ResponseShapeError as exc:
             raise ValueError(f"wait token is not JSON: {exc.problem}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> WaitToken:
+        """Read ``to_dict``'s data (a journal record's token, already parsed); errors as ``from_json``'s."""
         if not isinstance(data, dict):
             raise ValueError("wait token must be a JSON object")  # noqa: TRY004 -- bad input text, not a bad type
         if data.get("v") != _TOKEN_VERSION:

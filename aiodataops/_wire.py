@@ -254,6 +254,16 @@ def _optional_factory(*, blank_is_none: bool) -> Callable[[Any, cattrs.Converter
 
             return structure_blankable
 
+        if hook is _strict_str:
+            # Most of a service's fields: a string passes without a further call (a misfit still gets its error).
+
+            def structure_optional_str(value: Any, _: Any) -> Any:
+                if value is None or type(value) is str:
+                    return value
+                return _strict_str(value, inner)
+
+            return structure_optional_str
+
         def structure_optional(value: Any, _: Any) -> Any:
             return None if value is None else hook(value, inner)
 
@@ -304,7 +314,8 @@ def _attrs_structure_factory(*, keep_unknown: bool) -> Callable[[Any, cattrs.Con
             if not isinstance(value, dict):
                 raise WireValueError(f"expected an object, got {describe(value)}")
             obj = base(value, target)
-            if keeps_extra:
+            # issuperset allocates nothing: bodies without unknown fields (nearly all) skip building the set.
+            if keeps_extra and not known.issuperset(value):
                 unknown = value.keys() - known
                 if unknown:
                     # Frozen classes still allow object.__setattr__; this is how attrs itself initialises them.

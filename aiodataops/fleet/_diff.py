@@ -53,8 +53,16 @@ def is_secret(path: str) -> bool:
 def before_image(current: Service, update: ServiceUpdate | Mapping[str, Any]) -> dict[str, Any]:
     """The current wire values of exactly the fields ``update`` (a model or its wire data) sets (``None`` where the
     service has none), a secret's as ``"changed"``: what a rollback puts back."""
-    have = unstructure(current) if attrs.has(type(current)) else {}
     wanted = update if isinstance(update, Mapping) else unstructure(update)
+    # Only the top-level fields the update sets, each as unstructuring the whole service would write it: the rest
+    # of the service (most of it) was unstructured only to be thrown away.
+    have: dict[str, Any] = {}
+    if attrs.has(type(current)):
+        for key in wanted:
+            # ``extra`` (unknown fields the server sent) is never unstructured, so never part of an image.
+            field = getattr(current, key, None) if key != "extra" else None
+            if field is not None:
+                have[key] = unstructure(field)
     image: dict[str, Any] = {}
     for path in leaves(wanted):
         if is_secret(path):

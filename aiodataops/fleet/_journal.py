@@ -236,7 +236,7 @@ def _apply(state: JournalState, record: dict[str, Any], name: str, number: int) 
                 before = first.before  # the image read before the first PUT is the one to put back
             state.intents[str(sid)] = Intent(update=dict(record["update"]), at=float(record["t"]), before=before)
         elif kind == "accepted":
-            state.accepted[str(sid)] = WaitToken.from_json(orjson.dumps(record["token"]))
+            state.accepted[str(sid)] = WaitToken.from_dict(record["token"])
         elif kind == "ended":
             item = ItemReport.from_dict(record["item"])
             state.ended[item.data_ops_service_id] = item
@@ -351,9 +351,7 @@ class Journal:
 
     async def accepted(self, token: WaitToken) -> None:
         """Record the server's acceptance, as the token that resumes its wait (before any polling)."""
-        await self._append(
-            {"type": "accepted", "id": token.resource_id, "token": orjson.loads(token.to_json()), "t": time.time()}
-        )
+        await self._append({"type": "accepted", "id": token.resource_id, "token": token.to_dict(), "t": time.time()})
 
     async def ended(self, item: ItemReport) -> None:
         """Record a final outcome; skipped and not-started targets are not final and are ignored."""
