@@ -52,6 +52,7 @@ from aiodataops.fleet._amount import parse_amount
 from aiodataops.fleet._batches import parse_batches
 from aiodataops.fleet._engine import JOURNAL_ERROR_KIND
 from aiodataops.fleet._journal import JournalError, JournalState, read_journal
+from aiodataops.fleet._options import OPTION_NAMES
 from aiodataops.fleet._plan import Plan, PlanError, Resolver, load_plan
 from aiodataops.fleet._rollback import inverse_plan, rollback_journal_path
 
@@ -71,19 +72,6 @@ __all__ = ["register"]
 _CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
 # Run errors that exit 2 as well: credentials refused, and a journal that cannot be written (a disk to free).
 _USAGE_KINDS: Final = _CREDENTIAL_KINDS | {JOURNAL_ERROR_KIND}
-
-_OPTION_FLAGS: Final = (
-    "concurrency",
-    "rate",
-    "batches",
-    "bake",
-    "max_failures",
-    "timeout",
-    "put_retries",
-    "max_concurrency",
-    "learned_polling",
-    "force",
-)
 
 
 # -- parsing ------------------------------------------------------------------------------------------------
@@ -275,7 +263,7 @@ def _apply(args: argparse.Namespace) -> int:
         plan = load_plan(args.plan)
     except PlanError as exc:
         return _usage(str(exc))
-    options = {name: getattr(args, name) for name in _OPTION_FLAGS}
+    options = {name: getattr(args, name) for name in OPTION_NAMES}
     gated = _gate_options(args)
     journal: str | None = args.journal
     if journal is not None and Path(journal).is_file() and Path(journal).stat().st_size > 0:
@@ -301,7 +289,7 @@ def _resume(args: argparse.Namespace) -> int:
     state = _read(args)
     if state is None:
         return ExitCode.USAGE
-    overrides = {name: getattr(args, name) for name in _OPTION_FLAGS if hasattr(args, name)}
+    overrides = {name: getattr(args, name) for name in OPTION_NAMES if hasattr(args, name)}
     # The state read here is passed down: the run reads the journal again only if it changed meanwhile.
     return _run(
         args,
@@ -327,7 +315,7 @@ def _rollback(args: argparse.Namespace) -> int:
     if args.dry_run and args.rollback_journal:
         return _usage("--journal: a dry run changes nothing, so it keeps no journal")
     into = None if args.dry_run else args.rollback_journal or rollback_journal_path(args.journal)
-    overrides = {name: getattr(args, name) for name in _OPTION_FLAGS if hasattr(args, name)}
+    overrides = {name: getattr(args, name) for name in OPTION_NAMES if hasattr(args, name)}
 
     def start(client: DataOpsClient, *, dry_run: bool = args.dry_run, **kw: Any) -> Awaitable[FleetReport]:
         gated = {} if dry_run else _gate_options(args)

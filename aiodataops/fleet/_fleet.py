@@ -17,6 +17,7 @@ from aiodataops.fleet._batches import Batches, parse_batches
 from aiodataops.fleet._budget import parse_max_failures
 from aiodataops.fleet._engine import FleetClient, Options, run_fleet
 from aiodataops.fleet._journal import Journal, JournalError, JournalState, JournalWriteError, read_journal
+from aiodataops.fleet._options import OPTION_NAMES
 from aiodataops.fleet._plan import Plan, parse_plan
 from aiodataops.fleet._report import FleetReport
 from aiodataops.fleet._rollback import inverse_plan, not_before_of, rollback_journal_path
@@ -31,19 +32,6 @@ if TYPE_CHECKING:
     from aiodataops.fleet._feeder import Gate
 
 __all__ = ["Fleet"]
-
-_OPTION_NAMES = (
-    "concurrency",
-    "rate",
-    "batches",
-    "bake",
-    "max_failures",
-    "timeout",
-    "put_retries",
-    "max_concurrency",
-    "learned_polling",
-    "force",
-)
 
 
 def _is_number(value: object) -> bool:
@@ -221,7 +209,7 @@ class Fleet:
         raises ``JournalInUseError``. If it cannot be written during the run (disk full), the run halts: the report says
         ``stopped`` ``error`` with ``error_kind`` ``"journal"`` and the cause, and a later resume continues it.
         """
-        unknown = set(overrides) - set(_OPTION_NAMES)
+        unknown = set(overrides) - set(OPTION_NAMES)
         if unknown:
             raise ConfigurationError(f"resume: unknown option(s): {', '.join(sorted(unknown))}")
         if state is None:
@@ -270,7 +258,7 @@ class Fleet:
         before-images (an older version wrote it), of a dry run, or edited so that a before-image names a field
         its update did not set. Nothing to roll back gives an empty report with a warning saying why.
         """
-        unknown = set(overrides) - set(_OPTION_NAMES)
+        unknown = set(overrides) - set(OPTION_NAMES)
         if unknown:
             raise ConfigurationError(f"rollback: unknown option(s): {', '.join(sorted(unknown))}")
         name = os.fspath(journal)
@@ -410,7 +398,7 @@ def _resumed_run(
         if not recorded:
             raise ConfigurationError("resume: this journal recorded no plan; pass the same targets again")
         targets = parse_plan(recorded["data"], path=recorded.get("path"))
-    options = {k: v for k, v in (header.get("options") or {}).items() if k in _OPTION_NAMES}
+    options = {k: v for k, v in (header.get("options") or {}).items() if k in OPTION_NAMES}
     options.update(overrides)
     return targets, _options(**options)
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import attrs
 
 from aiodataops.fleet._amount import Amount
 from aiodataops.fleet._batches import Batches
 
-__all__ = ["Options"]
+__all__ = ["OPTION_NAMES", "Options"]
 
 
 @attrs.frozen
@@ -46,3 +46,8 @@ class Options:
             "max_concurrency": self.max_concurrency,
             "learned_polling": self.learned_polling,
         }
+
+
+#: The options a journal records and ``resume``/``rollback`` (and the CLI's flags) may override: every field but
+#: ``dry_run``, which is the call's, not the run's. Derived, so that a new option reaches all of them at once.
+OPTION_NAMES: Final = tuple(field.name for field in attrs.fields(Options) if field.name != "dry_run")
