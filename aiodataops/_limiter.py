@@ -77,9 +77,9 @@ _MIN_SAMPLES: Final = 8
 _NEAR: Final = 0.9
 #: The longest pause a ``Retry-After`` imposes on new sends (a longer one is the throttled request's own wait).
 _MAX_PAUSE: Final = 1.0
-#: Slow start ends after this many round trips in use whose goodput did not grow by ``_GROWTH`` (BBR's full pipe).
+#: Slow start ends after this many round trips in use whose goodput did not grow by half of slow start's own growth
+#: (BBR's full pipe: 25% at BBR's x2 per round, 10% at x1.2).
 _FLAT_ROUNDS: Final = 3
-_GROWTH: Final = 1.25
 #: Then the limit is set to the best goodput seen times the lowest latency, times this (BBR's cwnd_gain is 2).
 _STARTUP_GAIN: Final = 1.25
 
@@ -107,7 +107,7 @@ class AdaptiveLimiter:
         latency_backoff: float = 0.8,
         latency_tolerance: float = 2.0,
         probe_interval: float = 1.0,
-        slow_start_growth: float = 0.5,
+        slow_start_growth: float = 0.2,
         window: float = 1.0,
         pause_on_retry_after: bool = True,
     ) -> None:
@@ -128,8 +128,14 @@ class AdaptiveLimiter:
         self.pause_on_retry_after = pause_on_retry_after
         # Successes of the last ``window`` seconds: (when each ended, its latency), for the goodput estimate.
         self._recent: deque[tuple[float, float]] = deque()
+        # When each throttled request of the last two windows was sent.
+        self._refused: deque[float] = deque()
         self._first_sent: float | None = None
         self._cut_at = -math.inf
+        # When the server began refusing (the send instant of the first throttled request of the current spell of
+        # throttles), and, just after that, until when new sends are held: see ``throttled_by_server``.
+        self._dry_from = -math.inf
+        self._hold: tuple[float, float] | None = None
         self._paused_until = -math.inf
         #: The last goodput estimate a throttle used (requests in flight that the server answered), or ``None``.
         self.estimate: float | None = None
@@ -208,7 +214,7 @@ class AdaptiveLimiter:
     async def acquire(self) -> Permit:
         """Wait for a slot (first come, first served) and take it; then for the end of a ``Retry-After`` pause."""
         self._account()
-        if self.in_flight < self.current and not self._waiters:
+        if self.in_flight < self.current and not self._waiters and self._hold is None:
             self._take()
         else:
             event = anyio.Event()
@@ -219,6 +225,7 @@ class AdaptiveLimiter:
                 self._account()
                 if event.is_set():  # handed a slot, then cancelled: give it on
                     self.in_flight -= 1
+                    self._end_hold(self._clock.now())
                     self._wake()
                 else:
                     self._waiters.remove(event)
@@ -230,6 +237,7 @@ class AdaptiveLimiter:
             except BaseException:
                 self._account()
                 self.in_flight -= 1
+                self._end_hold(self._clock.now())
                 self._wake()
                 raise
         now = self._clock.now()
@@ -243,7 +251,7 @@ class AdaptiveLimiter:
         self._busy = max(self._busy, self.in_flight)
 
     def _wake(self) -> None:
-        while self._waiters and self.in_flight < self.current:
+        while self._waiters and self.in_flight < self.current and self._hold is None:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self._busy = max(self._busy, self.in_flight)
@@ -261,6 +269,7 @@ class AdaptiveLimiter:
             self._recent.append((now, latency))
             self._forget(now)
             self.min_latency = min(self.min_latency, latency)
+        self._end_hold(now)
         if self._latency_rose(latency) and permit.epoch == self.cuts:
             self.cuts += 1
             self._stepped = self._clock.now()
@@ -302,12 +311,27 @@ class AdaptiveLimiter:
         now = self._clock.now()
         if self.pause_on_retry_after and retry_after is not None and retry_after > 0:
             self._paused_until = max(self._paused_until, now + min(retry_after, _MAX_PAUSE))
+        self._refused.append(permit.started)
+        while self._refused[0] < now - 2 * self.window and len(self._refused) > 1:
+            self._refused.popleft()
+        self._end_hold(now)
         if permit.epoch != self.cuts:
             self._wake()
             return
         self.cuts += 1
         self._stepped = now
-        estimate = self.estimate = self._goodput_concurrency(now)
+        if now - self._cut_at > self.window:
+            # The first throttle of a spell: the server was answering everything a moment ago, so it began refusing
+            # no earlier than this request was sent; what it admits from then on is its rate, whatever burst it
+            # allowed before. The requests sent since are in flight and will say it within a round trip: until they
+            # have, nothing new is sent (each would likely be refused too), and then the limit is set from them.
+            self._dry_from = permit.started
+            if self.in_flight > 0:  # (their answers end the hold: never one that nothing in flight would end)
+                self._hold = (now, now + 2 * (now - permit.started))
+        estimate = self._admitted_concurrency(now, permit.started)
+        if estimate is None:
+            estimate = self._goodput_concurrency(now)
+        self.estimate = estimate
         if estimate is None:
             self._cut_from = self.limit
             self._set(self.limit * self.backoff)
@@ -316,6 +340,20 @@ class AdaptiveLimiter:
             self._cut_from = 0.0
             self._set(min(estimate, self.limit * _NEAR))
         self._cut_at = now
+
+    def _end_hold(self, now: float) -> None:
+        """End the hold after a spell's first throttle once the requests sent before it are answered (or two of its
+        round trips have passed), setting the limit to what the server admitted of them."""
+        hold = self._hold
+        if hold is None or (self.in_flight > 0 and now < hold[1]):
+            return
+        self._hold = None
+        estimate = self._admitted_concurrency(now, hold[0])
+        if estimate is not None and estimate < self.limit:
+            self.estimate = estimate
+            self._set(estimate)
+        else:
+            self._wake()
 
     def _forget(self, now: float) -> None:
         recent = self._recent
@@ -343,10 +381,30 @@ class AdaptiveLimiter:
             return None
         return busy / span
 
+    def _admitted_concurrency(self, now: float, sent: float) -> float | None:
+        """Requests in flight that the server admitted, on average, of those sent after it began refusing and up to
+        ``sent``: its rate x latency, measured from answers to requests sent when no burst was left; ``None`` when
+        less than a round trip of such sends is answered, or when the server refused none of them (the client's own
+        rate then, not the server's)."""
+        recent = self._recent
+        if not recent:
+            return None
+        start = max(self._dry_from, sent - self.window / 2)
+        # Only sends whose answers are all in: a refusal may come back sooner than a success.
+        end = min(sent, now - max(latency for _, latency in recent))
+        if end - start < self.min_latency or not any(start < refused <= end for refused in self._refused):
+            return None
+        busy = 0.0
+        for ended, latency in recent:
+            if start < ended - latency <= end:
+                busy += latency
+        return busy / (end - start)
+
     def released(self, permit: Permit) -> None:  # noqa: ARG002 -- the same shape as the other outcomes
         """The attempt ended without a signal either way (an error, a cancellation): free the slot only."""
         self._account()
         self.in_flight -= 1
+        self._end_hold(self._clock.now())
         self._wake()
 
     def _pipe_full(self, permit: Permit, now: float) -> bool:
@@ -368,7 +426,7 @@ class AdaptiveLimiter:
         # 0.3-1.6%); the price is an early exit while new connections are still being opened.
         if not busy:
             return False
-        if goodput >= _GROWTH * self._best_goodput:
+        if goodput >= (1 + self.slow_start_growth / 2) * self._best_goodput:
             self._best_goodput = goodput
             self._flat_rounds = 0
             return False
