@@ -5,23 +5,33 @@ By Little's law a server that admits ``R`` requests per second, answering each i
 ``R x L`` requests in flight, and more than that only earns refusals (a rate limit) or longer waits (a server that
 queues). The limiter aims at that number:
 
-- **Slow start.** The limit starts at ``initial`` (4) and grows by ``slow_start_growth`` (one half) per success
-  while it is in use: x1.5 per round trip (TCP doubles; a rate limit's burst hides the excess for a while, and what
-  slow start sent past the limit when the bucket runs dry comes back as one wave of 429s, about as large as the
-  limit then). Slow start ends at the first throttle, or before any, once goodput (answers per second) has not grown
-  by 25% in three round trips in which requests waited for the limit (BBR's "full pipe", app-limited rounds left
-  out): the limit is then set to the best goodput seen x the lowest latency x 1.25, what keeps the server busy
-  without a queue.
-- **A throttle cuts to what the server answered.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 with
-  ``Retry-After`` sets the limit to the requests that were in flight *and answered*, on average over the last
-  ``window`` (1 s; since the last cut when that is at least a quarter of it): the sum of the successes' latencies
-  over the span, i.e. goodput x latency measured directly (BBR's bandwidth-delay product, from answers rather than
-  probes). That is the level the server sustained, however far slow start or a burst had taken the limit; the cut is
-  at least 10% (the limit may already be at the estimate, and the server just said it is too much). With fewer than
-  8 answers to go on, it halves instead (``backoff``; TCP, AIMD). One cut per round trip: a throttle of a request
-  sent before the last cut says nothing new (TCP's fast recovery). ``Retry-After`` also pauses new sends that long
-  (at most 1 s: longer is the throttled request's own wait, not the whole client's), so that requests do not keep
-  meeting an empty bucket.
+- **Slow start.** The limit starts at ``initial`` (4) and grows by ``slow_start_growth`` (a fifth) per success
+  while it is in use: x1.2 per round trip. TCP doubles, BBR's startup x2.89; but a rate limit's burst hides the
+  excess until it runs out, and everything sent in the round trip before the first 429 comes back (a refusal crosses
+  the network as an answer does) is refused too: one wave of 429s about as large as the limit then, which is about a
+  third of all that slow start sent at x1.5 and a sixth at x1.2 (a client cannot see a burst run dry before it
+  has, so the wave is paid for in slow start's growth; the figures are in benchmarks/README.md, "Adaptive pace").
+  Slow start ends at the first throttle, or before any, once goodput (answers per second) has not grown by half of
+  slow start's own growth in three round trips in which requests waited for the limit (BBR's "full pipe",
+  app-limited rounds left out): the limit is then set to the best goodput seen x the lowest latency x 1.25, what
+  keeps the server busy without a queue.
+- **A throttle cuts to what the server admitted.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 with
+  ``Retry-After`` opens a *spell* (no cut in the last ``window``) and marks when the server began refusing: no
+  earlier than that request was sent. Until then the server was spending a burst; from then on what it admits is its
+  rate. The requests sent since are in flight and will say what that rate is within a round trip, so until they are
+  answered (or two of the refused request's round trips have passed) nothing new is sent (TCP's recovery: each
+  would likely be refused too), and then the limit is set to the requests the server *admitted* of those sent since
+  it began refusing: the sum of their latencies over the span they were sent in, i.e. its rate x latency (BBR's
+  bandwidth-delay product, measured from answers rather than probes; only sends whose answers are all in count,
+  since a refusal may come back sooner than a success). Later throttles of the spell cut to the same measure over
+  the sends up to theirs. Where that cannot be measured (less than a round trip of such sends, or none of them
+  refused: the client's own rate, not the server's), the cut is to the requests that were in flight and answered
+  over the last ``window`` (1 s; since the last cut when that is at least a quarter of it), goodput x latency; with
+  fewer than 8 answers to go on, it halves instead (``backoff``; TCP, AIMD). A cut is at least 10% (the limit may
+  already be at the estimate, and the server just said it is too much). One cut per round trip: a throttle of a
+  request sent before the last cut says nothing new (TCP's fast recovery). ``Retry-After`` also pauses new sends
+  that long (at most 1 s: longer is the throttled request's own wait, not the whole client's), so that requests do
+  not keep meeting an empty bucket.
 - **Grow after a cut.** By one per ``probe_interval`` (1 s) of clock time while the limit is in use: per second,
   not per round trip as TCP does, because an API's limit is usually a *rate* whose burst hides an excess for a
   while, and at 50 ms a round trip would climb back past the limit twenty times a second, each climb paid for in
@@ -110,6 +120,7 @@ class AdaptiveLimiter:
         slow_start_growth: float = 0.2,
         window: float = 1.0,
         pause_on_retry_after: bool = True,
+        growth_per_base_round_trip: bool = True,
     ) -> None:
         if not 1 <= min_limit <= max_limit:
             raise ValueError(f"AdaptiveLimiter: expected 1 <= min_limit <= max_limit, got {min_limit}, {max_limit}")
@@ -126,6 +137,7 @@ class AdaptiveLimiter:
         self.slow_start_growth = slow_start_growth
         self.window = window
         self.pause_on_retry_after = pause_on_retry_after
+        self.growth_per_base_round_trip = growth_per_base_round_trip
         # Successes of the last ``window`` seconds: (when each ended, its latency), for the goodput estimate.
         self._recent: deque[tuple[float, float]] = deque()
         # When each throttled request of the last two windows was sent.
@@ -288,6 +300,10 @@ class AdaptiveLimiter:
                 self._slow_start = False
                 self._stepped = now
                 self._set(min(self.limit, _STARTUP_GAIN * self._best_goodput * self.min_latency))
+            elif self.growth_per_base_round_trip and self.min_latency > 0:
+                # Per round trip of the *lowest* latency, i.e. per unit of clock time: a server whose answers slow
+                # down as its load grows (a queue) lengthens the round trip, and slow start would crawl there.
+                self._set(self.limit + self.slow_start_growth * min(latency / self.min_latency, 4.0))
             else:
                 self._set(self.limit + self.slow_start_growth)
         elif self.limit < _RECOVER * self._cut_from:
@@ -384,21 +400,25 @@ class AdaptiveLimiter:
     def _admitted_concurrency(self, now: float, sent: float) -> float | None:
         """Requests in flight that the server admitted, on average, of those sent after it began refusing and up to
         ``sent``: its rate x latency, measured from answers to requests sent when no burst was left; ``None`` when
-        less than a round trip of such sends is answered, or when the server refused none of them (the client's own
-        rate then, not the server's)."""
+        less than half a round trip of such sends is answered, or when the server refused none of them (the client's
+        own rate then, not the server's). Of ``n`` admitted over a span, the rate is between ``n`` and ``n + 1`` per
+        span (the next admission may have been about to come): ``n + 1`` is counted, so that a slow server's few
+        admissions over a short span do not cut it to one request in flight."""
         recent = self._recent
         if not recent:
             return None
         start = max(self._dry_from, sent - self.window / 2)
         # Only sends whose answers are all in: a refusal may come back sooner than a success.
         end = min(sent, now - max(latency for _, latency in recent))
-        if end - start < self.min_latency or not any(start < refused <= end for refused in self._refused):
+        if end - start < self.min_latency / 2 or not any(start < refused <= end for refused in self._refused):
             return None
         busy = 0.0
+        admitted = 0
         for ended, latency in recent:
             if start < ended - latency <= end:
                 busy += latency
-        return busy / (end - start)
+                admitted += 1
+        return (busy + (busy / admitted if admitted else self.min_latency)) / (end - start)
 
     def released(self, permit: Permit) -> None:  # noqa: ARG002 -- the same shape as the other outcomes
         """The attempt ended without a signal either way (an error, a cancellation): free the slot only."""

@@ -367,12 +367,13 @@ class BucketRun:
 
 
 async def test_against_a_token_bucket_slow_start_costs_one_wave_and_the_cut_lands_at_rate_x_latency() -> None:
-    """400 services at 200/s (burst 200), 50 ms answered or refused: one wave of 429s when the burst runs out, none
-    from requests sent after the first cut (held until the server's rate is measured), then about 200/s x 50 ms."""
+    """400 services at 200/s (burst 200), 50 ms answered or refused: one wave of 429s when the burst runs out, next
+    to none from requests sent after the first cut (held until the server's rate is measured), then about 200/s x
+    50 ms in flight."""
     run = await BucketRun(200, 400).run()
     wave, after_cut = run.first_spell()
-    assert 0 < len(wave) <= 40
-    assert after_cut == []
+    assert 0 < len(wave) <= 30
+    assert len(after_cut) <= 2  # the measure rounds up by one admission (see ``_admitted_concurrency``)
     assert len(run.refused) < 0.05 * run.answered
     settled = [limit for when, limit in run.limits if when > run.refused[0][1] + 0.5]
     assert 7 <= min(settled) and max(settled) <= 14
@@ -383,7 +384,7 @@ async def test_against_a_slower_bucket_the_same_rules_land_at_its_rate_x_latency
     request sent after the first cut is refused in that spell."""
     run = await BucketRun(50, 150).run()
     wave, after_cut = run.first_spell()
-    assert 0 < len(wave) <= 20
+    assert 0 < len(wave) <= 15
     assert after_cut == []
     settled = [limit for when, limit in run.limits if when > run.refused[0][1] + 0.5]
     assert 2 <= min(settled) and max(settled) <= 4
