@@ -343,7 +343,7 @@ class AdaptiveLimiter:
             # have, nothing new is sent (each would likely be refused too), and then the limit is set from them.
             self._dry_from = permit.started
             if self.in_flight > 0:  # (their answers end the hold: never one that nothing in flight would end)
-                self._hold = (now, now + 2 * (now - permit.started))
+                self._hold = (now, now + 2 * min(now - permit.started, self.min_latency))
         estimate = self._admitted_concurrency(now, permit.started)
         if estimate is None:
             estimate = self._goodput_concurrency(now)
@@ -365,6 +365,9 @@ class AdaptiveLimiter:
             return
         self._hold = None
         estimate = self._admitted_concurrency(now, hold[0])
+        # Later throttles of the spell measure from here: during the hold the client sent nothing, and a span that
+        # took it in would read the client's silence as the server's refusal.
+        self._dry_from = now
         if estimate is not None and estimate < self.limit:
             self.estimate = estimate
             self._set(estimate)
