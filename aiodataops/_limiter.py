@@ -120,7 +120,7 @@ class AdaptiveLimiter:
         slow_start_growth: float = 0.2,
         window: float = 1.0,
         pause_on_retry_after: bool = True,
-        growth_per_base_round_trip: bool = True,
+        growth_per_base_round_trip: bool = False,
     ) -> None:
         if not 1 <= min_limit <= max_limit:
             raise ValueError(f"AdaptiveLimiter: expected 1 <= min_limit <= max_limit, got {min_limit}, {max_limit}")
