@@ -14,7 +14,9 @@ queues). The limiter aims at that number:
   Slow start ends at the first throttle, or before any, once goodput (answers per second) has not grown by half of
   slow start's own growth in three round trips in which requests waited for the limit (BBR's "full pipe",
   app-limited rounds left out): the limit is then set to the best goodput seen x the lowest latency x 1.25, what
-  keeps the server busy without a queue.
+  keeps the server busy without a queue. ``growth_per_base_round_trip`` (off) grows per round trip of the lowest
+  latency instead, i.e. per unit of clock time: faster to fill a server whose latency grows with its load, but a
+  busy client's own lag then reads as load too, and the wave grew with it.
 - **A throttle cuts to what the server admitted.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 with
   ``Retry-After`` opens a *spell* (no cut in the last ``window``) and marks when the server began refusing: no
   earlier than that request was sent. Until then the server was spending a burst; from then on what it admits is its
