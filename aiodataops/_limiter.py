@@ -5,23 +5,35 @@ By Little's law a server that admits ``R`` requests per second, answering each i
 ``R x L`` requests in flight, and more than that only earns refusals (a rate limit) or longer waits (a server that
 queues). The limiter aims at that number:
 
-- **Slow start.** The limit starts at ``initial`` (4) and grows by ``slow_start_growth`` (one half) per success
-  while it is in use: x1.5 per round trip (TCP doubles; a rate limit's burst hides the excess for a while, and what
-  slow start sent past the limit when the bucket runs dry comes back as one wave of 429s, about as large as the
-  limit then). Slow start ends at the first throttle, or before any, once goodput (answers per second) has not grown
-  by 25% in three round trips in which requests waited for the limit (BBR's "full pipe", app-limited rounds left
-  out): the limit is then set to the best goodput seen x the lowest latency x 1.25, what keeps the server busy
-  without a queue.
-- **A throttle cuts to what the server answered.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 with
-  ``Retry-After`` sets the limit to the requests that were in flight *and answered*, on average over the last
-  ``window`` (1 s; since the last cut when that is at least a quarter of it): the sum of the successes' latencies
-  over the span, i.e. goodput x latency measured directly (BBR's bandwidth-delay product, from answers rather than
-  probes). That is the level the server sustained, however far slow start or a burst had taken the limit; the cut is
-  at least 10% (the limit may already be at the estimate, and the server just said it is too much). With fewer than
-  8 answers to go on, it halves instead (``backoff``; TCP, AIMD). One cut per round trip: a throttle of a request
-  sent before the last cut says nothing new (TCP's fast recovery). ``Retry-After`` also pauses new sends that long
-  (at most 1 s: longer is the throttled request's own wait, not the whole client's), so that requests do not keep
-  meeting an empty bucket.
+- **Slow start.** The limit starts at ``initial`` (4) and grows by ``slow_start_growth`` (a fifth) per success
+  while it is in use: x1.2 per round trip. TCP doubles, BBR's startup x2.89; but a rate limit's burst hides the
+  excess until it runs out, and everything sent in the round trip before the first 429 comes back (a refusal crosses
+  the network as an answer does) is refused too: one wave of 429s about as large as the limit then, which is about a
+  third of all that slow start sent at x1.5 and a sixth at x1.2 (a client cannot see a burst run dry before it
+  has, so the wave is paid for in slow start's growth; the figures are in benchmarks/README.md, "Adaptive pace").
+  Slow start ends at the first throttle, or before any, once goodput (answers per second) has not grown by half of
+  slow start's own growth in three round trips in which requests waited for the limit (BBR's "full pipe",
+  app-limited rounds left out): the limit is then set to the best goodput seen x the lowest latency x 1.25, what
+  keeps the server busy without a queue. ``growth_per_base_round_trip`` (off) grows per round trip of the lowest
+  latency instead, i.e. per unit of clock time: faster to fill a server whose latency grows with its load, but a
+  busy client's own lag then reads as load too, and the wave grew with it.
+- **A throttle cuts to what the server admitted.** A 429, the edge's 417 (``RequestRejectedError``) or a 503 with
+  ``Retry-After`` opens a *spell* (no cut in the last ``window``) and marks when the server began refusing: no
+  earlier than that request was sent. Until then the server was spending a burst; from then on what it admits is its
+  rate. The requests sent since are in flight and will say what that rate is within a round trip, so until they are
+  answered (or two of the refused request's round trips have passed) nothing new is sent (TCP's recovery: each
+  would likely be refused too), and then the limit is set to the requests the server *admitted* of those sent since
+  it began refusing: the sum of their latencies over the span they were sent in, i.e. its rate x latency (BBR's
+  bandwidth-delay product, measured from answers rather than probes; only sends whose answers are all in count,
+  since a refusal may come back sooner than a success). Later throttles of the spell cut to the same measure over
+  the sends up to theirs. Where that cannot be measured (less than a round trip of such sends, or none of them
+  refused: the client's own rate, not the server's), the cut is to the requests that were in flight and answered
+  over the last ``window`` (1 s; since the last cut when that is at least a quarter of it), goodput x latency; with
+  fewer than 8 answers to go on, it halves instead (``backoff``; TCP, AIMD). A cut is at least 10% (the limit may
+  already be at the estimate, and the server just said it is too much). One cut per round trip: a throttle of a
+  request sent before the last cut says nothing new (TCP's fast recovery). ``Retry-After`` also pauses new sends
+  that long (at most 1 s: longer is the throttled request's own wait, not the whole client's), so that requests do
+  not keep meeting an empty bucket.
 - **Grow after a cut.** By one per ``probe_interval`` (1 s) of clock time while the limit is in use: per second,
   not per round trip as TCP does, because an API's limit is usually a *rate* whose burst hides an excess for a
   while, and at 50 ms a round trip would climb back past the limit twenty times a second, each climb paid for in
@@ -77,9 +89,9 @@ _MIN_SAMPLES: Final = 8
 _NEAR: Final = 0.9
 #: The longest pause a ``Retry-After`` imposes on new sends (a longer one is the throttled request's own wait).
 _MAX_PAUSE: Final = 1.0
-#: Slow start ends after this many round trips in use whose goodput did not grow by ``_GROWTH`` (BBR's full pipe).
+#: Slow start ends after this many round trips in use whose goodput did not grow by half of slow start's own growth
+#: (BBR's full pipe: 25% at BBR's x2 per round, 10% at x1.2).
 _FLAT_ROUNDS: Final = 3
-_GROWTH: Final = 1.25
 #: Then the limit is set to the best goodput seen times the lowest latency, times this (BBR's cwnd_gain is 2).
 _STARTUP_GAIN: Final = 1.25
 
@@ -107,9 +119,10 @@ class AdaptiveLimiter:
         latency_backoff: float = 0.8,
         latency_tolerance: float = 2.0,
         probe_interval: float = 1.0,
-        slow_start_growth: float = 0.5,
+        slow_start_growth: float = 0.2,
         window: float = 1.0,
         pause_on_retry_after: bool = True,
+        growth_per_base_round_trip: bool = False,
     ) -> None:
         if not 1 <= min_limit <= max_limit:
             raise ValueError(f"AdaptiveLimiter: expected 1 <= min_limit <= max_limit, got {min_limit}, {max_limit}")
@@ -126,10 +139,17 @@ class AdaptiveLimiter:
         self.slow_start_growth = slow_start_growth
         self.window = window
         self.pause_on_retry_after = pause_on_retry_after
+        self.growth_per_base_round_trip = growth_per_base_round_trip
         # Successes of the last ``window`` seconds: (when each ended, its latency), for the goodput estimate.
         self._recent: deque[tuple[float, float]] = deque()
+        # When each throttled request of the last two windows was sent.
+        self._refused: deque[float] = deque()
         self._first_sent: float | None = None
         self._cut_at = -math.inf
+        # When the server began refusing (the send instant of the first throttled request of the current spell of
+        # throttles), and, just after that, until when new sends are held: see ``throttled_by_server``.
+        self._dry_from = -math.inf
+        self._hold: tuple[float, float] | None = None
         self._paused_until = -math.inf
         #: The last goodput estimate a throttle used (requests in flight that the server answered), or ``None``.
         self.estimate: float | None = None
@@ -208,7 +228,7 @@ class AdaptiveLimiter:
     async def acquire(self) -> Permit:
         """Wait for a slot (first come, first served) and take it; then for the end of a ``Retry-After`` pause."""
         self._account()
-        if self.in_flight < self.current and not self._waiters:
+        if self.in_flight < self.current and not self._waiters and self._hold is None:
             self._take()
         else:
             event = anyio.Event()
@@ -219,6 +239,7 @@ class AdaptiveLimiter:
                 self._account()
                 if event.is_set():  # handed a slot, then cancelled: give it on
                     self.in_flight -= 1
+                    self._end_hold(self._clock.now())
                     self._wake()
                 else:
                     self._waiters.remove(event)
@@ -230,6 +251,7 @@ class AdaptiveLimiter:
             except BaseException:
                 self._account()
                 self.in_flight -= 1
+                self._end_hold(self._clock.now())
                 self._wake()
                 raise
         now = self._clock.now()
@@ -243,7 +265,7 @@ class AdaptiveLimiter:
         self._busy = max(self._busy, self.in_flight)
 
     def _wake(self) -> None:
-        while self._waiters and self.in_flight < self.current:
+        while self._waiters and self.in_flight < self.current and self._hold is None:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             self._busy = max(self._busy, self.in_flight)
@@ -261,6 +283,7 @@ class AdaptiveLimiter:
             self._recent.append((now, latency))
             self._forget(now)
             self.min_latency = min(self.min_latency, latency)
+        self._end_hold(now)
         if self._latency_rose(latency) and permit.epoch == self.cuts:
             self.cuts += 1
             self._stepped = self._clock.now()
@@ -279,6 +302,10 @@ class AdaptiveLimiter:
                 self._slow_start = False
                 self._stepped = now
                 self._set(min(self.limit, _STARTUP_GAIN * self._best_goodput * self.min_latency))
+            elif self.growth_per_base_round_trip and self.min_latency > 0:
+                # Per round trip of the *lowest* latency, i.e. per unit of clock time: a server whose answers slow
+                # down as its load grows (a queue) lengthens the round trip, and slow start would crawl there.
+                self._set(self.limit + self.slow_start_growth * min(latency / self.min_latency, 4.0))
             else:
                 self._set(self.limit + self.slow_start_growth)
         elif self.limit < _RECOVER * self._cut_from:
@@ -302,12 +329,27 @@ class AdaptiveLimiter:
         now = self._clock.now()
         if self.pause_on_retry_after and retry_after is not None and retry_after > 0:
             self._paused_until = max(self._paused_until, now + min(retry_after, _MAX_PAUSE))
+        self._refused.append(permit.started)
+        while self._refused[0] < now - 2 * self.window and len(self._refused) > 1:
+            self._refused.popleft()
+        self._end_hold(now)
         if permit.epoch != self.cuts:
             self._wake()
             return
         self.cuts += 1
         self._stepped = now
-        estimate = self.estimate = self._goodput_concurrency(now)
+        if now - self._cut_at > self.window:
+            # The first throttle of a spell: the server was answering everything a moment ago, so it began refusing
+            # no earlier than this request was sent; what it admits from then on is its rate, whatever burst it
+            # allowed before. The requests sent since are in flight and will say it within a round trip: until they
+            # have, nothing new is sent (each would likely be refused too), and then the limit is set from them.
+            self._dry_from = permit.started
+            if self.in_flight > 0:  # (their answers end the hold: never one that nothing in flight would end)
+                self._hold = (now, now + 2 * min(now - permit.started, self.min_latency))
+        estimate = self._admitted_concurrency(now, permit.started)
+        if estimate is None:
+            estimate = self._goodput_concurrency(now)
+        self.estimate = estimate
         if estimate is None:
             self._cut_from = self.limit
             self._set(self.limit * self.backoff)
@@ -316,6 +358,23 @@ class AdaptiveLimiter:
             self._cut_from = 0.0
             self._set(min(estimate, self.limit * _NEAR))
         self._cut_at = now
+
+    def _end_hold(self, now: float) -> None:
+        """End the hold after a spell's first throttle once the requests sent before it are answered (or two of its
+        round trips have passed), setting the limit to what the server admitted of them."""
+        hold = self._hold
+        if hold is None or (self.in_flight > 0 and now < hold[1]):
+            return
+        self._hold = None
+        estimate = self._admitted_concurrency(now, hold[0])
+        # Later throttles of the spell measure from here: during the hold the client sent nothing, and a span that
+        # took it in would read the client's silence as the server's refusal.
+        self._dry_from = now
+        if estimate is not None and estimate < self.limit:
+            self.estimate = estimate
+            self._set(estimate)
+        else:
+            self._wake()
 
     def _forget(self, now: float) -> None:
         recent = self._recent
@@ -343,10 +402,34 @@ class AdaptiveLimiter:
             return None
         return busy / span
 
+    def _admitted_concurrency(self, now: float, sent: float) -> float | None:
+        """Requests in flight that the server admitted, on average, of those sent after it began refusing and up to
+        ``sent``: its rate x latency, measured from answers to requests sent when no burst was left; ``None`` when
+        less than half a round trip of such sends is answered, or when the server refused none of them (the client's
+        own rate then, not the server's). Of ``n`` admitted over a span, the rate is between ``n`` and ``n + 1`` per
+        span (the next admission may have been about to come): ``n + 1`` is counted, so that a slow server's few
+        admissions over a short span do not cut it to one request in flight."""
+        recent = self._recent
+        if not recent:
+            return None
+        start = max(self._dry_from, sent - self.window / 2)
+        # Only sends whose answers are all in: a refusal may come back sooner than a success.
+        end = min(sent, now - max(latency for _, latency in recent))
+        if end - start < self.min_latency / 2 or not any(start < refused <= end for refused in self._refused):
+            return None
+        busy = 0.0
+        admitted = 0
+        for ended, latency in recent:
+            if start < ended - latency <= end:
+                busy += latency
+                admitted += 1
+        return (busy + (busy / admitted if admitted else self.min_latency)) / (end - start)
+
     def released(self, permit: Permit) -> None:  # noqa: ARG002 -- the same shape as the other outcomes
         """The attempt ended without a signal either way (an error, a cancellation): free the slot only."""
         self._account()
         self.in_flight -= 1
+        self._end_hold(self._clock.now())
         self._wake()
 
     def _pipe_full(self, permit: Permit, now: float) -> bool:
@@ -368,7 +451,7 @@ class AdaptiveLimiter:
         # 0.3-1.6%); the price is an early exit while new connections are still being opened.
         if not busy:
             return False
-        if goodput >= _GROWTH * self._best_goodput:
+        if goodput >= (1 + self.slow_start_growth / 2) * self._best_goodput:
             self._best_goodput = goodput
             self._flat_rounds = 0
             return False

@@ -95,6 +95,7 @@ async def _serve(args: argparse.Namespace) -> None:
         latency=latency,
         rate_limit=args.rate_limit,
         rate_burst=args.rate_burst,
+        latency_per_in_flight=args.latency_per_in_flight,
         # The request log is not read here; keeping it small keeps the emulator's memory flat.
         log_limit=1000,
     )
@@ -146,6 +147,13 @@ def main() -> int:
     )
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second per key (429 beyond)")
     parser.add_argument("--rate-burst", type=float, default=None, help="the rate limit's bucket size")
+    parser.add_argument(
+        "--latency-per-in-flight",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="added latency per other request in flight at the server (latency that grows with load)",
+    )
     parser.add_argument("--max-seconds", type=float, default=1800.0, help="stop by itself after this long")
     args = parser.parse_args()
     asyncio.run(_serve(args))

@@ -290,11 +290,9 @@ async def main_async(mode: dict[str, Any], out: dict[str, Any], only: list[str],
                         )
                     )
     if mode["load_services"]:
-        # No rate limit: latency that grows with load is the only signal. The benchmarks' emulator script has no
-        # flag for it, so this script serves it (``--serve-loaded``, below) with the same control port.
+        # No rate limit: latency that grows with load is the only signal.
         emu = EmulatorProcess(services=mode["load_services"], update=low, latency=LATENCY)
-        emu.args[1:2] = [str(HERE / "pace.py"), "--serve-loaded", str(LOAD_LATENCY)]
-        emu.args += ["--update", f"{low},{high}"]
+        emu.args += ["--update", f"{low},{high}", "--latency-per-in-flight", str(LOAD_LATENCY)]
         with emu:
             ids = emu.control(f"/ids?n={mode['load_services']}")
             for concurrency in [c for c in (16, 64, 256, "auto") if not only or str(c) in only]:
@@ -314,22 +312,7 @@ async def main_async(mode: dict[str, Any], out: dict[str, Any], only: list[str],
                 )
 
 
-def serve_loaded(per_in_flight: float, argv: list[str]) -> int:
-    """``_emulator_proc.py`` with latency growing with load: ``per_in_flight`` s per other request in flight."""
-    import functools  # noqa: PLC0415 -- only this mode needs it
-
-    import _emulator_proc  # noqa: PLC0415 -- only this mode needs it
-
-    _emulator_proc.EmulatorConfig = functools.partial(  # type: ignore[misc]
-        _emulator_proc.EmulatorConfig, latency_per_in_flight=per_in_flight
-    )
-    sys.argv = [sys.argv[0], *argv]
-    return _emulator_proc.main()
-
-
 def main() -> int:
-    if len(sys.argv) > 2 and sys.argv[1] == "--serve-loaded":
-        return serve_loaded(float(sys.argv[2]), sys.argv[3:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", dest="mode", action="store_const", const="quick", help="fewer services and points")

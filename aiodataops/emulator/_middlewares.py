@@ -109,7 +109,8 @@ def _drop(request: web.Request) -> None:
 
 @web.middleware
 async def _limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The rate limit per access key (429 with ``Retry-After``), then latency that grows with the load."""
+    """The rate limit per access key (429 with ``Retry-After``, after the added latency), then latency that grows
+    with the load."""
     rt = runtime_of(request)
     operation = request[OPERATION]
     if operation == UNKNOWN:
@@ -121,6 +122,12 @@ async def _limit(request: web.Request, handler: Handler) -> web.StreamResponse:
             rt.counters.faults[operation, "rate_limit"] += 1
             # Decimal seconds, rounded up to the millisecond: a client that waits this long finds a token.
             retry_after = f"{math.ceil(wait * 1000) / 1000:g}"
+            # A gateway's refusal crosses the same network as an answer: the added latency is paid either way
+            # (answered at once, a 429 would tell a client of the limit a round trip sooner than a real API does).
+            # Latency that grows with load is not: the refusal never reaches the loaded server.
+            delay = rt.injector.latency(operation, request.path)
+            if delay > 0:
+                await rt.clock.sleep(delay)
             return envelope(request, 429, "TOO_MANY_REQUESTS", ["rate limit exceeded"], {"Retry-After": retry_after})
     per_in_flight = rt.config.latency_per_in_flight
     if per_in_flight > 0 and rt.counters.in_flight > 1:

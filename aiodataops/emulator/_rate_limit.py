@@ -4,6 +4,8 @@ SCP does not publish its limits; this gives the benchmarks (and tests of the cli
 discover without being told it. Each access key has its own bucket of ``burst`` tokens refilled at ``rate`` per
 second of the emulator's clock (so a ``VirtualClock`` drives it in tests); a request takes one token or is refused
 with 429 and a ``Retry-After`` (decimal seconds) saying when the next token arrives. Refused requests cost nothing.
+The refusal is decided on arrival and answered after the request's added latency (``latency``), as a gateway behind
+the same network would be: a client learns of the limit no sooner than from an answer.
 
 Latency that grows with load (``latency_per_in_flight``) is added in the same middleware: each request waits that
 many seconds for every other request in flight when it arrives, as a server near saturation answers slower.

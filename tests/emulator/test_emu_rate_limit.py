@@ -8,7 +8,7 @@ import pytest
 from _emulator_helpers import Caller
 
 from aiodataops._signing import Credentials
-from aiodataops.emulator import Emulator
+from aiodataops.emulator import Emulator, Latency
 
 if TYPE_CHECKING:
     import aiohttp
@@ -35,6 +35,22 @@ async def test_burst_then_429_with_retry_after(clock: VirtualClock, session: aio
         assert body["errors"][0]["status"] == 429
         assert float(headers["Retry-After"]) == pytest.approx(0.5)
         assert emu.counters.faults["get_service", "rate_limit"] == 1
+
+
+async def test_a_429_is_answered_after_the_added_latency_like_a_success(
+    clock: VirtualClock, session: aiohttp.ClientSession
+) -> None:
+    """A refusal pays the configured latency as an answer does (the network round trip), but not the latency that
+    grows with load, and its Retry-After is computed when the request arrived."""
+    latency = Latency.uniform(0.05, 0.05)
+    async with Emulator(clock=clock, rate_limit=10, rate_burst=1, latency=latency, latency_per_in_flight=1.0) as emu:
+        call = Caller(session, emu)
+        assert await statuses(call, 1) == [200]
+        assert clock.now() == pytest.approx(0.05)
+        status, _, headers = await call("GET", f"/v1/data-ops-services/{emu.service_ids()[0]}")
+        assert status == 429
+        assert clock.now() == pytest.approx(0.10)  # the refusal too came back after 50 ms, and only 50 ms
+        assert float(headers["Retry-After"]) == pytest.approx(0.05)  # a token every 0.1 s, half of one there
 
 
 async def test_tokens_refill_at_the_rate_on_the_emulator_clock(

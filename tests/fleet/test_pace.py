@@ -73,7 +73,7 @@ async def test_auto_keeps_services_in_flight_in_proportion_to_the_limit() -> Non
     report, _, _, client = await run("auto", services=80, rate=1000.0, burst=1000, max_concurrency=2)
     assert report.counts[str(Outcome.SUCCEEDED)] == 80
     assert client.adaptive_limiter().max_limit == 2
-    assert report.peak_in_flight <= 2 * 4 * 2  # services per slot (4 at first), over 2 slots, with headroom
+    assert report.peak_in_flight <= 2 * 8 * 2  # services per slot (8 at first), over 2 slots, with headroom
     assert report.throttled_requests == 0
 
 
@@ -109,10 +109,10 @@ def test_cli_concurrency_takes_auto_or_a_number() -> None:
 
 
 async def test_auto_adds_services_as_the_limit_grows_after_every_target_was_queued() -> None:
-    """Workers are still added once the feeder queued every target: the run goes past its first 4 per slot."""
+    """Workers are still added once the feeder queued every target: the run goes past its first 8 per slot."""
     # Every request is held (in an aiohttp trace hook) until the feeder has queued all 60 targets and said so
     # (``TargetsResolved``): the limit can only grow after that, so only workers added after it can go past the
-    # first fan-out of 16. Without the hold the limit grew while the feeder was still queueing, and the test passed
+    # first fan-out of 32. Without the hold the limit grew while the feeder was still queueing, and the test passed
     # with the workers' stream closed at the feeder's end as well.
     queued = anyio.Event()
 
@@ -137,4 +137,4 @@ async def test_auto_adds_services_as_the_limit_grows_after_every_target_was_queu
     assert queued.is_set()
     assert report.counts[str(Outcome.SUCCEEDED)] == 60
     assert client.adaptive_limiter().peak_in_flight > 4
-    assert report.peak_in_flight > 16  # the first fan-out: 4 services for each of the 4 first slots
+    assert report.peak_in_flight > 32  # the first fan-out: 8 services for each of the 4 first slots
