@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from aiodataops._polling import PollPolicy
-    from aiodataops.fleet._engine import _Run
+    from aiodataops.fleet._run_state import RunState
 
 __all__ = ["Attempt", "Mode", "Target", "Work"]
 
@@ -114,7 +114,7 @@ class HaltedBeforeSendingError(Exception):
 class Target:
     """Runs one target to its report line (``run``), with the run's client, policy, journal and events."""
 
-    def __init__(self, run: _Run, attempt: Attempt) -> None:
+    def __init__(self, run: RunState, attempt: Attempt) -> None:
         self.run = run
         self.attempt = attempt
         self.services = run.services
@@ -241,7 +241,7 @@ class Target:
                     await journal.intent(work.service_id, work.update, before=before)
                 except JournalError as exc:
                     # An intent must be durable before its PUT: this one is not, so its PUT is not sent, and the
-                    # run halts (``_Run.journal_failed``); a resume starts the target.
+                    # run halts (``RunState.journal_failed``); a resume starts the target.
                     self.run.journal_failed(exc)
                     raise HaltedBeforeSendingError from exc
             accepted = await self._put(work.update)
