@@ -33,7 +33,7 @@ from aiodataops._errors import ResponseShapeError, WaitError
 from aiodataops._paging import PageIterator
 from aiodataops._peek import Peek, check_id, peek
 from aiodataops._urls import encode_path
-from aiodataops._wire import dumps, loads, structure
+from aiodataops._wire import dumps, loads, structure, unstructure
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -137,8 +137,30 @@ class Resource(Generic[D, S, U]):
             log.warning("%s %s: accepted, but the answer is not a usable body (%s)", operation, resource_id, exc)
             return None
 
+    def _peeked_body(self, raw: bytes, resource_id: str, operation: str) -> D | None:
+        """``_accepted_body`` for a reader of ``state`` and ``modified_dt`` only: a ``Peek`` (see ``_put_light``)."""
+        if not raw.strip():
+            return None
+        try:
+            data = loads(raw)
+            check_id(data, raw, self.id_field, resource_id)
+            if not (isinstance(data, dict) and data.get(self.id_field)):
+                return None
+            # A Peek reads as the model does where a wait looks (state, modified_dt); cast for Accepted's type.
+            return cast("D", peek(data, raw, self.detail, self.id_field, resource_id))
+        except ResponseShapeError as exc:
+            log.warning("%s %s: accepted, but the answer is not a usable body (%s)", operation, resource_id, exc)
+            return None
+
     async def _change(
-        self, method: str, resource_id: str, operation: Operation, request: Any, *, idempotent: bool | None = None
+        self,
+        method: str,
+        resource_id: str,
+        operation: Operation,
+        request: Any,
+        *,
+        idempotent: bool | None = None,
+        light: bool = False,
     ) -> Accepted[D]:
         sent_at = utc_now()
         answer = await self._transport.request(
@@ -148,7 +170,8 @@ class Resource(Generic[D, S, U]):
             idempotent=idempotent,
             operation=f"{operation}_{self.operation_suffix}",
         )
-        body = self._accepted_body(answer.body, resource_id, operation)
+        read = self._peeked_body if light else self._accepted_body
+        body = read(answer.body, resource_id, operation)
         return Accepted(resource_id, self.kind, body, sent_at, operation, request=request)
 
     # -- reads --------------------------------------------------------------------------------------------------
@@ -214,6 +237,15 @@ class Resource(Generic[D, S, U]):
         refused) are still retried.
         """
         return await self._change("PUT", resource_id, "update", update, idempotent=retry_sent)
+
+    async def _put_light(self, resource_id: str, update: U, *, retry_sent: bool = True) -> Accepted[D]:
+        """``put`` for ``fleet.apply``, whose ``Accepted`` never leaves it: the 202 body is a ``Peek`` (its id,
+        ``state`` and ``modified_dt`` checked as the model would check them, the rest not built: ``_wait_light``).
+
+        A body whose id, state or modified_dt does not fit is followed as a body-less acceptance, as ``put`` follows
+        any misfit body; a misfit elsewhere in it is not looked at, the fleet reading nothing else of it.
+        """
+        return await self._change("PUT", resource_id, "update", update, idempotent=retry_sent, light=True)
 
     async def _update(self, resource_id: str, request: U, *, retry_sent: bool = True) -> D:
         accepted = await self.put(resource_id, request, retry_sent=retry_sent)
@@ -283,24 +315,65 @@ class Resource(Generic[D, S, U]):
         policy: PollPolicy | None,
         on_event: Callable[[StateEvent], object] | None,
     ) -> D | None:
+        return await self._unpeeked(self._following(accepted, policy, on_event, light=False))
+
+    async def _wait_light(
+        self,
+        accepted: Accepted[D],
+        *,
+        policy: PollPolicy | None = None,
+        on_event: Callable[[StateEvent], object] | None = None,
+    ) -> Peek[D] | D:
+        """``wait_accepted`` for ``fleet.apply``, which reads only the settled state and whether the update shows.
+
+        The settled read is checked in the fields the update sets (``Peek.part``: the same converter, so a misfit
+        there is the same ``ResponseShapeError``) besides its id, state and modified_dt; the whole model is not
+        built, and a misfit elsewhere in it is not looked at (the fleet hands no model out). A failed wait's
+        ``last_body`` is the full model, as ``wait_accepted``'s.
+        """
+        try:
+            result = await self._following(accepted, policy, on_event, light=True)
+        except WaitError as exc:
+            if isinstance(exc.last_body, Peek):
+                exc.last_body = exc.last_body.full()
+            raise
+        if result is None:  # only a delete ends without a body
+            raise ResponseShapeError(
+                f"waiting for the {accepted.operation} of {accepted.resource_id} ended without a body"
+            )
+        return result
+
+    def _following(
+        self,
+        accepted: Accepted[D],
+        policy: PollPolicy | None,
+        on_event: Callable[[StateEvent], object] | None,
+        *,
+        light: bool,
+    ) -> Awaitable[Peek[D] | D | None]:
         from aiodataops._waiting import wait_accepted  # noqa: PLC0415 -- the waiting layer loads on first use
 
         visible: Callable[[Peek[D] | D], str | None] | None = None
         if self.shows_updates and accepted.operation == "update" and accepted.request is not None:
             request = accepted.request
+            if light:
+                fields = tuple(unstructure(request))
 
-            def visible(read: Peek[D] | D) -> str | None:
-                return not_visible(read.full() if isinstance(read, Peek) else read, request)
+                def visible(read: Peek[D] | D) -> str | None:
+                    return not_visible(read.part(fields) if isinstance(read, Peek) else read, request)
 
-        return await self._unpeeked(
-            wait_accepted(
-                self._peek,
-                accepted,
-                policy=policy or self._client.poll_policy,
-                on_event=on_event,
-                clock=self._client.clock,
-                visible=visible,
-            )
+            else:
+
+                def visible(read: Peek[D] | D) -> str | None:
+                    return not_visible(read.full() if isinstance(read, Peek) else read, request)
+
+        return wait_accepted(
+            self._peek,
+            accepted,
+            policy=policy or self._client.poll_policy,
+            on_event=on_event,
+            clock=self._client.clock,
+            visible=visible,
         )
 
     @staticmethod

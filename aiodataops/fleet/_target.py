@@ -52,6 +52,7 @@ from aiodataops._errors import (
     WaitVanishedError,
 )
 from aiodataops._models import Service, ServiceUpdate
+from aiodataops._resource import Resource
 from aiodataops._waiting import StateEvent, WaitEndedError, WaitToken, resume_wait
 from aiodataops.fleet._diff import before_image, diff
 from aiodataops.fleet._events import TargetAccepted, TargetStarted, TargetStateChanged
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable
 
+    from aiodataops._peek import Peek
     from aiodataops._polling import PollPolicy
     from aiodataops.fleet._run_state import RunState
 
@@ -118,6 +120,13 @@ class Target:
         self.run = run
         self.attempt = attempt
         self.services = run.services
+        # The converge read is built whole (a misfit anywhere in the service fails the target, naming the field,
+        # as before); the 202 body and the settled read, which the fleet only reads a few fields of and never hands
+        # out, are built in those fields only, on the SDK's own client (``Resource._put_light``, ``_wait_light``:
+        # most of fleet.apply's CPU over plain aiohttp was building whole models, issue 13 item 4).
+        self.light: Resource[Service, Any, ServiceUpdate] | None = (
+            run.services if isinstance(run.services, Resource) else None
+        )
         self.policy = run.policy
         self.clock = run.clock
         self.unchanged = False
@@ -209,14 +218,14 @@ class Target:
 
         return on_wait_event
 
-    async def _update(self) -> Service | None:
+    async def _update(self) -> Service | Peek[Service] | None:
         attempt = self.attempt
         work = attempt.work
         journal = self.run.journal
         if work.mode == "reattach":
             assert work.token is not None
             attempt.last_state = work.token.accepted_state
-            result: Service | None = await resume_wait(
+            result: Service | Peek[Service] | None = await resume_wait(
                 work.token, self.run.client, policy=self.policy, on_event=self._on_wait_event(), clock=self.clock
             )
             return result
@@ -263,6 +272,12 @@ class Target:
                     elapsed=attempt.accepted_at - attempt.started,
                 )
             )
+        return await self._wait(accepted)
+
+    async def _wait(self, accepted: Accepted[Service]) -> Service | Peek[Service]:
+        """Follow the acceptance until the service settles and shows the update (lighter on the SDK's client)."""
+        if self.light is not None:
+            return await self.light._wait_light(accepted, policy=self.policy, on_event=self._on_wait_event())  # noqa: SLF001 -- see __init__
         return await self.services.wait_accepted(accepted, policy=self.policy, on_event=self._on_wait_event())
 
     async def _read_first(self) -> tuple[Service | None, bool]:
@@ -307,6 +322,8 @@ class Target:
             try:
                 # retry_sent=False: the transport must not send it again once it may have landed; this loop looks
                 # first (a retried PUT after a lost answer could otherwise be accepted a second time).
+                if self.light is not None:
+                    return await self.light._put_light(sid, update, retry_sent=False)  # noqa: SLF001 -- see __init__
                 return await self.services.put(sid, update, retry_sent=False)
             except ThrottledError as exc:
                 # A 429 was refused, not applied: the server pacing us, as the waits treat it too, so it does not
