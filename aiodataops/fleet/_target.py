@@ -62,7 +62,7 @@ from aiodataops.fleet._report import ErrorInfo, ItemReport, Outcome
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from aiodataops._peek import Peek
     from aiodataops._polling import PollPolicy
@@ -274,11 +274,14 @@ class Target:
             )
         return await self._wait(accepted)
 
-    async def _wait(self, accepted: Accepted[Service]) -> Service | Peek[Service]:
-        """Follow the acceptance until the service settles and shows the update (lighter on the SDK's client)."""
+    def _wait(self, accepted: Accepted[Service]) -> Awaitable[Service | Peek[Service]]:
+        """Follow the acceptance until the service settles and shows the update (lighter on the SDK's client).
+
+        Not a coroutine of its own: the caller awaits the wait's, one level less on every await of every poll.
+        """
         if self.light is not None:
-            return await self.light._wait_light(accepted, policy=self.policy, on_event=self._on_wait_event())  # noqa: SLF001 -- see __init__
-        return await self.services.wait_accepted(accepted, policy=self.policy, on_event=self._on_wait_event())
+            return self.light._wait_light(accepted, policy=self.policy, on_event=self._on_wait_event())  # noqa: SLF001 -- see __init__
+        return self.services.wait_accepted(accepted, policy=self.policy, on_event=self._on_wait_event())
 
     async def _read_first(self) -> tuple[Service | None, bool]:
         """The service before any PUT, once it settled; and whether that read may say the update is in place.
