@@ -59,6 +59,7 @@ from aiodataops._failures import (
     is_throttle,
 )
 from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY, AdaptiveLimiter
+from aiodataops._read_timer import install as install_read_timer
 from aiodataops._retry import RetryBudget, RetryPolicy
 from aiodataops._signing import (
     CLIENT_TYPE,
@@ -215,6 +216,7 @@ class Transport(Exchanges):
         if self._session is not None:
             raise RuntimeError("the transport is already open")
         connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0, ssl=self._ssl)
+        install_read_timer(connector)  # Timeouts.read without a timer handle per chunk (``_read_timer``)
         static = {
             "Accept": "application/json",
             "Accept-Language": self._accept_language,

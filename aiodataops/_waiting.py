@@ -390,8 +390,11 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
     first = True
     while True:
         if not (first and poll_at_once):
-            pause = policy.pause(step, progress.elapsed(), retry_after=retry_after, rng=rng)
-            await clock.sleep(min(pause, max(0.0, deadline - clock.now())))
+            now = clock.now()  # one reading for both: the pause's elapsed time and the deadline's
+            pause = policy.pause(
+                step, progress.elapsed_offset + (now - progress.started), retry_after=retry_after, rng=rng
+            )
+            await clock.sleep(min(pause, max(0.0, deadline - now)))
             step += 1
         first = False
         retry_after = None
@@ -441,7 +444,8 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
             progress.last_error = None
             state = read.state
             cls = classify(state)
-            if normalize(state) in DELETION_STATES:
+            key = normalize(state)
+            if key in DELETION_STATES:
                 progress.deletion_seen = True
             final = _final(cls, operation)
             # A delete's goal needs no proof: no state from before the delete says TERMINATED or DELETED.
@@ -460,7 +464,7 @@ async def _wait(  # noqa: C901, PLR0912, PLR0915 -- one loop reads best as one d
                 progress.stale_reads += 1
                 progress.emit("stale", state, why)
             else:
-                if normalize(state) != normalize(progress.shown_state):
+                if key != normalize(progress.shown_state):
                     progress.emit("unknown" if cls is StateClass.UNKNOWN else "change", state)
                     progress.shown_state = state
                 if cls is StateClass.IN_PROGRESS:
