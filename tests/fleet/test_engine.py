@@ -263,16 +263,16 @@ async def test_busy_service_is_retried_after_it_settles(emu: Emulator) -> None:
     first, second = emu.service_ids()[:2]
     async with client_for(emu) as client, client_for(emu) as somebody:
         # The fleet sends its PUTs through the resource's light put (``Resource._put_light``).
-        put = client.services._put_light  # noqa: SLF001 -- the method the fleet calls
+        put = client.services._put_light
 
         async def racing_put(sid: str, update: ServiceUpdate, **kwargs: Any) -> Any:
             if emu.counters.accepted_puts_per_service[sid] == 0:
                 await somebody.services.update(sid, ServiceUpdate(description="someone else"))
             return await put(sid, update, **kwargs)
 
-        client.services._put_light = racing_put  # type: ignore[method-assign] # noqa: SLF001 -- see above
+        client.services._put_light = racing_put  # type: ignore[method-assign]
         report = await client.fleet.apply(pairs([first]))
-        client.services._put_light = put  # type: ignore[method-assign] # noqa: SLF001 -- see above
+        client.services._put_light = put  # type: ignore[method-assign]
         await somebody.services.update(second, ServiceUpdate(description="someone else"))
         waited = await client.fleet.apply(pairs([second]))
     item = report.items[0]
