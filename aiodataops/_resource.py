@@ -36,7 +36,7 @@ from aiodataops._urls import encode_path
 from aiodataops._wire import dumps, loads, structure, unstructure
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from aiodataops._models import DataOps, Page, Service
     from aiodataops._polling import PollPolicy
@@ -301,6 +301,36 @@ class Resource(Generic[D, S, U]):
                 accepted=accepted,
             )
         )
+
+    async def _settled_light(
+        self,
+        resource_id: str,
+        fields: Iterable[str],
+        *,
+        policy: PollPolicy | None = None,
+        on_event: Callable[[StateEvent], object] | None = None,
+    ) -> D | None:
+        """``wait_settled(resource_id)`` for ``fleet.apply``'s read before its PUT, which looks at a few fields only
+        and hands no model out: the settled read is built from its id, ``state``, ``modified_dt`` and ``fields``
+        (``Peek.part``: the same converter, so a misfit among them is the same ``ResponseShapeError``), not whole;
+        a misfit elsewhere in it is not looked at. A failed wait's ``last_body`` is built the same way.
+        """
+        from aiodataops._waiting import wait_settled  # noqa: PLC0415 -- the waiting layer loads on first use
+
+        names = ("state", "modified_dt", *fields)
+        try:
+            result = await wait_settled(
+                self._peek,
+                resource_id,
+                policy=policy or self._client.poll_policy,
+                on_event=on_event,
+                clock=self._client.clock,
+            )
+        except WaitError as exc:
+            if isinstance(exc.last_body, Peek):
+                exc.last_body = exc.last_body.part(names)
+            raise
+        return result.part(names) if isinstance(result, Peek) else result
 
     async def wait_accepted(
         self,

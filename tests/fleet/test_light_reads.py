@@ -1,5 +1,6 @@
-"""fleet.apply's lighter reads (issue 13 item 4): the converge read is checked whole, the 202 body and the settled
-read in the fields the fleet reads (id, state, modified_dt, the update's fields), each misfit named by its path.
+"""fleet.apply's lighter reads (issue 13 item 4): the read before the PUT, the 202 body and the settled read are
+checked in the fields the fleet reads (id, state, modified_dt, the update's fields), each misfit named by its path;
+a misfit anywhere else is left to get(), which still names it.
 
 A scripted loopback server answers by request count (``tests/test_odd_answers.py``'s ``Scripted``), so the
 client's virtual clock cannot race it.
@@ -36,17 +37,35 @@ def with_fields(payload: dict[str, Any], **fields: Any) -> dict[str, Any]:
     return {**payload, **fields}
 
 
-async def test_a_misfit_anywhere_in_the_converge_read_fails_the_target_naming_it() -> None:
-    """The read before the PUT is built whole: a field the fleet never reads that does not fit the model still
-    fails the target as a response_shape error naming the field, and no PUT is sent."""
-    script = Scripted((202, body("UPDATING", "new", stamp())), [(200, with_fields(old()[1], is_active_image=42))])
+async def test_a_misfit_in_an_updated_field_of_the_read_before_the_put_fails_the_target_naming_it() -> None:
+    """The read before the PUT is checked in the fields the update sets: a description that is not a string fails
+    the target as a response_shape error naming ``$.description``, and no PUT is sent."""
+    script = Scripted((202, body("UPDATING", "new", stamp())), [(200, with_fields(old()[1], description=5))])
     async with client_for(script) as client:
         report = await client.fleet.apply([(SID, NEW)])
     [item] = report.items
     assert item.outcome is Outcome.FAILED
     assert item.error is not None
     assert (item.error.kind, script.changes) == ("response_shape", 0)
-    assert "$.is_active_image" in item.error.message
+    assert "$.description" in item.error.message
+
+
+async def test_a_misfit_the_fleet_does_not_read_in_the_read_before_the_put_is_left_to_get() -> None:
+    """A field the fleet never reads that does not fit, in the read before the PUT, does not stop the update (that
+    read is built in the fields the fleet decides on only); get() of the same body still names it."""
+    settled = body("RUNNING", "new", stamp(60))
+    script = Scripted(
+        (202, body("UPDATING", "new", stamp())), [(200, with_fields(old()[1], is_active_image=42)), (200, settled)]
+    )
+    async with client_for(script) as client:
+        report = await client.fleet.apply([(SID, NEW)])
+        script.gets = 0  # the next GET answers the first read again
+        with pytest.raises(ResponseShapeError) as caught:
+            await client.services.get(SID)
+    [item] = report.items
+    assert item.outcome is Outcome.SUCCEEDED, item
+    assert script.changes == 1
+    assert caught.value.path == "$.is_active_image"
 
 
 async def test_a_misfit_in_an_updated_field_of_the_settled_read_fails_the_target_naming_it() -> None:
