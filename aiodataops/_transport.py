@@ -26,6 +26,9 @@ How one request travels:
    name, and for the deadline the attempt it cut, what that attempt was waiting for (no status line yet, or a body
    still trickling in, with the bytes received) and how the attempt before it failed.
 
+One attempt and the reading of its answer (4, and the mapping to a ``Failure``) are ``_exchange``'s; the read
+timeout's timer is ``_read_timer``'s.
+
 Logging goes to ``aiodataops.transport`` at DEBUG, with headers from an allow-list only: the signature, the access
 key, the token and bodies never reach a log line. Nothing is formatted unless DEBUG is enabled.
 """
