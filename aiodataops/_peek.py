@@ -17,6 +17,7 @@ from aiodataops._wire import parse_datetime, structure
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Iterable
 
 __all__ = ["Peek", "check_id", "peek"]
 
@@ -26,16 +27,24 @@ D = TypeVar("D")
 class Peek(Generic[D]):
     """One poll's read: ``state`` and ``modified_dt`` checked, the rest kept as decoded JSON until ``full()``."""
 
-    __slots__ = ("_cls", "_data", "_full", "_raw", "modified_dt", "state")
+    __slots__ = ("_cls", "_data", "_full", "_id_field", "_raw", "modified_dt", "state")
 
     def __init__(
-        self, state: str | None, modified_dt: dt.datetime | None, data: dict[str, Any], raw: bytes, cls: type[D]
+        self,
+        state: str | None,
+        modified_dt: dt.datetime | None,
+        data: dict[str, Any],
+        raw: bytes,
+        cls: type[D],
+        *,
+        id_field: str = "",
     ) -> None:
         self.state = state
         self.modified_dt = modified_dt
         self._data = data
         self._raw = raw
         self._cls = cls
+        self._id_field = id_field
         self._full: D | None = None
 
     def full(self) -> D:
@@ -47,6 +56,21 @@ class Peek(Generic[D]):
         if self._full is None:
             self._full = structure(self._data, self._cls, raw=self._raw)
         return self._full
+
+    def part(self, names: Iterable[str]) -> D:
+        """The model built from the id and the named top-level fields only (the others as the model defaults them).
+
+        For a reader that looks at a few fields of a body and never hands the model out (``fleet.apply``'s reads
+        of a 202 body and of the settled service: ``_resource``'s ``_put_light``/``_wait_light``): those fields go
+        through the same converter as ``full()``, so a misfit among them is the same ``ResponseShapeError`` naming
+        the same path; a misfit in a field not named is not looked at (``full()`` would name it).
+        """
+        if self._full is not None:
+            return self._full
+        data = self._data
+        picked = {name: data[name] for name in names if name in data}
+        picked[self._id_field] = data[self._id_field]
+        return structure(picked, self._cls, raw=self._raw)
 
     def __repr__(self) -> str:
         # Never the body: it may hold account_password.
@@ -81,5 +105,5 @@ def peek(data: Any, raw: bytes, cls: type[D], id_field: str, expected_id: str | 
             except ValueError:
                 pass  # fall through to the full structure, whose error names the field
             else:
-                return Peek(state, parsed, data, raw, cls)
+                return Peek(state, parsed, data, raw, cls, id_field=id_field)
     return structure(data, cls, raw=raw)

@@ -33,10 +33,10 @@ from aiodataops._errors import ResponseShapeError, WaitError
 from aiodataops._paging import PageIterator
 from aiodataops._peek import Peek, check_id, peek
 from aiodataops._urls import encode_path
-from aiodataops._wire import dumps, loads, structure
+from aiodataops._wire import dumps, loads, structure, unstructure
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
 
     from aiodataops._models import DataOps, Page, Service
     from aiodataops._polling import PollPolicy
@@ -54,6 +54,8 @@ log = logging.getLogger("aiodataops.client")
 
 Filter = str | int | bool | None
 _PAGING_KEYS: Final = frozenset({"page", "size", "sort"})
+#: Resource ids whose encoded detail path is kept (per resource); past this many the cache starts again.
+_PATH_CACHE_SIZE: Final = 4096
 
 
 def merge_filters(named: dict[str, Filter], extra: dict[str, Any]) -> dict[str, Filter]:
@@ -88,6 +90,8 @@ class Resource(Generic[D, S, U]):
     def __init__(self, client: ClientCore, transport: Transport) -> None:
         self._client = client
         self._transport = transport
+        self._detail_paths: dict[str, str] = {}
+        self._get_operation = f"get_{self.operation_suffix}"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._transport.endpoint!r})"
@@ -96,6 +100,16 @@ class Resource(Generic[D, S, U]):
 
     def _path(self, *segments: str) -> str:
         return encode_path("v1", self.collection, *segments)
+
+    def _detail_path(self, resource_id: str) -> str:
+        """``_path(resource_id)``, kept per id: a wait reads the same resource many times."""
+        paths = self._detail_paths
+        path = paths.get(resource_id)
+        if path is None:
+            if len(paths) >= _PATH_CACHE_SIZE:
+                paths.clear()  # never grows with the fleet
+            path = paths[resource_id] = self._path(resource_id)
+        return path
 
     async def _json(
         self,
@@ -137,18 +151,41 @@ class Resource(Generic[D, S, U]):
             log.warning("%s %s: accepted, but the answer is not a usable body (%s)", operation, resource_id, exc)
             return None
 
+    def _peeked_body(self, raw: bytes, resource_id: str, operation: str) -> D | None:
+        """``_accepted_body`` for a reader of ``state`` and ``modified_dt`` only: a ``Peek`` (see ``_put_light``)."""
+        if not raw.strip():
+            return None
+        try:
+            data = loads(raw)
+            check_id(data, raw, self.id_field, resource_id)
+            if not (isinstance(data, dict) and data.get(self.id_field)):
+                return None
+            # A Peek reads as the model does where a wait looks (state, modified_dt); cast for Accepted's type.
+            return cast("D", peek(data, raw, self.detail, self.id_field, resource_id))
+        except ResponseShapeError as exc:
+            log.warning("%s %s: accepted, but the answer is not a usable body (%s)", operation, resource_id, exc)
+            return None
+
     async def _change(
-        self, method: str, resource_id: str, operation: Operation, request: Any, *, idempotent: bool | None = None
+        self,
+        method: str,
+        resource_id: str,
+        operation: Operation,
+        request: Any,
+        *,
+        idempotent: bool | None = None,
+        light: bool = False,
     ) -> Accepted[D]:
         sent_at = utc_now()
         answer = await self._transport.request(
             method,
-            self._path(resource_id),
+            self._detail_path(resource_id),
             body=None if request is None else dumps(request),
             idempotent=idempotent,
             operation=f"{operation}_{self.operation_suffix}",
         )
-        body = self._accepted_body(answer.body, resource_id, operation)
+        read = self._peeked_body if light else self._accepted_body
+        body = read(answer.body, resource_id, operation)
         return Accepted(resource_id, self.kind, body, sent_at, operation, request=request)
 
     # -- reads --------------------------------------------------------------------------------------------------
@@ -215,6 +252,15 @@ class Resource(Generic[D, S, U]):
         """
         return await self._change("PUT", resource_id, "update", update, idempotent=retry_sent)
 
+    async def _put_light(self, resource_id: str, update: U, *, retry_sent: bool = True) -> Accepted[D]:
+        """``put`` for ``fleet.apply``, whose ``Accepted`` never leaves it: the 202 body is a ``Peek`` (its id,
+        ``state`` and ``modified_dt`` checked as the model would check them, the rest not built: ``_wait_light``).
+
+        A body whose id, state or modified_dt does not fit is followed as a body-less acceptance, as ``put`` follows
+        any misfit body; a misfit elsewhere in it is not looked at, the fleet reading nothing else of it.
+        """
+        return await self._change("PUT", resource_id, "update", update, idempotent=retry_sent, light=True)
+
     async def _update(self, resource_id: str, request: U, *, retry_sent: bool = True) -> D:
         accepted = await self.put(resource_id, request, retry_sent=retry_sent)
         return accepted.body if accepted.body is not None else await self.get(resource_id)
@@ -256,6 +302,36 @@ class Resource(Generic[D, S, U]):
             )
         )
 
+    async def _settled_light(
+        self,
+        resource_id: str,
+        fields: Iterable[str],
+        *,
+        policy: PollPolicy | None = None,
+        on_event: Callable[[StateEvent], object] | None = None,
+    ) -> D | None:
+        """``wait_settled(resource_id)`` for ``fleet.apply``'s read before its PUT, which looks at a few fields only
+        and hands no model out: the settled read is built from its id, ``state``, ``modified_dt`` and ``fields``
+        (``Peek.part``: the same converter, so a misfit among them is the same ``ResponseShapeError``), not whole;
+        a misfit elsewhere in it is not looked at. A failed wait's ``last_body`` is built the same way.
+        """
+        from aiodataops._waiting import wait_settled  # noqa: PLC0415 -- the waiting layer loads on first use
+
+        names = ("state", "modified_dt", *fields)
+        try:
+            result = await wait_settled(
+                self._peek,
+                resource_id,
+                policy=policy or self._client.poll_policy,
+                on_event=on_event,
+                clock=self._client.clock,
+            )
+        except WaitError as exc:
+            if isinstance(exc.last_body, Peek):
+                exc.last_body = exc.last_body.part(names)
+            raise
+        return result.part(names) if isinstance(result, Peek) else result
+
     async def wait_accepted(
         self,
         accepted: Accepted[D],
@@ -283,24 +359,65 @@ class Resource(Generic[D, S, U]):
         policy: PollPolicy | None,
         on_event: Callable[[StateEvent], object] | None,
     ) -> D | None:
-        from aiodataops._waiting import wait_accepted  # noqa: PLC0415 -- the waiting layer loads on first use
+        return await self._unpeeked(self._following(accepted, policy, on_event, light=False))
+
+    async def _wait_light(
+        self,
+        accepted: Accepted[D],
+        *,
+        policy: PollPolicy | None = None,
+        on_event: Callable[[StateEvent], object] | None = None,
+    ) -> Peek[D] | D:
+        """``wait_accepted`` for ``fleet.apply``, which reads only the settled state and whether the update shows.
+
+        The settled read is checked in the fields the update sets (``Peek.part``: the same converter, so a misfit
+        there is the same ``ResponseShapeError``) besides its id, state and modified_dt; the whole model is not
+        built, and a misfit elsewhere in it is not looked at (the fleet hands no model out). A failed wait's
+        ``last_body`` is the full model, as ``wait_accepted``'s.
+        """
+        try:
+            result = await self._following(accepted, policy, on_event, light=True)
+        except WaitError as exc:
+            if isinstance(exc.last_body, Peek):
+                exc.last_body = exc.last_body.full()
+            raise
+        if result is None:  # only a delete ends without a body
+            raise ResponseShapeError(
+                f"waiting for the {accepted.operation} of {accepted.resource_id} ended without a body"
+            )
+        return result
+
+    def _following(
+        self,
+        accepted: Accepted[D],
+        policy: PollPolicy | None,
+        on_event: Callable[[StateEvent], object] | None,
+        *,
+        light: bool,
+    ) -> Awaitable[Peek[D] | D | None]:
+        from aiodataops._waiting import accepted_wait  # noqa: PLC0415 -- the waiting layer loads on first use
 
         visible: Callable[[Peek[D] | D], str | None] | None = None
         if self.shows_updates and accepted.operation == "update" and accepted.request is not None:
             request = accepted.request
+            if light:
+                fields = tuple(unstructure(request))
 
-            def visible(read: Peek[D] | D) -> str | None:
-                return not_visible(read.full() if isinstance(read, Peek) else read, request)
+                def visible(read: Peek[D] | D) -> str | None:
+                    return not_visible(read.part(fields) if isinstance(read, Peek) else read, request)
 
-        return await self._unpeeked(
-            wait_accepted(
-                self._peek,
-                accepted,
-                policy=policy or self._client.poll_policy,
-                on_event=on_event,
-                clock=self._client.clock,
-                visible=visible,
-            )
+            else:
+
+                def visible(read: Peek[D] | D) -> str | None:
+                    return not_visible(read.full() if isinstance(read, Peek) else read, request)
+
+        return accepted_wait(
+            self._peek,
+            accepted,
+            policy=policy or self._client.poll_policy,
+            on_event=on_event,
+            clock=self._client.clock,
+            visible=visible,
         )
 
     @staticmethod
@@ -317,8 +434,10 @@ class Resource(Generic[D, S, U]):
 
     async def _peek(self, resource_id: str) -> Peek[D] | D:
         """A poll's read: only what a wait looks at is checked (see ``_peek``); the rest waits for ``full()``."""
-        data, raw = await self._json("GET", self._path(resource_id), f"get_{self.operation_suffix}")
-        return peek(data, raw, self.detail, self.id_field, resource_id)
+        # ``_json`` written out: one coroutine less on every await of every poll.
+        answer = await self._transport.request("GET", self._detail_path(resource_id), operation=self._get_operation)
+        raw = answer.body
+        return peek(answer.json() if raw else None, raw, self.detail, self.id_field, resource_id)
 
     async def _created(
         self,

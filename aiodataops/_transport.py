@@ -26,6 +26,9 @@ How one request travels:
    name, and for the deadline the attempt it cut, what that attempt was waiting for (no status line yet, or a body
    still trickling in, with the bytes received) and how the attempt before it failed.
 
+One attempt and the reading of its answer (4, and the mapping to a ``Failure``) are ``_exchange``'s; the read
+timeout's timer is ``_read_timer``'s.
+
 Logging goes to ``aiodataops.transport`` at DEBUG, with headers from an allow-list only: the signature, the access
 key, the token and bodies never reach a log line. Nothing is formatted unless DEBUG is enabled.
 """
@@ -37,12 +40,10 @@ import contextlib
 import importlib.metadata
 import logging
 import platform
-import time
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
+from typing import TYPE_CHECKING, Final, Self
 
 import aiohttp
-import attrs
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -50,24 +51,18 @@ from aiodataops._clock import Clock, SystemClock
 from aiodataops._config import make_ssl_context, normalise_endpoint
 from aiodataops._errors import (
     ConfigurationError,
-    RequestTimeoutError,
     TransportError,
 )
+from aiodataops._exchange import LOGGED_HEADERS, Answer, Call, Exchanges, loggable
 from aiodataops._failures import (
-    THROTTLE_STATUSES,
-    AttemptSetup,
     Deadline,
     Failure,
     Progress,
-    classify,
     deadline_error,
     is_throttle,
-    retry_after_of,
-    too_large,
 )
-from aiodataops._http_errors import error_from_response
 from aiodataops._limiter import DEFAULT_MAX_CONCURRENCY, AdaptiveLimiter
-from aiodataops._masking import secrets_in_body
+from aiodataops._read_timer import install as install_read_timer
 from aiodataops._retry import RetryBudget, RetryPolicy
 from aiodataops._signing import (
     CLIENT_TYPE,
@@ -80,7 +75,6 @@ from aiodataops._signing import (
 )
 from aiodataops._timeouts import Timeouts
 from aiodataops._urls import encode_query
-from aiodataops._wire import loads
 
 if TYPE_CHECKING:
     import os
@@ -104,29 +98,6 @@ __all__ = [
 logger: Final = logging.getLogger("aiodataops.transport")
 
 DEFAULT_MAX_RESPONSE_SIZE: Final = 10 * 1024 * 1024
-
-#: The only headers that may appear in a log line (lower case): nothing secret or secret-derived.
-LOGGED_HEADERS: Final = frozenset(
-    {
-        "accept",
-        "accept-language",
-        "content-length",
-        "content-type",
-        "content-encoding",
-        "date",
-        "location",
-        "retry-after",
-        "scp-api-version",
-        "scp-clienttype",
-        "scp-timestamp",
-        "server",
-        "user-agent",
-        "x-request-id",
-        "x-correlation-id",
-        "request-id",
-        "x-trace-id",
-    }
-)
 
 _IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _JSON_HEADERS: Final = CIMultiDict({"Content-Type": "application/json"})
@@ -153,23 +124,12 @@ def using_api_versions(**versions: str) -> Iterator[None]:
         _CALL_VERSIONS.reset(token)
 
 
-class Answer(NamedTuple):
-    """A successful (2xx) answer: status, headers and the whole body."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        """Decode the body as JSON; ``None`` for an empty body."""
-        return loads(self.body) if self.body.strip() else None
+#: Paths whose URL is kept (text and ``yarl.URL``): a fleet reads each service many times. Past this many the cache
+#: starts again, so that it never grows with the fleet.
+_URL_CACHE_SIZE: Final = 4096
 
 
-def _loggable(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() in LOGGED_HEADERS}
-
-
-class Transport:
+class Transport(Exchanges):
     """Signed, retried HTTP to one Data Ops endpoint; an async context manager owning one ``ClientSession``."""
 
     def __init__(
@@ -235,6 +195,9 @@ class Transport:
         self.throttled_requests = 0
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop that opened the session, the only one it serves
+        # Per request, built once and reused (aiohttp copies headers into each request, and a URL is immutable).
+        self._urls: dict[str, tuple[str, URL]] = {}
+        self._header_sets: dict[tuple[str, bool], CIMultiDict[str]] = {}
 
     def __repr__(self) -> str:
         via = f", proxy={self.proxy.display!r}" if self.proxy is not None else ""
@@ -256,6 +219,7 @@ class Transport:
         if self._session is not None:
             raise RuntimeError("the transport is already open")
         connector = aiohttp.TCPConnector(limit=self.concurrency, limit_per_host=0, ssl=self._ssl)
+        install_read_timer(connector)  # Timeouts.read without a timer handle per chunk (``_read_timer``)
         static = {
             "Accept": "application/json",
             "Accept-Language": self._accept_language,
@@ -336,17 +300,10 @@ class Transport:
         if credentials.auth_token:
             headers["X-Auth-Token"] = credentials.auth_token
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("send %s %s headers=%s", request.method, url_text, _loggable(headers))
+            logger.debug("send %s %s headers=%s", request.method, url_text, loggable(headers))
         return await handler(request)
 
     # -- requests -----------------------------------------------------------------------------------------------
-
-    @property
-    def _setup(self) -> AttemptSetup:
-        """What telling a failure apart needs of this transport (built only when an attempt fails)."""
-        return AttemptSetup(
-            retry=self.retry, timeouts=self.timeouts, max_redirects=self._max_redirects, proxy=self.proxy
-        )
 
     def url_for(self, path: str, params: Mapping[str, str | int | bool | None] | None = None) -> str:
         """Return the absolute, encoded URL of ``path`` (already encoded) with ``params``."""
@@ -355,13 +312,34 @@ class Transport:
 
     def _headers(self, version: str, *, has_body: bool) -> CIMultiDict[str]:
         """The per-request headers: the operation's API version (the creates are documented at 1.2 only), JSON's
-        when there is a body, and a plain-http proxy's credentials (an https proxy gets them on its CONNECT)."""
-        headers = CIMultiDict({"Scp-Api-Version": api_version_header(version)})
-        if has_body:
-            headers.update(_JSON_HEADERS)
-        if self._plain_headers:
-            headers.update(self._plain_headers)
+        when there is a body, and a plain-http proxy's credentials (an https proxy gets them on its CONNECT).
+
+        Made once per version and kind, and shared: aiohttp copies them into each request it builds (the signing
+        middleware writes to that copy), and nothing here changes them.
+        """
+        key = (version, has_body)
+        headers = self._header_sets.get(key)
+        if headers is None:
+            headers = CIMultiDict({"Scp-Api-Version": api_version_header(version)})
+            if has_body:
+                headers.update(_JSON_HEADERS)
+            if self._plain_headers:
+                headers.update(self._plain_headers)
+            self._header_sets[key] = headers
         return headers
+
+    def _url(self, path: str, params: Mapping[str, str | int | bool | None] | None) -> tuple[str, URL]:
+        """The URL of a request as text (for signing, errors and logs) and as the ``yarl.URL`` aiohttp is given."""
+        if params:
+            text = self.url_for(path, params)
+            return text, URL(text, encoded=True)
+        cached = self._urls.get(path)
+        if cached is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            text = f"{self.endpoint}{path}"
+            cached = self._urls[path] = (text, URL(text, encoded=True))
+        return cached
 
     async def request(
         self,
@@ -387,11 +365,20 @@ class Transport:
                 "this client was opened on another event loop; a client serves only the loop that opened it: "
                 "open one client per event loop (per thread, or per asyncio.run/anyio.run call)"
             )
-        url_text = self.url_for(path, params)
-        url = URL(url_text, encoded=True)
+        url_text, url = self._url(path, params)
         method = method.upper()
         version = api_version_for(operation, _CALL_VERSIONS.get(), self.api_versions)
-        headers = self._headers(version, has_body=body is not None)
+        debug = logger.isEnabledFor(logging.DEBUG)
+        call = Call(
+            method,
+            url=url,
+            url_text=url_text,
+            body=body,
+            headers=self._headers(version, has_body=body is not None),
+            operation=operation,
+            version=version,
+            debug=debug,
+        )
         retry_sent = (method in _IDEMPOTENT_METHODS) if idempotent is None else idempotent
         total_deadline = self.retry.total_deadline
         deadline = None if total_deadline is None else Deadline(total_deadline)
@@ -400,19 +387,14 @@ class Transport:
         failures: list[Failure] = []
         while True:
             progress = Progress()
-            outcome = await self._paced_attempt(
-                session,
-                method,
-                url,
-                url_text=url_text,
-                body=body,
-                headers=headers,
-                operation=operation,
-                api_version=version,
-                attempt=attempt,
-                progress=progress,
-                time_left=None if deadline is None else deadline.remaining(),
-            )
+            time_left = None if deadline is None else deadline.remaining()
+            if self.limiter is None:
+                # Without an adaptive limit, straight to the attempt: one coroutine less on every await of it.
+                outcome = await self._attempt(session, call, attempt, progress, time_left)
+                if not isinstance(outcome, Answer) and is_throttle(outcome):
+                    self.throttled_requests += 1
+            else:
+                outcome = await self._paced_attempt(session, call, attempt, progress, time_left)
             if isinstance(outcome, Failure) and outcome.deadline and deadline is not None:
                 raise deadline_error(
                     deadline, method, url_text, attempt=attempt, progress=progress, failures=failures
@@ -423,7 +405,7 @@ class Transport:
             failures.append(outcome)
             delay, cost = self._next_wait(outcome, attempt, retry_sent=retry_sent, deadline=deadline)
             spent += cost
-            if logger.isEnabledFor(logging.DEBUG):
+            if debug:
                 logger.debug(
                     "retry %s %s in %.3fs after attempt %d: %s", method, url_text, delay, attempt + 1, outcome.error
                 )
@@ -462,20 +444,17 @@ class Transport:
     async def _paced_attempt(
         self,
         session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        **attempt: Any,
+        call: Call,
+        attempt: int,
+        progress: Progress,
+        time_left: float | None,
     ) -> Answer | Failure:
-        """One attempt, in a slot of the adaptive limit when there is one, telling it how the attempt ended."""
+        """One attempt in a slot of the adaptive limit, telling it how the attempt ended."""
         limiter = self.limiter
-        if limiter is None:
-            outcome = await self._attempt(session, method, url, **attempt)
-            if not isinstance(outcome, Answer) and is_throttle(outcome):
-                self.throttled_requests += 1
-            return outcome
+        assert limiter is not None  # request() calls this only with a limit
         permit = await limiter.acquire()
         try:
-            outcome = await self._attempt(session, method, url, **attempt)
+            outcome = await self._attempt(session, call, attempt, progress, time_left)
         except BaseException:
             limiter.released(permit)
             raise
@@ -487,113 +466,3 @@ class Transport:
         else:
             limiter.released(permit)
         return outcome
-
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        *,
-        url_text: str,
-        body: bytes | None,
-        headers: CIMultiDict[str],
-        operation: str,
-        api_version: str,
-        attempt: int,
-        progress: Progress,
-        time_left: float | None,
-    ) -> Answer | Failure:
-        """Make one attempt; return the 2xx answer, or the failure with what the retry decision needs.
-
-        ``time_left`` is what remains of the request deadline: when it is shorter than ``Timeouts.total`` it becomes
-        this attempt's total timeout (aiohttp's own timer: no cost when the deadline is far), and running out is a
-        ``Failure`` marked ``deadline``.
-        """
-        debug = logger.isEnabledFor(logging.DEBUG)
-        started = time.perf_counter() if debug else 0.0
-        timeout = session.timeout
-        per_attempt = timeout.total
-        deadline_binds = time_left is not None and (per_attempt is None or time_left < per_attempt)
-        if deadline_binds:
-            timeout = attrs.evolve(timeout, total=max(time_left or 0.0, 0.001))
-        try:
-            async with session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                allow_redirects=True,
-                max_redirects=self._max_redirects,
-                proxy_headers=self._proxy_headers,
-                timeout=timeout,
-            ) as response:
-                progress.response = response
-                status = response.status
-                data = await self._read(response, method, url_text)
-                if debug:
-                    logger.debug(
-                        "answer %s %s %s -> %d in %.1f ms (attempt %d) headers=%s",
-                        operation,
-                        method,
-                        url_text,
-                        status,
-                        (time.perf_counter() - started) * 1000,
-                        attempt + 1,
-                        _loggable(response.headers),
-                    )
-                if 200 <= status < 300:  # noqa: PLR2004 -- the success family
-                    return Answer(status, response.headers, data)
-                retryable = status in self.retry.retryable_statuses
-                # A 429 (or the edge's 417 "Request Rejected", throttling too) carries its hint even when not retried.
-                retry_after = retry_after_of(response.headers) if retryable or status in THROTTLE_STATUSES else None
-                error = error_from_response(
-                    status=status,
-                    reason=response.reason,
-                    method=method,
-                    url=url_text,
-                    headers=response.headers,
-                    body=data,
-                    retry_after=retry_after,
-                    operation=operation,
-                    api_version=api_version,
-                    # The passwords this request carried: masked wherever the server repeats them.
-                    secrets=secrets_in_body(body),
-                )
-                return Failure(error, never_sent=False, timeout=False, retryable=retryable, retry_after=retry_after)
-        except aiohttp.ClientError as exc:
-            return classify(exc, method, url_text, secrets_in_body(body), self._setup)
-        except TimeoutError as exc:
-            # aiohttp's total timeout for the attempt: the request may have been received.
-            if deadline_binds:  # the request deadline, not Timeouts.total, set this attempt's total
-                return Failure(exc, never_sent=False, timeout=True, retryable=False, deadline=True)
-            return Failure(
-                RequestTimeoutError(
-                    f"no complete answer within {self.timeouts.total:g}s (Timeouts.total, one attempt)",
-                    method=method,
-                    url=url_text,
-                ),
-                never_sent=False,
-                timeout=True,
-                retryable=self.retry.retry_timeouts,
-            )
-
-    async def _read(self, response: ClientResponse, method: str, url: str) -> bytes:
-        """Read the whole body, refusing one over ``max_response_size`` without reading the rest."""
-        limit = self.max_response_size
-        length = response.content_length
-        encoding = response.headers.get("Content-Encoding")
-        if length is not None and length > limit:
-            response.close()
-            raise too_large(limit, method, url, length, encoding)
-        if length is not None and encoding is None:
-            return await response.read()
-        # Unknown or compressed length: count the decoded bytes as they arrive.
-        chunks: list[bytes] = []
-        total = 0
-        async for chunk in response.content.iter_any():
-            total += len(chunk)
-            if total > limit:
-                response.close()
-                raise too_large(limit, method, url, None, encoding)
-            chunks.append(chunk)
-        return b"".join(chunks)

@@ -23,70 +23,37 @@ Shape of one run::
   ``aborted`` error, and a resume from the journal follows them.
 
 One target's life (PUT, look before a resend, wait, resume) is ``_target``'s; turning errors into report lines is
-``_outcomes``'; the run's settings are ``_options``'.
+``_outcomes``'; the run's settings are ``_options``'; the shared state and a target's end ``_run_state``'s; the
+workers ``_pool``'s.
 """
 
 from __future__ import annotations
 
-import inspect
-import logging
 import math
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.abc
-import attrs
 
-from aiodataops._plural import plural
 from aiodataops._protocols import FleetClient
-from aiodataops.fleet._budget import FailureBudget
-from aiodataops.fleet._events import (
-    BudgetExceeded,
-    EventCallback,
-    FleetEnded,
-    FleetEvent,
-    FleetStarted,
-    PaceChanged,
-    Stopping,
-    TargetEnded,
-)
-from aiodataops.fleet._feeder import Batch, Feeder
-from aiodataops.fleet._journal import JournalError, JournalWriteError
-from aiodataops.fleet._learned_polling import LearnedPollPolicy, SettleTimes
+from aiodataops.fleet._events import EventCallback, FleetEnded, FleetStarted
 from aiodataops.fleet._options import Options
 from aiodataops.fleet._outcomes import error_info, outcome_of
-from aiodataops.fleet._pace import Pace as _Pace
-from aiodataops.fleet._rate import TokenBucket
-from aiodataops.fleet._report import (
-    FAILURE_OUTCOMES,
-    ErrorInfo,
-    ErrorKind,
-    FleetReport,
-    ItemReport,
-    Outcome,
-    StopReason,
-)
-from aiodataops.fleet._target import Attempt, Target, Work
+from aiodataops.fleet._pool import Pool
+from aiodataops.fleet._report import FAILURE_OUTCOMES, FleetReport, StopReason
+from aiodataops.fleet._run_state import JOURNAL_ERROR_KIND
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Callable, Mapping
 
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-    from aiodataops._clock import Clock
-    from aiodataops._polling import PollPolicy
     from aiodataops.fleet._feeder import Gate
     from aiodataops.fleet._journal import Journal, JournalState
     from aiodataops.fleet._source import Source
 
 # ``FleetClient``, ``error_info`` and ``outcome_of`` are kept importable from here, where they used to live.
 __all__ = ["JOURNAL_ERROR_KIND", "FleetClient", "Options", "error_info", "outcome_of", "run_fleet"]
-
-log = logging.getLogger("aiodataops.fleet")
-
-#: ``FleetReport.error_kind`` of a run halted because its journal could not be written (``StopReason.ERROR``).
-JOURNAL_ERROR_KIND = "journal"
 
 
 async def run_fleet(
@@ -120,173 +87,8 @@ async def run_fleet(
     return await run.main(on_event, stop, abort)
 
 
-class _Run:
-    """One run's state, shared by its feeder and workers (all in one task group, so no locks are needed)."""
-
-    def __init__(
-        self,
-        client: FleetClient,
-        source: Source,
-        options: Options,
-        journal: Journal | None,
-        resumed: JournalState | None,
-    ) -> None:
-        self.client = client
-        self.services = client.services
-        self.source = source
-        self.options = options
-        self.journal = journal
-        self.resumed = resumed
-        self.clock: Clock = client.clock
-        policy = client.poll_policy
-        self.policy: PollPolicy = attrs.evolve(policy, deadline=options.timeout) if options.timeout else policy
-        self.settles = SettleTimes()
-        if options.learned_polling:
-            self.policy = LearnedPollPolicy.learning(self.policy, self.settles)
-        self.bucket = TokenBucket(options.rate, self.clock) if options.rate and not options.dry_run else None
-        self.items: dict[int, ItemReport] = {}
-        self.budget = FailureBudget(limit=None)
-        self.halted: StopReason | None = None
-        self.halt_event = anyio.Event()
-        self.in_flight = 0
-        self.peak_in_flight = 0
-        self.pace = _Pace.of(client, options)
-        self.error: str | None = None
-        self.error_kind: str | None = None
-        self.batches: dict[int | None, Batch] = {}
-        self.not_before: Mapping[str, dt.datetime] = {}
-        self.gate: Gate | None = None
-        self.gate_timeout = 300.0
-        self.gate_failure: str | None = None
-        self.stop_listing: Callable[[], None] | None = None
-        self.not_started_why: str | None = None
-        self._seq = 0
-        self._events: MemoryObjectSendStream[Awaitable[None]] | None = None
-        self._on_event: EventCallback | None = None
-        self.workers = 0
-        self._workers: anyio.abc.TaskGroup | None = None
-        self._receive: MemoryObjectReceiveStream[Work] | None = None
-        #: The receive ends handed to workers not yet ended (closed at the end, should a worker never start).
-        self._clones: list[MemoryObjectReceiveStream[Work]] = []
-
-    # -- events and bookkeeping -------------------------------------------------------------------------------
-
-    @property
-    def listening(self) -> bool:
-        """Whether anybody follows the events (building one per poll costs, so skip it when nobody does)."""
-        return self._on_event is not None
-
-    def emit(self, event: FleetEvent) -> None:
-        """Call ``on_event`` now; a coroutine it returns is awaited, in order, by the dispatcher task."""
-        if self._on_event is None:
-            return
-        try:
-            result = self._on_event(event)
-        except Exception:
-            log.exception("on_event raised on %s; the run goes on", event.kind)
-            return
-        if inspect.isawaitable(result) and self._events is not None:
-            self._events.send_nowait(result)
-
-    async def _dispatch(self, receive: MemoryObjectReceiveStream[Awaitable[None]]) -> None:
-        async with receive:
-            async for pending in receive:
-                try:
-                    await pending
-                except Exception:
-                    log.exception("on_event raised; the run goes on")
-
-    def next_seq(self) -> int:
-        self._seq += 1
-        return self._seq
-
-    def halt(self, reason: StopReason, *, force: bool = False) -> None:
-        """Start nothing new from now on (the first reason is the one reported, unless ``force``: an abort)."""
-        if reason in (StopReason.INTERRUPTED, StopReason.ABORTED) and self.stop_listing is not None:
-            # A Ctrl-C stops the listing too, at once: the targets already listed are reported, no page is read.
-            self.stop_listing()
-        if self.halted is None or (force and self.halted is not reason):
-            self.halted = reason
-            self.halt_event.set()
-            if reason is not StopReason.BUDGET_EXCEEDED:
-                self.emit(Stopping(reason=str(reason), in_flight=self.in_flight))
-
-    async def nap(self, seconds: float) -> bool:
-        """Sleep on the run's clock, cut short when the run halts meanwhile; True when it slept the whole time.
-
-        Between batches and before a throttled PUT is sent again: after a stop (Ctrl-C), an exceeded budget or a
-        failed gate nothing new may start, and a wait that would end in a new PUT must not hold the stop up.
-        """
-        if self.halted is not None:
-            return False
-
-        async def cut_short(scope: anyio.CancelScope) -> None:
-            await self.halt_event.wait()
-            scope.cancel()
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(cut_short, group.cancel_scope)
-            await self.clock.sleep(seconds)
-            group.cancel_scope.cancel()
-        return self.halted is None
-
-    def journal_failed(self, error: JournalError) -> None:
-        """The journal took a record no more (disk full, I/O error): halt as a run error, the first such error being
-        the run's. Nothing new starts (a PUT needs its intent on disk first), what is in flight settles, and the
-        report's ``error`` names the journal and the cause; ``fleet resume`` continues once the cause is fixed."""
-        if self.error is None:
-            log.info("%s", error)  # the report carries it (the command prints it once); a disk's fault, not a bug
-            self.error = str(error)
-            self.error_kind = JOURNAL_ERROR_KIND
-            # Each target not started says why in short; the run's error says how to go on.
-            self.not_started_why = error.problem if isinstance(error, JournalWriteError) else str(error)
-        self.halt(StopReason.ERROR)
-
-    def not_started_outcome(self) -> tuple[Outcome, ErrorInfo]:
-        if self.halted is StopReason.BUDGET_EXCEEDED:
-            limit = self.budget.limit
-            assert limit is not None  # a budget is exceeded only when it has a limit
-            return Outcome.SKIPPED, ErrorInfo(
-                ErrorKind.BUDGET_EXCEEDED, f"not started: more than {plural(limit, 'target')} failed"
-            )
-        if self.halted is StopReason.GATE:
-            return Outcome.SKIPPED, ErrorInfo(ErrorKind.GATE, f"not started: {self.gate_failure}")
-        if self.halted is StopReason.ERROR:
-            why = self.not_started_why or self.error
-            return Outcome.NOT_STARTED, ErrorInfo(ErrorKind.RUN_ERROR, f"not started: {why}")
-        return Outcome.NOT_STARTED, ErrorInfo(str(self.halted or "stopped"), "not started: the run was stopped")
-
-    async def finish(self, work: Work, item: ItemReport) -> None:
-        """Record a target's end: report, journal, budget, events, batch."""
-        self.items[work.seq] = item
-        if item.outcome is Outcome.SUCCEEDED and not item.resumed:
-            self.settles.add(item.settle_seconds)
-        if self.journal is not None:
-            try:
-                await self.journal.ended(item)
-            except JournalError as exc:
-                # The line stays in the report; a resume follows the service again from its ``accepted`` record.
-                self.journal_failed(exc)
-        exceeded = item.outcome in FAILURE_OUTCOMES and self.budget.record_failure()
-        self.emit(TargetEnded(item))
-        if exceeded:
-            assert self.budget.limit is not None
-            self.emit(BudgetExceeded(failures=self.budget.failures, limit=self.budget.limit))
-            self.halt(StopReason.BUDGET_EXCEEDED)
-        batch = self.batches.get(work.batch)
-        if batch is not None:
-            batch.ended(item.outcome)
-
-    async def skip(self, work: Work) -> None:
-        outcome, error = self.not_started_outcome()
-        item = ItemReport(
-            data_ops_service_id=work.service_id,
-            outcome=outcome,
-            error=error,
-            batch=work.batch,
-            place=work.place,
-        )
-        await self.finish(work, item)
+class _Run(Pool):
+    """One run: its state (``_run_state``), its pool of workers (``_pool``), its start and its report."""
 
     # -- the run ----------------------------------------------------------------------------------------------
 
@@ -374,153 +176,6 @@ class _Run:
             watcher.cancel_scope.cancel()
         if error is not None:
             raise error
-
-    def _worker_count(self) -> int:
-        """``concurrency`` (or what the adaptive pace wants now), but never more than there are targets, when known."""
-        concurrency = self.pace.wanted(self.in_flight)
-        total = self.source.total
-        if total is None:
-            return concurrency
-        in_flight = len(self.resumed.reattach) + len(self.resumed.unconfirmed) if self.resumed else 0
-        return max(1, min(concurrency, total + in_flight))
-
-    async def _work(self, stop: anyio.Event | None, abort: anyio.Event | None) -> None:
-        send, receive = anyio.create_memory_object_stream[Work](self.pace.buffer)
-        leftover = receive.clone()
-        self._clones.clear()
-        try:
-            await self._work_with(stop, abort, send, receive, leftover)
-        finally:
-            send.close()
-            for stream in (receive, leftover, *self._clones):
-                stream.close()
-
-    async def _work_with(
-        self,
-        stop: anyio.Event | None,
-        abort: anyio.Event | None,
-        send: MemoryObjectSendStream[Work],
-        receive: MemoryObjectReceiveStream[Work],
-        leftover: MemoryObjectReceiveStream[Work],
-    ) -> None:
-        work_scope = anyio.CancelScope()
-        if stop is not None and stop.is_set():
-            # Stopped already (a Ctrl-C while the targets were counted): now, before the feeder asks for a page.
-            self.halt(StopReason.INTERRUPTED)
-        async with anyio.create_task_group() as watchers:
-            if stop is not None:
-                watchers.start_soon(self._watch, stop, StopReason.INTERRUPTED, None)
-            if abort is not None:
-                watchers.start_soon(self._watch, abort, StopReason.ABORTED, work_scope)
-            with work_scope:
-                async with anyio.create_task_group() as workers:
-                    self._workers = workers
-                    self._receive = receive
-                    self._resize()
-                    if self.pace.limiter is None:
-                        receive.close()  # a fixed pool: its workers hold the only receivers
-                        self._receive = None
-                    else:
-                        self.pace.limiter.listeners.append(self._resize)
-                    # Adaptive: workers may still be started (from ``self._receive``) after the feeder is done,
-                    # while the buffer drains; each one's stream ends once it is empty, the sender being closed.
-                    async with send:
-                        await Feeder(self).feed(send)
-                if self.pace.limiter is not None:
-                    self.pace.limiter.listeners.remove(self._resize)
-                self._workers = None
-                self._receive = None
-                receive.close()
-            watchers.cancel_scope.cancel()
-        with leftover:
-            if work_scope.cancelled_caught:
-                # Aborted: what still sits in the buffer was never started.
-                while True:
-                    try:
-                        work = leftover.receive_nowait()
-                    except (anyio.WouldBlock, anyio.EndOfStream):
-                        break
-                    self._record_aborted(work, None)
-
-    async def _watch(self, event: anyio.Event, reason: StopReason, scope: anyio.CancelScope | None) -> None:
-        await event.wait()
-        self.halt(reason, force=reason is StopReason.ABORTED)
-        if scope is not None:
-            scope.cancel()
-
-    # -- working ----------------------------------------------------------------------------------------------
-
-    def _resize(self) -> None:
-        """Start workers up to the count wanted now (a fixed pool: once, at the start)."""
-        if self._receive is None or self._workers is None:
-            return
-        for _ in range(self._worker_count() - self.workers):
-            self.workers += 1
-            clone = self._receive.clone()
-            self._clones.append(clone)
-            self._workers.start_soon(self._worker, clone)
-        if self.listening and self.pace.limiter is not None and self.pace.limiter.current != self.pace.reported:
-            self.pace.reported = self.pace.limiter.current
-            self.emit(PaceChanged(limit=self.pace.reported, workers=self.workers, in_flight=self.in_flight))
-
-    async def _worker(self, receive: MemoryObjectReceiveStream[Work]) -> None:
-        try:
-            async with receive:
-                async for work in receive:
-                    await self._process(work)
-                    if self.pace.limiter is not None:
-                        if self.workers > max(1, self._worker_count()):
-                            return  # the adaptive limit fell: fewer services in flight from now on
-                        self._resize()
-        finally:
-            self.workers -= 1
-            self._clones.remove(receive)
-
-    async def _process(self, work: Work) -> None:
-        if work.mode == "start" and self.halted is not None:
-            await self.skip(work)
-            return
-        if work.mode == "start" and self.bucket is not None:
-            await self.bucket.acquire()
-            if self.halted is not None:
-                await self.skip(work)
-                return
-        attempt = Attempt(work, started=self.clock.now())
-        self.pace.account(self.in_flight)
-        self.in_flight += 1
-        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-        try:
-            item = await Target(self, attempt).report()
-        except anyio.get_cancelled_exc_class():
-            self._record_aborted(work, attempt)
-            raise
-        finally:
-            self.pace.account(self.in_flight)
-            self.in_flight -= 1
-        await self.finish(work, item)
-
-    def _record_aborted(self, work: Work, attempt: Attempt | None) -> None:
-        """An aborted target's line, written without awaiting (the worker is being cancelled)."""
-        if (attempt is not None and attempt.accepted_at is not None) or work.mode == "reattach":
-            outcome = Outcome.SKIPPED
-            message = "accepted, then the run was aborted before it settled; resume the journal to follow it"
-        else:
-            outcome = Outcome.NOT_STARTED
-            message = "the run was aborted"
-            if attempt is not None and attempt.attempts:
-                message += " while a PUT was in flight; a resume reads the service before sending it again"
-        item = ItemReport(
-            data_ops_service_id=work.service_id,
-            outcome=outcome,
-            final_state=attempt.last_state if attempt else None,
-            error=ErrorInfo(ErrorKind.ABORTED, message),
-            attempts=attempt.attempts if attempt else 0,
-            polls=attempt.polls if attempt else 0,
-            batch=work.batch,
-            place=work.place,
-        )
-        self.items[work.seq] = item
-        self.emit(TargetEnded(item))
 
     # -- the report -------------------------------------------------------------------------------------------
 

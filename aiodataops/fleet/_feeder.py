@@ -25,9 +25,9 @@ from aiodataops.fleet._target import Work
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectSendStream
 
-    from aiodataops.fleet._engine import _Run
     from aiodataops.fleet._plan import ResolvedTarget
     from aiodataops.fleet._report import ItemReport
+    from aiodataops.fleet._run_state import RunState
 
 __all__ = ["Batch", "Feeder", "Gate"]
 
@@ -68,7 +68,7 @@ class Batch:
 class Feeder:
     """Sends a run's targets to its workers (``feed``), batch by batch, and accounts for those it does not send."""
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: RunState) -> None:
         self.run = run
         self.source = run.source
         self.options = run.options

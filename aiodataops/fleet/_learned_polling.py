@@ -59,6 +59,9 @@ class SettleTimes:
 
     def __init__(self) -> None:
         self._sorted: list[float] = []
+        # The quantiles a pause reads, kept until the next duration arrives (every poll asks; few services end).
+        self._bounds: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self._bounds_for = -1
 
     def __len__(self) -> int:
         return len(self._sorted)
@@ -68,6 +71,13 @@ class SettleTimes:
         if seconds is None or not math.isfinite(seconds) or seconds < 0 or len(self._sorted) >= MAX_SAMPLES:
             return
         bisect.insort(self._sorted, seconds)
+
+    def bounds(self) -> tuple[float, float, float]:
+        """The low, high and median quantiles a pause is scheduled by (``quantile`` of each); needs one duration."""
+        if self._bounds_for != len(self._sorted):
+            self._bounds = (self.quantile(_LOW), self.quantile(_HIGH), self.quantile(0.5))
+            self._bounds_for = len(self._sorted)
+        return self._bounds
 
     def quantile(self, q: float) -> float:
         """The ``q`` quantile (nearest rank) of the durations seen; needs at least one."""
@@ -102,8 +112,8 @@ class LearnedPollPolicy(PollPolicy):
         settles = self.settles
         if len(settles) < MIN_SAMPLES:
             return self.delay(n, retry_after, rng)
-        low, high = settles.quantile(_LOW), settles.quantile(_HIGH)
-        gap = max(self.min_delay, _GAP_SHARE * _backoff_ceiling(self, settles.quantile(0.5)))
+        low, high, median = settles.bounds()
+        gap = max(self.min_delay, _GAP_SHARE * _backoff_ceiling(self, median))
         start, end = low - gap, high + gap
         if elapsed >= end:
             return self.delay(n, retry_after, rng)

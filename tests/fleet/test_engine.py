@@ -262,16 +262,17 @@ async def test_busy_service_is_retried_after_it_settles(emu: Emulator) -> None:
     again once it is free; a change already running when the worker reads is waited out before the first PUT."""
     first, second = emu.service_ids()[:2]
     async with client_for(emu) as client, client_for(emu) as somebody:
-        put = client.services.put
+        # The fleet sends its PUTs through the resource's light put (``Resource._put_light``).
+        put = client.services._put_light
 
         async def racing_put(sid: str, update: ServiceUpdate, **kwargs: Any) -> Any:
             if emu.counters.accepted_puts_per_service[sid] == 0:
                 await somebody.services.update(sid, ServiceUpdate(description="someone else"))
             return await put(sid, update, **kwargs)
 
-        client.services.put = racing_put  # type: ignore[method-assign]
+        client.services._put_light = racing_put  # type: ignore[method-assign]
         report = await client.fleet.apply(pairs([first]))
-        client.services.put = put  # type: ignore[method-assign]
+        client.services._put_light = put  # type: ignore[method-assign]
         await somebody.services.update(second, ServiceUpdate(description="someone else"))
         waited = await client.fleet.apply(pairs([second]))
     item = report.items[0]
