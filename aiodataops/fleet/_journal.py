@@ -128,6 +128,8 @@ class Journal:
         self._durable = 0
         self._failure: OSError | None = None
         self._lock = anyio.Lock()
+        # A plan's targets mostly share one update object: its wire form is built once, not once per intent.
+        self._update: tuple[ServiceUpdate, dict[str, Any]] | None = None
 
     @classmethod
     async def create(
@@ -209,7 +211,9 @@ class Journal:
     async def intent(self, service_id: str, update: ServiceUpdate, *, before: Mapping[str, Any] | None = None) -> None:
         """Record that a PUT is about to be sent, with the service's ``before`` image; if this raises, the record
         is not on disk: do not send it."""
-        record: dict[str, Any] = {"type": "intent", "id": service_id, "update": unstructure(update), "t": time.time()}
+        if self._update is None or self._update[0] is not update:
+            self._update = (update, unstructure(update))
+        record: dict[str, Any] = {"type": "intent", "id": service_id, "update": self._update[1], "t": time.time()}
         if before is not None:
             record["before"] = dict(before)
         await self._append(record)
