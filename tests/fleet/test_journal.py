@@ -264,3 +264,22 @@ async def test_a_header_that_cannot_be_written_leaves_an_empty_file_for_the_next
     async with await Journal.create(path, plan=None, options={}):
         pass
     assert read_journal(path).records == 1
+
+
+@pytest.mark.anyio
+async def test_each_intent_records_its_own_update_when_targets_share_or_differ(tmp_path: Path) -> None:
+    """An intent writes the update it was given, though the journal reuses the wire form of a shared update."""
+    path = tmp_path / "run.jsonl"
+    other = ServiceUpdate(description="pinned")
+    async with await Journal.create(path, plan=None, options={}) as journal:
+        await journal.intent("s1", UPDATE)
+        await journal.intent("s2", other)
+        await journal.intent("s3", UPDATE)
+        await journal.intent("s4", ServiceUpdate(description="new"))
+    intents = read_journal(path).intents
+    assert {sid: intent.update for sid, intent in intents.items()} == {
+        "s1": {"description": "new"},
+        "s2": {"description": "pinned"},
+        "s3": {"description": "new"},
+        "s4": {"description": "new"},
+    }
