@@ -124,6 +124,12 @@ class Journal:
         self.path = path
         self._fd = fd
         self._queue: list[bytes] = []
+        self._queued_ids: list[tuple[str, str]] = []
+        # The services durable records name, by record type (a resume's earlier records too): what the run may
+        # have changed, known without reading the file back (``changed``).
+        self._intents: set[str] = set()
+        self._accepted: set[str] = set()
+        self._ended: set[str] = set()
         self._queued = 0
         self._durable = 0
         self._failure: OSError | None = None
@@ -189,7 +195,11 @@ class Journal:
         except BaseException:
             os.close(fd)
             raise
-        return cls(name, fd), state
+        journal = cls(name, fd)
+        journal._intents.update(state.intents)
+        journal._accepted.update(state.accepted)
+        journal._ended.update(state.ended)
+        return journal, state
 
     @classmethod
     async def reopen(
@@ -227,6 +237,15 @@ class Journal:
         if item.outcome in FINAL_OUTCOMES:
             await self._append({"type": "ended", "id": item.data_ops_service_id, "item": item.to_dict()})
 
+    @property
+    def changed(self) -> bool | None:
+        """Whether the durable records (this run's and, on a resume, earlier runs') say an update may have reached a
+        service: one accepted, or an intent that never ended. ``None`` after a failed write, whose lines may or may
+        not be in the file: read the file then."""
+        if self._failure is not None:
+            return None
+        return bool(self._accepted) or not self._intents <= self._ended
+
     async def aclose(self) -> None:
         """Make everything queued durable, close the file and release the lock.
 
@@ -260,6 +279,7 @@ class Journal:
         if self._failure is not None:
             raise self._write_error()
         self._queue.append(orjson.dumps(record) + b"\n")
+        self._queued_ids.append((record["type"], record.get("id", "")))
         self._queued += 1
         mine = self._queued
         async with self._lock:
@@ -277,6 +297,7 @@ class Journal:
         if not self._queue:
             return
         data, upto, self._queue = b"".join(self._queue), self._queued, []
+        ids, self._queued_ids = self._queued_ids, []
         # Shielded: a record that was handed to the disk is marked durable, even if the caller is cancelled.
         with anyio.CancelScope(shield=True):
             try:
@@ -286,6 +307,13 @@ class Journal:
                 self._failure = exc
                 raise self._write_error() from exc
             self._durable = upto
+            for kind, sid in ids:
+                if kind == "intent":
+                    self._intents.add(sid)
+                elif kind == "accepted":
+                    self._accepted.add(sid)
+                elif kind == "ended":
+                    self._ended.add(sid)
 
     def _write_error(self) -> JournalWriteError:
         assert self._failure is not None

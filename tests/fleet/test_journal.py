@@ -283,3 +283,26 @@ async def test_each_intent_records_its_own_update_when_targets_share_or_differ(t
         "s3": {"description": "new"},
         "s4": {"description": "new"},
     }
+
+
+@pytest.mark.anyio
+async def test_changed_counts_durable_records_and_a_resumes_earlier_ones(tmp_path: Path) -> None:
+    """``changed`` says an update may have reached a service (accepted, or intent not ended), earlier runs included."""
+    path = tmp_path / "run.jsonl"
+    async with await Journal.create(path, plan=None, options={}) as journal:
+        assert journal.changed is False
+        await journal.intent("s1", UPDATE)
+        assert journal.changed is True  # sent or not: an intent without an end
+        await journal.ended(ItemReport("s1", Outcome.FAILED, error=ErrorInfo("http", "refused")))
+        assert journal.changed is False  # refused before it changed anything
+    resumed, state = await Journal.take_over(path)
+    async with resumed:
+        assert resumed.changed is False
+        await resumed.intent("s2", UPDATE)
+        await resumed.accepted(_token("s2"))
+        await resumed.ended(ItemReport("s2", Outcome.SUCCEEDED, final_state="RUNNING"))
+        assert resumed.changed is True
+    again, state = await Journal.take_over(path)
+    async with again:
+        assert again.changed is True  # the earlier run's acceptance, read back
+    assert bool(state.accepted) or bool(state.unconfirmed)
