@@ -11,6 +11,8 @@ skips it). The first Ctrl-C starts no new service and lets those in flight settl
 ``fleet resume`` continues), and stops listing the targets at once (no further page); a second one stops following
 the services in flight too.
 
+Parsing and running are here; what follows a run (report, summary, exit status, the way back) is ``_fleet_end``.
+
 Exit status: 0 every target succeeded or was unchanged (a dry run: every target could be read; a rollback with
 nothing to roll back), 1 any failed, timed out or was skipped, the targets could not be read, or the question was
 answered no, 2 bad input (plan, flags, settings, journal, a report or journal path that cannot be written: all
@@ -21,10 +23,9 @@ report) the disk refuses during the run (``fleet resume`` continues it), 130 int
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -42,15 +43,16 @@ from aiodataops.cli._common import ExitCode, error_exit, plural, usage_error
 from aiodataops.cli._confirm import ask, should_confirm
 from aiodataops.cli._connection import client_from_args, connection_parent
 from aiodataops.cli._flags import add_output_option
+from aiodataops.cli._fleet_end import finish, way_back
 from aiodataops.cli._fleet_summary import dry_run_counts, print_summary
 from aiodataops.cli._gate import command_gate
 from aiodataops.cli._interrupts import run_interruptibly, unless_stopped
-from aiodataops.cli._output_files import unwritable, write_report
+from aiodataops.cli._output_files import unwritable
 from aiodataops.cli._progress import FleetProgress
 from aiodataops.cli._state_dir import STATE_DIR_ENV, default_journal
 from aiodataops.fleet._amount import parse_amount
 from aiodataops.fleet._batches import parse_batches
-from aiodataops.fleet._engine import JOURNAL_ERROR_KIND
+from aiodataops.fleet._fleet import journal_changed
 from aiodataops.fleet._journal import JournalError, JournalState, read_journal
 from aiodataops.fleet._options import OPTION_NAMES
 from aiodataops.fleet._plan import Plan, PlanError, Resolver, load_plan
@@ -66,12 +68,6 @@ if TYPE_CHECKING:
     _Preview = Callable[[DataOpsClient], Awaitable[FleetReport]]
 
 __all__ = ["register"]
-
-# Error kinds that are the caller's to fix (credentials refused, or not allowed to do this), like a bad flag: exit 2,
-# whether reading the targets failed with one or a service did, mid-run.
-_CREDENTIAL_KINDS: Final = frozenset({"authentication", "permission_denied"})
-# Run errors that exit 2 as well: credentials refused, and a journal that cannot be written (a disk to free).
-_USAGE_KINDS: Final = _CREDENTIAL_KINDS | {JOURNAL_ERROR_KIND}
 
 
 # -- parsing ------------------------------------------------------------------------------------------------
@@ -228,31 +224,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rollback.set_defaults(handler=_rollback)
 
 
-# -- progress and results -----------------------------------------------------------------------------------
-
-
-def _exit_status(report: FleetReport, *, interrupted: bool) -> int:
-    """The run's exit status; when it is not the report's plain verdict, standard error says why."""
-    if interrupted:
-        return ExitCode.INTERRUPTED
-    if report.error is not None:
-        # The targets could not be read (e.g. a 401, or a list that is not JSON): say so, never "nothing matched".
-        print(f"aiodataops fleet: {report.error}", file=sys.stderr)
-        return ExitCode.USAGE if report.error_kind in _USAGE_KINDS else ExitCode.FAILED
-    refused = [item.error for item in report.items if item.error is not None and item.error.kind in _CREDENTIAL_KINDS]
-    if refused:
-        # Credentials refused mid-run (a key revoked, a token expired) are settings to fix, as at the start: exit 2.
-        return _usage(
-            f"the server refused the credentials for {len(refused)} of {plural(report.total, 'service')}; "
-            f"the first: {refused[0].message}"
-        )
-    if report.total == 0:
-        return _usage("no service matched the plan")
-    if report.dry_run:
-        return ExitCode.FAILED if report.counts["failed"] else ExitCode.OK
-    return ExitCode.OK if report.ok else ExitCode.FAILED
-
-
 # -- running ------------------------------------------------------------------------------------------------
 
 
@@ -391,25 +362,6 @@ async def _count(client: DataOpsClient, plan: Plan) -> int | None:
         return None
 
 
-def _way_back(journal: str, *, status: int) -> None:
-    """After a run: the commands that undo what it changed and continue it (only the undo one after exit 0)."""
-    try:
-        state = read_journal(journal)
-    except JournalError:
-        return
-    changed = bool(state.accepted) or bool(state.unconfirmed)
-    rollback = f"aiodataops fleet rollback {shlex.quote(journal)}"
-    if status == ExitCode.OK:
-        if changed:
-            print(f"aiodataops fleet: to undo this run: {rollback}", file=sys.stderr)
-        return
-    which = "undo what it changed (first) or continue it (last)" if changed else "continue it"
-    print(f"aiodataops fleet: the run is in the journal {journal}; {which} with:", file=sys.stderr)
-    if changed:
-        print(rollback, file=sys.stderr)
-    print(f"aiodataops fleet resume {shlex.quote(journal)}", file=sys.stderr)
-
-
 def _run(
     args: argparse.Namespace,
     start: _Start,
@@ -457,38 +409,7 @@ def _run(
             report, interrupted = anyio.run(run_interruptibly, run)
     except DataOpsError as exc:
         return error_exit("fleet", exc)
-    status = _finish(args, report, interrupted=interrupted, counting_cut=counting_cut)
+    status = finish(args, report, interrupted=interrupted, counting_cut=counting_cut)
     if journal is not None and not dry_run:
-        _way_back(journal, status=status)
+        way_back(journal, status=status, changed=journal_changed(client.fleet))
     return status
-
-
-def _finish(args: argparse.Namespace, report: FleetReport, *, interrupted: bool, counting_cut: bool) -> int:
-    """Write the report and the summary, say what stopped the run if it did not end by itself; the exit status."""
-    unwritten = _output(args, report)
-    if counting_cut:
-        print("aiodataops fleet: interrupted while listing the targets; no service was started", file=sys.stderr)
-    status = _exit_status(report, interrupted=interrupted)
-    if unwritten is None:
-        return status
-    if status in (ExitCode.OK, ExitCode.FAILED):
-        return _usage(unwritten)
-    print(f"aiodataops fleet: {unwritten}", file=sys.stderr)
-    return status
-
-
-def _output(args: argparse.Namespace, report: FleetReport) -> str | None:
-    """The report to ``--report``, and the summary (or with ``-o json`` the report) to standard output; why the
-    report could not be written, if it could not (checked before the run, so a disk that filled up meanwhile)."""
-    unwritten = None
-    if args.report:
-        try:
-            write_report(report, args.report)
-        except OSError as exc:
-            unwritten = f"--report {args.report}: cannot write the report ({exc.strerror or exc})"
-    if args.output == "json":
-        sys.stdout.buffer.write(report.to_json(indent=True) + b"\n")
-        sys.stdout.flush()
-    else:
-        print_summary(report, sys.stdout)
-    return unwritten

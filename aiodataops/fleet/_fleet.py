@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from typing import TYPE_CHECKING, Any, Literal
@@ -97,6 +98,7 @@ class Fleet:
 
     def __init__(self, client: FleetClient) -> None:
         self._client = client
+        self._journal_changed: bool | None = None
 
     def __repr__(self) -> str:
         return f"Fleet({self._client!r})"
@@ -322,8 +324,12 @@ class Fleet:
             )
         if options.dry_run:
             raise ConfigurationError("journal: a dry run changes nothing, so it keeps no journal")
+        self._journal_changed = None
         opened, state = await self._open_journal(journal, plan, options, resume=resume, state=state, header=header)
-        async with opened:
+        async with contextlib.AsyncExitStack() as closing:
+            # Kept once the journal is closed (its last records durable), for ``journal_changed``.
+            closing.callback(lambda: setattr(self, "_journal_changed", opened.changed))
+            await closing.enter_async_context(opened)
             try:
                 return await run_fleet(
                     self._client,
@@ -426,3 +432,9 @@ def _check_same_plan(state: JournalState, plan: Plan | None, name: str) -> None:
             f"{name}: the plan changed since this journal was written; resume with the plan it holds "
             "(aiodataops fleet resume JOURNAL) or start a new journal"
         )
+
+
+def journal_changed(fleet: Fleet) -> bool | None:
+    """What the journal of ``fleet``'s last run with one says once closed: whether an update may have reached a
+    service (``Journal.changed``); ``None`` when unknown (no such run yet, or a failed write)."""
+    return fleet._journal_changed  # noqa: SLF001 -- the command's way-back hint, without reading the file again

@@ -29,34 +29,38 @@ process dies, so the journal of a crashed or killed run is simply taken over by 
 
 Nothing secret is written: ids, states, timestamps, the update (which has no secret field), before-images (a
 secret field is written as ``"changed"``) and item reports.
+
+This module writes records and reads a file back; what the records mean once read is ``_journal_state``, the
+file itself (opening, mode, lock, the holder's pid) ``_journal_file``, and the errors ``_journal_errors``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import os
-import stat
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 import anyio
 import anyio.to_thread
-import attrs
 import orjson
 
-from aiodataops._errors import DataOpsError
-from aiodataops._waiting import WaitToken
 from aiodataops._wire import unstructure
+from aiodataops.fleet._journal_errors import JournalError, JournalInUseError, JournalWriteError
+from aiodataops.fleet._journal_file import open_locked, open_new
+from aiodataops.fleet._journal_state import JOURNAL_VERSION, Intent, JournalState, apply_record, file_stamp, start_state
 from aiodataops.fleet._report import FINAL_OUTCOMES, ItemReport
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aiodataops._models import ServiceUpdate
+    from aiodataops._waiting import WaitToken
 
 __all__ = [
     "JOURNAL_VERSION",
+    "Intent",
     "Journal",
     "JournalError",
     "JournalInUseError",
@@ -65,79 +69,13 @@ __all__ = [
     "read_journal",
 ]
 
-JOURNAL_VERSION = 1
-
-
-class JournalError(DataOpsError):
-    """The journal cannot be used: missing, already holding a run, damaged, or from a newer format."""
-
-
-class JournalInUseError(JournalError):
-    """Another run holds the journal (its ``pid``, when known): one journal, one process at a time."""
-
-    def __init__(self, message: str, *, pid: int | None) -> None:
-        self.pid = pid
-        super().__init__(message)
-
-
-class JournalWriteError(JournalError):
-    """A record could not be made durable (disk full, I/O error): the run must stop, and can be resumed later.
-
-    The record that failed, and any after it, are not on disk: an ``intent`` that raised this was not recorded, so
-    its PUT must not be sent. What was written before stays valid (a torn last line is cut away on resume).
-    ``problem`` is the first part of the message alone (``run.jsonl: cannot write the journal (No space left on
-    device)``), for a report line.
-    """
-
-    def __init__(self, message: str, *, problem: str) -> None:
-        self.problem = problem
-        super().__init__(message)
-
-
-@attrs.frozen
-class Intent:
-    """A PUT was about to be sent at wall time ``at`` (seconds since the epoch) with ``update`` (wire JSON);
-    ``before``: the service's prior values of the fields it sets (dotted paths), when the journal recorded them."""
-
-    update: Mapping[str, Any]
-    at: float
-    before: Mapping[str, Any] | None = None
-
-
-@attrs.define
-class JournalState:
-    """What a journal says about a run: its header and, per service, the last thing recorded."""
-
-    header: dict[str, Any]
-    intents: dict[str, Intent] = attrs.Factory(dict)
-    accepted: dict[str, WaitToken] = attrs.Factory(dict)
-    ended: dict[str, ItemReport] = attrs.Factory(dict)
-    records: int = 0
-    valid_length: int = 0
-    truncated: bool = False
-    stamp: tuple[int, ...] = attrs.field(default=(), eq=False, repr=False)
-    """The file as it was read (device, inode, size, mtime): a run that takes the journal over re-reads it only
-    when this no longer matches, so a state read before taking the lock is used as is when nothing changed."""
-
-    @property
-    def reattach(self) -> dict[str, WaitToken]:
-        """Services accepted but not ended: follow them, never PUT them again."""
-        return {sid: acc for sid, acc in self.accepted.items() if sid not in self.ended}
-
-    @property
-    def unconfirmed(self) -> dict[str, Intent]:
-        """Services whose PUT may or may not have reached the server (intent without acceptance or end)."""
-        return {
-            sid: intent for sid, intent in self.intents.items() if sid not in self.accepted and sid not in self.ended
-        }
-
 
 def read_journal(path: str | os.PathLike[str]) -> JournalState:
     """Read a journal up to its last whole record; raises ``JournalError`` if it cannot be trusted."""
     name = os.fspath(path)
     try:
         with open(name, "rb") as file:  # noqa: PTH123 -- the stamp must come from the very file object read
-            stamp = _stamp(os.fstat(file.fileno()))
+            stamp = file_stamp(os.fstat(file.fileno()))
             raw = file.read()
     except FileNotFoundError:
         raise JournalError(f"{name}: no such journal") from None
@@ -148,10 +86,6 @@ def read_journal(path: str | os.PathLike[str]) -> JournalState:
     state = _parse(raw, name)
     state.stamp = stamp
     return state
-
-
-def _stamp(info: os.stat_result) -> tuple[int, ...]:
-    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def _parse(raw: bytes, name: str) -> JournalState:
@@ -165,84 +99,15 @@ def _parse(raw: bytes, name: str) -> JournalState:
         except (orjson.JSONDecodeError, TypeError):
             raise JournalError(f"{name}: line {number} is damaged; the journal cannot be trusted") from None
         if state is None:
-            state = _start(record, name)
+            state = start_state(record, name)
         else:
-            _apply(state, record, name, number)
+            apply_record(state, record, name, number)
         state.records += 1
     if state is None:
         raise JournalError(f"{name}: the journal is empty (no header record)")
     state.valid_length = end
     state.truncated = end < len(raw)
     return state
-
-
-def _start(record: dict[str, Any], name: str) -> JournalState:
-    if record["type"] != "header":
-        raise JournalError(f"{name}: the first record is not a header; is this a fleet journal?")
-    version = record.get("version")
-    if version != JOURNAL_VERSION:
-        raise JournalError(f"{name}: journal format {version!r} is not supported (this is format {JOURNAL_VERSION})")
-    problem = _header_problem(record)
-    if problem:
-        raise JournalError(f"{name}: line 1 (header record) is damaged: {problem}")
-    return JournalState(header=record)
-
-
-def _header_problem(header: dict[str, Any]) -> str | None:
-    """What is wrong with a header's fields (as a hand edit could leave them), or ``None``."""
-    plan = header.get("plan")
-    if plan is not None:
-        if not isinstance(plan, dict):
-            return f"plan must be an object or null, not {_kind(plan)}"
-        for key, expected in (("data", dict), ("path", str), ("sha256", str)):
-            value = plan.get(key)
-            if (value is not None or key == "data") and not isinstance(value, expected):
-                wanted = "an object" if expected is dict else "a string"
-                return f"plan.{key} must be {wanted}, not {_kind(value)}"
-    options = header.get("options")
-    if options is not None and not isinstance(options, dict):
-        return f"options must be an object, not {_kind(options)}"
-    endpoint = header.get("endpoint")
-    if endpoint is not None and not isinstance(endpoint, str):
-        return f"endpoint must be a string or null, not {_kind(endpoint)}"
-    return None
-
-
-def _kind(value: object) -> str:
-    """A JSON value's kind, for a message (never the value: a hand-edited file could hold anything)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
-
-
-def _apply(state: JournalState, record: dict[str, Any], name: str, number: int) -> None:
-    kind = record["type"]
-    sid = record.get("id")
-    try:
-        if kind == "intent":
-            before = record.get("before")
-            if before is not None and not (isinstance(before, dict) and all(isinstance(k, str) for k in before)):
-                raise TypeError("before")  # noqa: TRY301 -- reported as a damaged line, like every other shape
-            first = state.intents.get(str(sid))
-            if first is not None and first.before is not None:
-                before = first.before  # the image read before the first PUT is the one to put back
-            state.intents[str(sid)] = Intent(update=dict(record["update"]), at=float(record["t"]), before=before)
-        elif kind == "accepted":
-            state.accepted[str(sid)] = WaitToken.from_dict(record["token"])
-        elif kind == "ended":
-            item = ItemReport.from_dict(record["item"])
-            state.ended[item.data_ops_service_id] = item
-        # "resumed" and record types from later versions carry nothing needed to resume.
-    except (KeyError, TypeError, ValueError):
-        raise JournalError(f"{name}: line {number} ({kind} record) is damaged") from None
 
 
 def _wall() -> str:
@@ -259,10 +124,18 @@ class Journal:
         self.path = path
         self._fd = fd
         self._queue: list[bytes] = []
+        self._queued_ids: list[tuple[str, str]] = []
+        # The services durable records name, by record type (a resume's earlier records too): what the run may
+        # have changed, known without reading the file back (``changed``).
+        self._intents: set[str] = set()
+        self._accepted: set[str] = set()
+        self._ended: set[str] = set()
         self._queued = 0
         self._durable = 0
         self._failure: OSError | None = None
         self._lock = anyio.Lock()
+        # A plan's targets mostly share one update object: its wire form is built once, not once per intent.
+        self._update: tuple[ServiceUpdate, dict[str, Any]] | None = None
 
     @classmethod
     async def create(
@@ -277,7 +150,7 @@ class Journal:
         """Create a new journal (mode 0600), lock it and write its header (with ``extra`` fields, e.g. what a
         rollback undoes); an existing non-empty file is an error."""
         name = os.fspath(path)
-        fd = await anyio.to_thread.run_sync(_open_new, name)
+        fd = await anyio.to_thread.run_sync(open_new, name)
         journal = cls(name, fd)
         try:
             await journal._append(
@@ -313,16 +186,20 @@ class Journal:
         ``resumed`` once the run's options are known. Raises ``JournalInUseError`` if another run holds it.
         """
         name = os.fspath(path)
-        fd = await anyio.to_thread.run_sync(_open_locked, name, 0)
+        fd = await anyio.to_thread.run_sync(open_locked, name, 0)
         try:
-            if state is None or state.stamp != _stamp(os.fstat(fd)):
+            if state is None or state.stamp != file_stamp(os.fstat(fd)):
                 state = await anyio.to_thread.run_sync(read_journal, name)
             if state.truncated:
                 await anyio.to_thread.run_sync(os.ftruncate, fd, state.valid_length)
         except BaseException:
             os.close(fd)
             raise
-        return cls(name, fd), state
+        journal = cls(name, fd)
+        journal._intents.update(state.intents)
+        journal._accepted.update(state.accepted)
+        journal._ended.update(state.ended)
+        return journal, state
 
     @classmethod
     async def reopen(
@@ -344,7 +221,9 @@ class Journal:
     async def intent(self, service_id: str, update: ServiceUpdate, *, before: Mapping[str, Any] | None = None) -> None:
         """Record that a PUT is about to be sent, with the service's ``before`` image; if this raises, the record
         is not on disk: do not send it."""
-        record: dict[str, Any] = {"type": "intent", "id": service_id, "update": unstructure(update), "t": time.time()}
+        if self._update is None or self._update[0] is not update:
+            self._update = (update, unstructure(update))
+        record: dict[str, Any] = {"type": "intent", "id": service_id, "update": self._update[1], "t": time.time()}
         if before is not None:
             record["before"] = dict(before)
         await self._append(record)
@@ -357,6 +236,15 @@ class Journal:
         """Record a final outcome; skipped and not-started targets are not final and are ignored."""
         if item.outcome in FINAL_OUTCOMES:
             await self._append({"type": "ended", "id": item.data_ops_service_id, "item": item.to_dict()})
+
+    @property
+    def changed(self) -> bool | None:
+        """Whether the durable records (this run's and, on a resume, earlier runs') say an update may have reached a
+        service: one accepted, or an intent that never ended. ``None`` after a failed write, whose lines may or may
+        not be in the file: read the file then."""
+        if self._failure is not None:
+            return None
+        return bool(self._accepted) or not self._intents <= self._ended
 
     async def aclose(self) -> None:
         """Make everything queued durable, close the file and release the lock.
@@ -391,6 +279,7 @@ class Journal:
         if self._failure is not None:
             raise self._write_error()
         self._queue.append(orjson.dumps(record) + b"\n")
+        self._queued_ids.append((record["type"], record.get("id", "")))
         self._queued += 1
         mine = self._queued
         async with self._lock:
@@ -408,6 +297,7 @@ class Journal:
         if not self._queue:
             return
         data, upto, self._queue = b"".join(self._queue), self._queued, []
+        ids, self._queued_ids = self._queued_ids, []
         # Shielded: a record that was handed to the disk is marked durable, even if the caller is cancelled.
         with anyio.CancelScope(shield=True):
             try:
@@ -417,6 +307,13 @@ class Journal:
                 self._failure = exc
                 raise self._write_error() from exc
             self._durable = upto
+            for kind, sid in ids:
+                if kind == "intent":
+                    self._intents.add(sid)
+                elif kind == "accepted":
+                    self._accepted.add(sid)
+                elif kind == "ended":
+                    self._ended.add(sid)
 
     def _write_error(self) -> JournalWriteError:
         assert self._failure is not None
@@ -427,103 +324,6 @@ class Journal:
             f"continue with `aiodataops fleet resume {self.path}`",
             problem=problem,
         )
-
-
-def _open_new(name: str) -> int:
-    fd = _open_locked(name, os.O_CREAT)
-    try:
-        _check_empty(fd, name)
-        # The new directory entry must be durable too, or a crash could lose the whole file.
-        _fsync_dir(os.path.dirname(os.path.abspath(name)))  # noqa: PTH100, PTH120 -- plain os, like the file itself
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _open_locked(name: str, extra_flags: int) -> int:
-    """Open a journal for appending and take its lock; raises ``JournalError`` (``JournalInUseError``)."""
-    try:
-        fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | extra_flags, 0o600)
-    except FileNotFoundError:
-        raise JournalError(f"{name}: no such journal") from None
-    except IsADirectoryError:
-        raise JournalError(f"{name}: is a directory, not a journal") from None
-    except OSError as exc:
-        raise JournalError(f"{name}: cannot open the journal: {exc.strerror or exc}") from None
-    try:
-        _lock(fd, name)
-        os.fchmod(fd, 0o600)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _lock(fd: int, name: str) -> None:
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        # A device (/dev/null would swallow every record, /dev/full refuse them) or a pipe cannot be trusted.
-        raise JournalError(f"{name}: a journal must be a regular file")
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        pid = _holder(name)
-        by = f"pid {pid}" if pid is not None else "another process"
-        raise JournalInUseError(
-            f"{name}: journal in use by {by}; one run at a time may use a journal (wait for it to end, or stop "
-            "it: its journal is then resumed)",
-            pid=pid,
-        ) from None
-    except OSError as exc:
-        raise JournalError(f"{name}: cannot lock the journal: {exc.strerror or exc}") from None
-
-
-def _holder(name: str) -> int | None:
-    """The pid of the run holding a journal: the last one recorded, if that process still exists."""
-    try:
-        with open(name, "rb") as file:  # noqa: PTH123 -- plain os, like the rest of this module
-            raw = file.read()
-    except OSError:
-        return None
-    for line in reversed(raw.splitlines()):
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and record.get("type") in ("header", "resumed"):
-            pid = record.get("pid")
-            if type(pid) is not int or pid <= 0:
-                return None
-            return pid if _alive(pid) else None
-    return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    return True
-
-
-def _check_empty(fd: int, name: str) -> None:
-    if os.fstat(fd).st_size > 0:
-        raise JournalError(f"{name}: the journal already holds a run; resume it or choose another file")
-
-
-def _fsync_dir(directory: str) -> None:
-    try:
-        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory; the file's own fsync still holds
-    finally:
-        os.close(dfd)
 
 
 def _write_durably(fd: int, data: bytes) -> None:

@@ -264,3 +264,45 @@ async def test_a_header_that_cannot_be_written_leaves_an_empty_file_for_the_next
     async with await Journal.create(path, plan=None, options={}):
         pass
     assert read_journal(path).records == 1
+
+
+@pytest.mark.anyio
+async def test_each_intent_records_its_own_update_when_targets_share_or_differ(tmp_path: Path) -> None:
+    """An intent writes the update it was given, though the journal reuses the wire form of a shared update."""
+    path = tmp_path / "run.jsonl"
+    other = ServiceUpdate(description="pinned")
+    async with await Journal.create(path, plan=None, options={}) as journal:
+        await journal.intent("s1", UPDATE)
+        await journal.intent("s2", other)
+        await journal.intent("s3", UPDATE)
+        await journal.intent("s4", ServiceUpdate(description="new"))
+    intents = read_journal(path).intents
+    assert {sid: intent.update for sid, intent in intents.items()} == {
+        "s1": {"description": "new"},
+        "s2": {"description": "pinned"},
+        "s3": {"description": "new"},
+        "s4": {"description": "new"},
+    }
+
+
+@pytest.mark.anyio
+async def test_changed_counts_durable_records_and_a_resumes_earlier_ones(tmp_path: Path) -> None:
+    """``changed`` says an update may have reached a service (accepted, or intent not ended), earlier runs included."""
+    path = tmp_path / "run.jsonl"
+    async with await Journal.create(path, plan=None, options={}) as journal:
+        assert journal.changed is False
+        await journal.intent("s1", UPDATE)
+        assert journal.changed is True  # sent or not: an intent without an end
+        await journal.ended(ItemReport("s1", Outcome.FAILED, error=ErrorInfo("http", "refused")))
+        assert journal.changed is False  # refused before it changed anything
+    resumed, state = await Journal.take_over(path)
+    async with resumed:
+        assert resumed.changed is False
+        await resumed.intent("s2", UPDATE)
+        await resumed.accepted(_token("s2"))
+        await resumed.ended(ItemReport("s2", Outcome.SUCCEEDED, final_state="RUNNING"))
+        assert resumed.changed is True
+    again, state = await Journal.take_over(path)
+    async with again:
+        assert again.changed is True  # the earlier run's acceptance, read back
+    assert bool(state.accepted) or bool(state.unconfirmed)
