@@ -30,8 +30,10 @@ class Difference(NamedTuple):
 
 
 def differences(current: Any, update: Any) -> list[Difference]:
-    """The changes ``update`` would make to ``current``; empty when it is already in place."""
-    desired: dict[str, Any] = unstructure(update)
+    """The changes ``update`` (a model, or its wire form from ``unstructure``) would make to ``current``; empty when
+    it is already in place."""
+    # A caller that compares one update with many reads (fleet.apply) passes its wire form, unstructured once.
+    desired: Mapping[str, Any] = update if isinstance(update, Mapping) else unstructure(update)
     out: list[Difference] = []
     for field, want in desired.items():
         _compare(field, _wire_value(getattr(current, field, None)), want, out)
@@ -39,7 +41,8 @@ def differences(current: Any, update: Any) -> list[Difference]:
 
 
 def not_visible(current: Any, update: Any) -> str | None:
-    """``None`` when ``current`` shows every field of ``update`` its model has, else a short account of what not.
+    """``None`` when ``current`` shows every field of ``update`` (a model or its wire form) its model has, else a
+    short account of what not.
 
     Fields the resource's model does not declare (the server cannot show them) and secrets are not compared.
     """

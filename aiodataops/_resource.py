@@ -36,7 +36,7 @@ from aiodataops._urls import encode_path
 from aiodataops._wire import dumps, loads, structure, unstructure
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable
+    from collections.abc import Awaitable, Callable, Iterable, Mapping
 
     from aiodataops._models import DataOps, Page, Service
     from aiodataops._polling import PollPolicy
@@ -367,8 +367,10 @@ class Resource(Generic[D, S, U]):
         *,
         policy: PollPolicy | None = None,
         on_event: Callable[[StateEvent], object] | None = None,
+        wire: Mapping[str, Any] | None = None,
     ) -> Peek[D] | D:
         """``wait_accepted`` for ``fleet.apply``, which reads only the settled state and whether the update shows.
+        ``wire`` is the update's wire form when the caller has it (``unstructure(accepted.request)``).
 
         The settled read is checked in the fields the update sets (``Peek.part``: the same converter, so a misfit
         there is the same ``ResponseShapeError``) besides its id, state and modified_dt; the whole model is not
@@ -376,7 +378,7 @@ class Resource(Generic[D, S, U]):
         ``last_body`` is the full model, as ``wait_accepted``'s.
         """
         try:
-            result = await self._following(accepted, policy, on_event, light=True)
+            result = await self._following(accepted, policy, on_event, light=True, wire=wire)
         except WaitError as exc:
             if isinstance(exc.last_body, Peek):
                 exc.last_body = exc.last_body.full()
@@ -394,6 +396,7 @@ class Resource(Generic[D, S, U]):
         on_event: Callable[[StateEvent], object] | None,
         *,
         light: bool,
+        wire: Mapping[str, Any] | None = None,
     ) -> Awaitable[Peek[D] | D | None]:
         from aiodataops._waiting import accepted_wait  # noqa: PLC0415 -- the waiting layer loads on first use
 
@@ -401,10 +404,11 @@ class Resource(Generic[D, S, U]):
         if self.shows_updates and accepted.operation == "update" and accepted.request is not None:
             request = accepted.request
             if light:
-                fields = tuple(unstructure(request))
+                desired = unstructure(request) if wire is None else wire
+                fields = tuple(desired)
 
                 def visible(read: Peek[D] | D) -> str | None:
-                    return not_visible(read.part(fields) if isinstance(read, Peek) else read, request)
+                    return not_visible(read.part(fields) if isinstance(read, Peek) else read, desired)
 
             else:
 

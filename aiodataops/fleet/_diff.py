@@ -27,8 +27,9 @@ SECRET_MARK: Final = "changed"  # noqa: S105 -- the word written instead of a se
 _SECRETS: Final = frozenset({"account_password", "password", "secret", "secret_key", "token"})
 
 
-def diff(current: Service, update: ServiceUpdate) -> tuple[Change, ...]:
-    """The changes ``update`` would make to ``current``; empty when it is already in place."""
+def diff(current: Service, update: ServiceUpdate | Mapping[str, Any]) -> tuple[Change, ...]:
+    """The changes ``update`` (a model or its wire data) would make to ``current``; empty when it is already in
+    place."""
     return tuple(Change(field=d.field, current=d.current, desired=d.desired) for d in differences(current, update))
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 import attrs
 
 from aiodataops._plural import plural
+from aiodataops._wire import unstructure
 from aiodataops.fleet._budget import FailureBudget
 from aiodataops.fleet._events import (
     BudgetExceeded,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from aiodataops._clock import Clock
+    from aiodataops._models import ServiceUpdate
     from aiodataops._polling import PollPolicy
     from aiodataops._protocols import FleetClient
     from aiodataops.fleet._feeder import Batch, Gate
@@ -78,6 +80,10 @@ class RunState:
         policy = client.poll_policy
         self.policy: PollPolicy = attrs.evolve(policy, deadline=options.timeout) if options.timeout else policy
         self.settles = SettleTimes()
+        # The last update unstructured, and its wire form: a plan's targets usually share one update object, which
+        # each target compares three times (the read before the PUT, its diff, the settled read). One slot, so
+        # memory stays flat however many distinct updates a plan holds; updates are frozen models.
+        self._wire: tuple[ServiceUpdate | None, dict[str, Any]] = (None, {})
         if options.learned_polling:
             self.policy = LearnedPollPolicy.learning(self.policy, self.settles)
         self.bucket = TokenBucket(options.rate, self.clock) if options.rate and not options.dry_run else None
@@ -105,6 +111,14 @@ class RunState:
         self._receive: MemoryObjectReceiveStream[Work] | None = None
         #: The receive ends handed to workers not yet ended (closed at the end, should a worker never start).
         self._clones: list[MemoryObjectReceiveStream[Work]] = []
+
+    def wire(self, update: ServiceUpdate) -> dict[str, Any]:
+        """``unstructure(update)``, kept for the next target of the same update object (do not change it)."""
+        last, wire = self._wire
+        if last is not update:
+            wire = unstructure(update)
+            self._wire = (update, wire)
+        return wire
 
     # -- events and bookkeeping -------------------------------------------------------------------------------
 

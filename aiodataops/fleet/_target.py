@@ -54,7 +54,6 @@ from aiodataops._errors import (
 from aiodataops._models import Service, ServiceUpdate
 from aiodataops._resource import Resource
 from aiodataops._waiting import StateEvent, WaitEndedError, WaitToken, resume_wait
-from aiodataops._wire import unstructure
 from aiodataops.fleet._diff import before_image, diff
 from aiodataops.fleet._events import TargetAccepted, TargetStarted, TargetStateChanged
 from aiodataops.fleet._journal import JournalError
@@ -243,10 +242,11 @@ class Target:
             accepted = await self._already_applied(work.update, None)
         else:
             current, trusted = await self._read_first()
-            # Only the journal's intent record carries it; it unstructures the whole service, so not without one.
-            before = before_image(current, work.update) if current is not None and journal is not None else None
+            # Only the journal's intent record carries it, so it is not built without one.
+            wire = self.run.wire(work.update)
+            before = before_image(current, wire) if current is not None and journal is not None else None
             attempt.name = current.data_ops_service_name if current is not None else None
-            if current is not None and trusted and not self.run.options.force and not diff(current, work.update):
+            if current is not None and trusted and not self.run.options.force and not diff(current, wire):
                 self.unchanged = True
                 attempt.last_state = current.state
                 return current
@@ -286,7 +286,8 @@ class Target:
         Not a coroutine of its own: the caller awaits the wait's, one level less on every await of every poll.
         """
         if self.light is not None:
-            return self.light._wait_light(accepted, policy=self.policy, on_event=self._on_wait_event())  # noqa: SLF001 -- see __init__
+            wire = self.run.wire(accepted.request) if accepted.request is not None else None
+            return self.light._wait_light(accepted, policy=self.policy, on_event=self._on_wait_event(), wire=wire)  # noqa: SLF001 -- see __init__
         return self.services.wait_accepted(accepted, policy=self.policy, on_event=self._on_wait_event())
 
     async def _read_first(self) -> tuple[Service | None, bool]:
@@ -307,7 +308,7 @@ class Target:
         try:
             if not_before is None and self.light is not None:
                 update = self.attempt.work.update
-                fields = (*(unstructure(update) if update is not None else ()), "data_ops_service_name")
+                fields = (*(self.run.wire(update) if update is not None else ()), "data_ops_service_name")
                 current = await self.light._settled_light(sid, fields, policy=self.policy, on_event=on_event)  # noqa: SLF001 -- see __init__
             elif not_before is None:
                 current = await self.services.wait_settled(sid, after=None, policy=self.policy, on_event=on_event)

@@ -100,3 +100,22 @@ def test_a_secret_in_an_update_is_recorded_as_changed_never_its_value() -> None:
     assert image == {"description": "old", "account.account_password": "changed"}
     assert b"hunter2" not in orjson.dumps(image)
     assert b"s3cret" not in orjson.dumps(image)
+
+
+@pytest.mark.anyio
+async def test_targets_with_different_updates_are_each_compared_with_their_own(
+    emu: Emulator, client: DataOpsClient
+) -> None:
+    """Targets alternating between two update objects are each diffed and checked against their own update (the
+    run keeps the last update's wire form, never another target's): the one already holding its update is
+    unchanged without a PUT, the others show their own values."""
+    first, second = ServiceUpdate(description="shared-a"), ServiceUpdate(description="shared-b")
+    a1, b1, a2, b2 = emu.service_ids()[:4]
+    await client.fleet.apply([(a2, first)])
+    puts_before = sum(emu.counters.accepted_puts_per_service.values())
+    report = await client.fleet.apply([(b1, second), (a2, first), (a1, first), (b2, second)], concurrency=1)
+    outcomes = {item.data_ops_service_id: item.outcome for item in report.items}
+    assert outcomes == {b1: Outcome.SUCCEEDED, a2: Outcome.UNCHANGED, a1: Outcome.SUCCEEDED, b2: Outcome.SUCCEEDED}
+    assert sum(emu.counters.accepted_puts_per_service.values()) - puts_before == 3
+    shown = {sid: emu.service_body(sid)["description"] for sid in (a1, b1, a2, b2)}
+    assert shown == {a1: "shared-a", b1: "shared-b", a2: "shared-a", b2: "shared-b"}
