@@ -40,6 +40,7 @@ import contextlib
 import datetime as dt
 import os
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 import anyio
@@ -53,8 +54,6 @@ from aiodataops.fleet._journal_state import JOURNAL_VERSION, Intent, JournalStat
 from aiodataops.fleet._report import FINAL_OUTCOMES, ItemReport
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from aiodataops._models import ServiceUpdate
     from aiodataops._waiting import WaitToken
 
@@ -125,17 +124,15 @@ class Journal:
         self._fd = fd
         self._queue: list[bytes] = []
         self._queued_ids: list[tuple[str, str]] = []
-        # The services durable records name, by record type (a resume's earlier records too): what the run may
-        # have changed, known without reading the file back (``changed``).
-        self._intents: set[str] = set()
-        self._accepted: set[str] = set()
-        self._ended: set[str] = set()
+        # What the durable records say the run may have changed (a resume's earlier records too), known without
+        # reading the file back (``changed``): whether any update was accepted, and the services with an intent
+        # but no end yet (at most the services in flight, so memory does not grow with the fleet).
+        self._any_accepted = False
+        self._unended: set[str] = set()
         self._queued = 0
         self._durable = 0
         self._failure: OSError | None = None
         self._lock = anyio.Lock()
-        # A plan's targets mostly share one update object: its wire form is built once, not once per intent.
-        self._update: tuple[ServiceUpdate, dict[str, Any]] | None = None
 
     @classmethod
     async def create(
@@ -196,9 +193,8 @@ class Journal:
             os.close(fd)
             raise
         journal = cls(name, fd)
-        journal._intents.update(state.intents)
-        journal._accepted.update(state.accepted)
-        journal._ended.update(state.ended)
+        journal._any_accepted = bool(state.accepted)
+        journal._unended = state.intents.keys() - state.ended.keys()
         return journal, state
 
     @classmethod
@@ -218,12 +214,14 @@ class Journal:
         """Record that this process took the run over, with its options."""
         await self._append({"type": "resumed", "created": _wall(), "pid": os.getpid(), "options": dict(options)})
 
-    async def intent(self, service_id: str, update: ServiceUpdate, *, before: Mapping[str, Any] | None = None) -> None:
-        """Record that a PUT is about to be sent, with the service's ``before`` image; if this raises, the record
-        is not on disk: do not send it."""
-        if self._update is None or self._update[0] is not update:
-            self._update = (update, unstructure(update))
-        record: dict[str, Any] = {"type": "intent", "id": service_id, "update": self._update[1], "t": time.time()}
+    async def intent(
+        self, service_id: str, update: ServiceUpdate | Mapping[str, Any], *, before: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record that a PUT is about to be sent with ``update`` (a model or its wire form: the fleet passes the one
+        its run keeps, ``RunState.wire``), and the service's ``before`` image; if this raises, the record is not on
+        disk: do not send it."""
+        wire = update if isinstance(update, Mapping) else unstructure(update)
+        record: dict[str, Any] = {"type": "intent", "id": service_id, "update": wire, "t": time.time()}
         if before is not None:
             record["before"] = dict(before)
         await self._append(record)
@@ -244,7 +242,7 @@ class Journal:
         not be in the file: read the file then."""
         if self._failure is not None:
             return None
-        return bool(self._accepted) or not self._intents <= self._ended
+        return self._any_accepted or bool(self._unended)
 
     async def aclose(self) -> None:
         """Make everything queued durable, close the file and release the lock.
@@ -309,11 +307,11 @@ class Journal:
             self._durable = upto
             for kind, sid in ids:
                 if kind == "intent":
-                    self._intents.add(sid)
+                    self._unended.add(sid)
                 elif kind == "accepted":
-                    self._accepted.add(sid)
+                    self._any_accepted = True
                 elif kind == "ended":
-                    self._ended.add(sid)
+                    self._unended.discard(sid)
 
     def _write_error(self) -> JournalWriteError:
         assert self._failure is not None

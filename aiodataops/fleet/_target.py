@@ -253,7 +253,7 @@ class Target:
         if accepted is None:
             if journal is not None:
                 try:
-                    await journal.intent(work.service_id, work.update, before=before)
+                    await journal.intent(work.service_id, self.run.wire(work.update), before=before)
                 except JournalError as exc:
                     # An intent must be durable before its PUT: this one is not, so its PUT is not sent, and the
                     # run halts (``RunState.journal_failed``); a resume starts the target.

@@ -268,7 +268,7 @@ async def test_a_header_that_cannot_be_written_leaves_an_empty_file_for_the_next
 
 @pytest.mark.anyio
 async def test_each_intent_records_its_own_update_when_targets_share_or_differ(tmp_path: Path) -> None:
-    """An intent writes the update it was given, though the journal reuses the wire form of a shared update."""
+    """An intent writes the update it was given, whether targets share one update object or not."""
     path = tmp_path / "run.jsonl"
     other = ServiceUpdate(description="pinned")
     async with await Journal.create(path, plan=None, options={}) as journal:
